@@ -1,0 +1,221 @@
+"""`albert-bench` command line: one subcommand per stage. Input problems exit 2 with one line, no traceback."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+from .errors import BenchError
+
+
+def _print_json(obj) -> None:
+    print(json.dumps(obj, indent=2, ensure_ascii=False))
+
+
+def write_json_atomic(path: str, obj) -> None:
+    """Write JSON so that a reader never sees half a file, even if we are killed mid-write."""
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(obj, f, ensure_ascii=False, indent=1)
+    os.replace(tmp, path)
+
+
+def read_json(path: str, what: str):
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except FileNotFoundError:
+        raise BenchError(f"{path}: no such file; pass an existing {what}") from None
+    except json.JSONDecodeError as e:
+        raise BenchError(f"{path}: not valid JSON (line {e.lineno}, column {e.colno}: {e.msg}); pass a {what}") from None
+
+
+# ---------------------------------------------------------------- data
+
+
+def cmd_data_stats(args) -> int:
+    from .data import load_squad, stats
+
+    sq = load_squad(args.file)
+    tok = None
+    if args.tokenizer:
+        from .features import load_tokenizer
+
+        tok = load_tokenizer(args.tokenizer)
+    st = stats(sq, tok)
+    if args.json:
+        _print_json(st)
+        return 0
+    print(f"{st['file']}  (SQuAD {st['version'] or '?'})")
+    for k in ("articles", "paragraphs", "questions", "answerable", "unanswerable", "answers", "repaired_offsets", "unfound_answers"):
+        print(f"  {k.replace('_', ' '):<18} {st[k]:>8,}")
+    for unit in ("chars", "tokens"):
+        for k, p in st.get(unit, {}).items():
+            print(f"  {k} {unit:<7} " + "  ".join(f"{n} {v:,.0f}" for n, v in p.items()))
+    for u in st["unfound_examples"]:
+        print(f"  unfound answer: {u['id']}: {u['text']!r}", file=sys.stderr)
+    return 0
+
+
+def cmd_data_show(args) -> int:
+    from .data import find_example, load_squad, render_example
+
+    sq = load_squad(args.file)
+    ex = find_example(sq, id=args.id, index=args.index)
+    print(render_example(ex, color=sys.stdout.isatty()))
+    return 0
+
+
+def oracle_check(examples, tokenizer, fcfg, data) -> dict:
+    """Label round trip, and the metric a model reproducing every label would get through the real decoder."""
+    from .decode import decode, oracle_logits
+    from .features import build_features, label_round_trip
+    from .metric import squad_v2_evaluate
+
+    feats = build_features(examples, tokenizer, fcfg, progress=True)
+    rt = label_round_trip(examples, feats)
+    s, e = oracle_logits(feats)
+    dec = decode(examples, feats, s, e)
+    m = squad_v2_evaluate(data, dec.predictions)
+    return {"windows": len(feats), "round_trip": rt, "oracle": {"exact": m["exact"], "f1": m["f1"], "HasAns_exact": m.get("HasAns_exact"), "NoAns_exact": m.get("NoAns_exact")}}
+
+
+def cmd_data_check(args) -> int:
+    from .data import load_squad
+    from .features import FeatureConfig, load_tokenizer
+
+    sq = load_squad(args.file)
+    tok = load_tokenizer(args.tokenizer)
+    fcfg = FeatureConfig(args.max_seq_length, args.doc_stride, args.max_query_length)
+    res = oracle_check(sq.examples, tok, fcfg, sq.data)
+    res.update(file=sq.path, tokenizer=args.tokenizer, max_seq_length=fcfg.max_seq_length, doc_stride=fcfg.doc_stride)
+    if args.json:
+        _print_json(res)
+        return 0
+    rt, o = res["round_trip"], res["oracle"]
+    print(f"{sq.path}: {len(sq.examples):,} questions → {res['windows']:,} windows ({fcfg.max_seq_length}/{fcfg.doc_stride})")
+    print(f"  label round trip: {rt['exact_text']:.3f}% of {rt['answerable']:,} answerable read back as a gold answer exactly "
+          f"({rt['normalized_text']:.3f}% after normalisation); {rt['answerable'] - rt['labelled']} without a labelled window")
+    print(f"  oracle ceiling:   {o['exact']:.3f} EM  {o['f1']:.3f} F1  (HasAns EM {o['HasAns_exact']:.3f}, NoAns EM {o['NoAns_exact']:.3f})")
+    return 0
+
+
+def cmd_data_split(args) -> int:
+    from .data import load_squad, split_by_article
+
+    sq = load_squad(args.file)
+    even, odd = split_by_article(sq)
+    os.makedirs(args.out, exist_ok=True)
+    for name, part in (("train.json", even), ("dev.json", odd)):
+        write_json_atomic(os.path.join(args.out, name), part)
+        n = sum(len(p["qas"]) for a in part["data"] for p in a["paragraphs"])
+        print(f"{os.path.join(args.out, name)}: {len(part['data'])} articles, {n:,} questions")
+    return 0
+
+
+# ---------------------------------------------------------------- score
+
+
+def cmd_score(args) -> int:
+    from .data import load_squad
+    from .metric import missing_and_extra, squad_v2_evaluate
+
+    sq = load_squad(args.data, flag="--data")
+    preds = read_json(args.predictions, "predictions JSON ({id: answer text})")
+    if not isinstance(preds, dict) or not all(isinstance(v, str) for v in preds.values()):
+        raise BenchError(f"{args.predictions}: expected a JSON object mapping question id to answer text")
+    na = None
+    if args.na_probs:
+        na = read_json(args.na_probs, "no-answer JSON ({id: number})")
+        if not isinstance(na, dict) or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in na.values()):
+            raise BenchError(f"{args.na_probs}: expected a JSON object mapping question id to a number")
+    missing, extra = missing_and_extra(sq.data, preds)
+    if missing or extra:
+        print(f"warning: {len(missing)} question(s) of {args.data} have no prediction (e.g. {missing[:1]}), "
+              f"{len(extra)} prediction id(s) are not in it (e.g. {extra[:1]}); scoring the {len(preds) - len(extra)} that match, "
+              "as the official script does", file=sys.stderr)
+    _print_json(squad_v2_evaluate(sq.data, preds, na, args.na_prob_thresh))
+    return 0
+
+
+# ---------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="albert-bench",
+        description="Fine-tune and benchmark ALBERT (or any Hugging Face encoder) for extractive QA on SQuAD 2.0.",
+    )
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    data = sub.add_parser("data", help="inspect and check SQuAD files", description="Inspect and check SQuAD v1.1/v2.0 JSON files.")
+    dsub = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
+
+    st = dsub.add_parser("stats", help="counts and length percentiles", description="Counts (articles, questions, answerable, ...) and length percentiles of a SQuAD file.")
+    st.add_argument("file", metavar="FILE", help="SQuAD JSON file (path or URL)")
+    st.add_argument("--tokenizer", metavar="DIR", help="also report token lengths with this tokenizer (directory or hub name)")
+    st.add_argument("--json", action="store_true", help="print JSON")
+    st.set_defaults(func=cmd_data_stats)
+
+    sh = dsub.add_parser("show", help="one example, answers marked in the context", description="Print one question with its context; gold answers are marked [[like this]].")
+    sh.add_argument("file", metavar="FILE")
+    g = sh.add_mutually_exclusive_group(required=True)
+    g.add_argument("--id", help="question id")
+    g.add_argument("--index", type=int, help="question position in the file (0-based)")
+    sh.set_defaults(func=cmd_data_show)
+
+    ck = dsub.add_parser("check", help="label round trip and oracle ceiling", description=(
+        "Build training windows, check that every labelled span reads back as a gold answer, and score a perfect "
+        "model (one that reproduces every label) through the real decoder and the official metric."))
+    ck.add_argument("file", metavar="FILE")
+    ck.add_argument("--tokenizer", metavar="DIR", required=True, help="tokenizer directory or hub name")
+    _feature_flags(ck)
+    ck.add_argument("--json", action="store_true", help="print JSON")
+    ck.set_defaults(func=cmd_data_check)
+
+    sp = dsub.add_parser("split", help="split by article parity into train/dev", description="Write OUT/train.json (even-indexed articles) and OUT/dev.json (odd-indexed): a held-out split by topic.")
+    sp.add_argument("file", metavar="FILE")
+    sp.add_argument("--out", required=True, metavar="DIR")
+    sp.set_defaults(func=cmd_data_split)
+
+    sc = sub.add_parser("score", help="official SQuAD 2.0 metric", description="Score predictions exactly as the official SQuAD 2.0 evaluation script does; prints JSON.")
+    sc.add_argument("--data", required=True, metavar="DEV.json", help="SQuAD JSON with the gold answers")
+    sc.add_argument("--predictions", required=True, metavar="P.json", help="JSON object {question id: answer text}, '' for no answer")
+    sc.add_argument("--na-probs", metavar="N.json", help="JSON object {question id: no-answer score}; adds the best-threshold keys")
+    sc.add_argument("--na-prob-thresh", type=float, default=1.0, help="predict no answer where the no-answer score exceeds this (default 1.0, as the official script)")
+    sc.set_defaults(func=cmd_score)
+
+    for register in _LATER:
+        register(sub)
+    return p
+
+
+def _feature_flags(p) -> None:
+    p.add_argument("--max-seq-length", type=int, default=384, help="tokens per window (default 384)")
+    p.add_argument("--doc-stride", type=int, default=128, help="tokens shared by consecutive windows (default 128)")
+    p.add_argument("--max-query-length", type=int, default=64, help="questions are cut to this many tokens (default 64)")
+
+
+_LATER: list = []  # stages registered by later modules (train, evaluate, ask, ...)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    t0 = time.perf_counter()
+    try:
+        return args.func(args)
+    except BenchError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"interrupted after {time.perf_counter() - t0:.0f}s", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,295 @@
+"""SQuAD v1.1 / v2.0 files: read (path or URL, with a download cache), validate, repair offsets, summarise.
+
+Every question becomes one `Example`, unanswerable ones included (``answers == []``), with all its gold
+answers. Nothing is dropped silently: offsets that are off by a character or two are repaired and counted,
+answers whose text is not in the context at all are kept and listed in ``SquadFile.unfound``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import BenchError
+
+SQUAD2_URLS = {
+    "train": "https://rajpurkar.github.io/SQuAD-explorer/dataset/train-v2.0.json",
+    "dev": "https://rajpurkar.github.io/SQuAD-explorer/dataset/dev-v2.0.json",
+}
+
+# Shifts tried, in order, when `answer_start` does not point at the answer text. The original notebook fixed
+# offsets that were one or two characters early; looking both ways costs nothing.
+_OFFSET_SHIFTS = (-1, -2, 1, 2)
+
+
+@dataclass(frozen=True)
+class Answer:
+    text: str
+    start: int  # character offset into the context, after repair
+
+    @property
+    def end(self) -> int:
+        return self.start + len(self.text)
+
+
+@dataclass
+class Example:
+    id: str
+    question: str
+    context: str
+    answers: list[Answer]  # empty: unanswerable
+    title: str = ""
+    article_index: int = 0
+    paragraph_index: int = 0
+    # Answers whose text could not be found in the context; kept for scoring, never used as a label.
+    unfound: list[Answer] = field(default_factory=list)
+
+    @property
+    def is_impossible(self) -> bool:
+        return not self.answers and not self.unfound
+
+
+@dataclass
+class SquadFile:
+    path: str
+    version: str
+    data: list  # the file's raw "data" list, which the official metric walks
+    examples: list[Example]
+    repaired: int  # offsets moved by a character or two, or to the only place the text occurs
+    unfound: list[tuple[str, str]]  # (question id, answer text) for answers not present in the context
+
+    @property
+    def sha256(self) -> str:
+        return file_sha256(self.path)
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def default_cache_dir() -> Path:
+    root = os.environ.get("ALBERT_BENCH_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "albert-bench")
+    return Path(root)
+
+
+def resolve(path_or_url: str, cache_dir: str | os.PathLike | None = None, flag: str = "FILE") -> str:
+    """A local path for `path_or_url`, downloading a URL into the cache once (atomically)."""
+    if not path_or_url.startswith(("http://", "https://")):
+        if not os.path.exists(path_or_url):
+            raise BenchError(f"{path_or_url}: no such file; pass an existing SQuAD JSON file as {flag}")
+        if os.path.isdir(path_or_url):
+            raise BenchError(f"{path_or_url}: is a directory; pass the SQuAD JSON file itself as {flag}")
+        return path_or_url
+    cache = Path(cache_dir) if cache_dir else default_cache_dir() / "squad"
+    target = cache / path_or_url.rstrip("/").rsplit("/", 1)[-1]
+    if target.exists():
+        return str(target)
+    cache.mkdir(parents=True, exist_ok=True)
+    try:
+        from tqdm.auto import tqdm
+
+        with urllib.request.urlopen(path_or_url, timeout=30) as resp:
+            total = int(resp.headers.get("Content-Length") or 0) or None
+            fd, tmp = tempfile.mkstemp(dir=cache, suffix=".part")
+            with os.fdopen(fd, "wb") as out, tqdm(total=total, unit="B", unit_scale=True, desc=target.name) as bar:
+                for block in iter(lambda: resp.read(1 << 16), b""):
+                    out.write(block)
+                    bar.update(len(block))
+        os.replace(tmp, target)  # a half-downloaded file never sits under the final name
+    except (urllib.error.URLError, OSError, TimeoutError) as e:
+        reason = getattr(e, "reason", e)
+        raise BenchError(
+            f"cannot download {path_or_url} ({reason}) and no cached copy is at {target}; "
+            f"download it elsewhere and pass the local file with {flag}"
+        ) from None
+    return str(target)
+
+
+def _fail(path: str, where: str, what: str) -> BenchError:
+    return BenchError(f"{path}: {where}: {what}; fix the file or pass a valid SQuAD v1.1/v2.0 JSON file")
+
+
+def _expect(value, kind, path: str, where: str, name: str):
+    if not isinstance(value, kind):
+        got = "missing" if value is None else f"a {type(value).__name__}"
+        want = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        raise _fail(path, where, f"field '{name}' should be a {want}, got {got}")
+    return value
+
+
+def _repair(context: str, text: str, start: int) -> tuple[int | None, bool]:
+    """(start, repaired?) for an answer, or (None, False) when the text is nowhere in the context."""
+    if context[start : start + len(text)] == text:
+        return start, False
+    for shift in _OFFSET_SHIFTS:
+        s = start + shift
+        if s >= 0 and context[s : s + len(text)] == text:
+            return s, True
+    # Farther off: take the occurrence nearest to the stated offset.
+    hits, i = [], context.find(text)
+    while i != -1 and text:
+        hits.append(i)
+        i = context.find(text, i + 1)
+    if hits:
+        return min(hits, key=lambda h: abs(h - start)), True
+    return None, False
+
+
+def parse_squad(raw, path: str = "<data>") -> SquadFile:
+    """Validate a decoded SQuAD JSON object and turn it into examples. Raises BenchError on the first problem."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("data"), list):
+        raise _fail(path, "top level", "expected an object with a 'data' list of articles (SQuAD format)")
+    examples: list[Example] = []
+    seen: set[str] = set()
+    repaired, unfound = 0, []
+    for ai, article in enumerate(raw["data"]):
+        where = f"article {ai}"
+        _expect(article, dict, path, where, "data[]")
+        title = article.get("title", "")
+        where = f"article {ai} ({title!r})" if title else where
+        for pi, para in enumerate(_expect(article.get("paragraphs"), list, path, where, "paragraphs")):
+            pwhere = f"{where} paragraph {pi}"
+            _expect(para, dict, path, pwhere, "paragraphs[]")
+            context = _expect(para.get("context"), str, path, pwhere, "context")
+            if not context.strip():
+                raise _fail(path, pwhere, "empty context")
+            for qi, qa in enumerate(_expect(para.get("qas"), list, path, pwhere, "qas")):
+                _expect(qa, dict, path, f"{pwhere} question {qi}", "qas[]")
+                qid = _expect(qa.get("id"), str, path, f"{pwhere} question {qi}", "id")
+                qwhere = f"{pwhere} question id {qid}"
+                if qid in seen:
+                    raise _fail(path, qwhere, "duplicate question id")
+                seen.add(qid)
+                question = _expect(qa.get("question"), str, path, qwhere, "question")
+                answers, missing = [], []
+                for k, ans in enumerate(_expect(qa.get("answers", []), list, path, qwhere, "answers")):
+                    awhere = f"{qwhere} answer {k}"
+                    _expect(ans, dict, path, awhere, "answers[]")
+                    text = _expect(ans.get("text"), str, path, awhere, "text")
+                    start = ans.get("answer_start")
+                    if isinstance(start, bool) or not isinstance(start, int):
+                        _expect(None if start is None else start, int, path, awhere, "answer_start")
+                    if not 0 <= start <= len(context):
+                        raise _fail(path, awhere, f"answer_start {start} is outside the context (length {len(context)})")
+                    fixed, moved = _repair(context, text, start)
+                    if fixed is None:
+                        missing.append(Answer(text, start))
+                        unfound.append((qid, text))
+                    else:
+                        repaired += moved
+                        answers.append(Answer(text, fixed))
+                impossible = qa.get("is_impossible", False)
+                if impossible and (answers or missing):
+                    raise _fail(path, qwhere, "is_impossible is true but the question has answers")
+                if not impossible and not (answers or missing) and "is_impossible" in qa:
+                    raise _fail(path, qwhere, "question has no answers but is_impossible is false")
+                examples.append(Example(qid, question, context, answers, title, ai, pi, missing))
+    version = str(raw.get("version", ""))
+    return SquadFile(path, version, raw["data"], examples, repaired, unfound)
+
+
+def load_squad(path_or_url: str, cache_dir: str | None = None, flag: str = "FILE") -> SquadFile:
+    path = resolve(path_or_url, cache_dir, flag)
+    try:
+        with open(path, encoding="utf-8") as f:
+            raw = json.load(f)
+    except json.JSONDecodeError as e:
+        raise BenchError(f"{path}: not valid JSON (line {e.lineno}, column {e.colno}: {e.msg}); pass a SQuAD JSON file") from None
+    except UnicodeDecodeError:
+        raise BenchError(f"{path}: not UTF-8 text; pass a SQuAD JSON file") from None
+    return parse_squad(raw, path)
+
+
+def percentiles(values, qs=(50, 90, 95, 99, 100)) -> dict:
+    arr = np.asarray(values, dtype=np.float64)
+    if arr.size == 0:
+        return {}
+    return {f"p{q}" if q < 100 else "max": float(np.percentile(arr, q)) for q in qs}
+
+
+def stats(sq: SquadFile, tokenizer=None) -> dict:
+    """Counts and length percentiles for a SquadFile (tokens too when a tokenizer is given)."""
+    ex = sq.examples
+    contexts = {(e.article_index, e.paragraph_index): e.context for e in ex}
+    out = {
+        "file": sq.path,
+        "version": sq.version,
+        "articles": len(sq.data),
+        "paragraphs": sum(len(a["paragraphs"]) for a in sq.data),
+        "questions": len(ex),
+        "answerable": sum(not e.is_impossible for e in ex),
+        "unanswerable": sum(e.is_impossible for e in ex),
+        "answers": sum(len(e.answers) + len(e.unfound) for e in ex),
+        "repaired_offsets": sq.repaired,
+        "unfound_answers": len(sq.unfound),
+        "unfound_examples": [{"id": q, "text": t} for q, t in sq.unfound[:20]],
+        "chars": {
+            "context": percentiles([len(c) for c in contexts.values()]),
+            "question": percentiles([len(e.question) for e in ex]),
+            "answer": percentiles([len(a.text) for e in ex for a in e.answers]),
+        },
+    }
+    if tokenizer is not None:
+        ctx_tokens = tokenizer(list(contexts.values()), add_special_tokens=False)["input_ids"]
+        q_tokens = tokenizer([e.question for e in ex], add_special_tokens=False)["input_ids"]
+        out["tokens"] = {
+            "context": percentiles([len(t) for t in ctx_tokens]),
+            "question": percentiles([len(t) for t in q_tokens]),
+        }
+    return out
+
+
+def split_by_article(sq: SquadFile) -> tuple[dict, dict]:
+    """(even-indexed articles, odd-indexed articles) as SQuAD JSON objects: a held-out split by topic."""
+    def part(parity):
+        return {"version": sq.version or "v2.0", "data": [a for i, a in enumerate(sq.data) if i % 2 == parity]}
+
+    return part(0), part(1)
+
+
+def find_example(sq: SquadFile, id: str | None = None, index: int | None = None) -> Example:
+    if id is not None:
+        for e in sq.examples:
+            if e.id == id:
+                return e
+        raise BenchError(f"{sq.path}: no question with id {id!r}; `albert-bench data stats` shows what the file holds")
+    if index is None or not 0 <= index < len(sq.examples):
+        raise BenchError(f"{sq.path}: --index {index} is out of range; the file has {len(sq.examples)} questions (0..{len(sq.examples) - 1})")
+    return sq.examples[index]
+
+
+def render_example(e: Example, color: bool = False) -> str:
+    """An example as a person reads it: each gold answer marked [[like this]] in its context."""
+    lines = [f"id:        {e.id}", f"title:     {e.title}", f"question:  {e.question}"]
+    if e.is_impossible:
+        lines.append("answers:   (none: this question is unanswerable from the passage)")
+    for k, a in enumerate(e.answers):
+        lines.append(f"answer {k}:  {a.text!r}  chars {a.start}-{a.end}")
+    for a in e.unfound:
+        lines.append(f"unfound:   {a.text!r}  (not in the context; stated start {a.start})")
+    # Distinct spans, marked from the last to the first so earlier offsets stay valid.
+    spans = sorted({(a.start, a.end) for a in e.answers})
+    merged: list[list[int]] = []
+    for s, t in spans:
+        if merged and s <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], t)
+        else:
+            merged.append([s, t])
+    open_, close = ("\x1b[1;43m", "\x1b[0m") if color else ("[[", "]]")
+    text = e.context
+    for s, t in reversed(merged):
+        text = text[:s] + open_ + text[s:t] + close + text[t:]
+    lines += ["context:", text]
+    return "\n".join(lines)

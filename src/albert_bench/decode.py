@@ -1,0 +1,171 @@
+"""Model outputs → answers: the best valid span per example over all its windows, or no answer.
+
+A span is valid when start ≤ end, both tokens lie in the context and it is at most `max_answer_length` tokens
+long. All valid spans of a window are scored at once as a band matrix (start logit + end logit for every end
+within `max_answer_length` of each start), so there is no Python loop over start/end pairs: the whole
+SQuAD 2.0 dev set decodes in well under a second.
+
+The no-answer score of an example is the minimum over its windows of start[CLS] + end[CLS] (the window that
+is most sure an answer exists decides). An example is answered "" when null − best span > `null_threshold`;
+``null_odds`` (null − best) is what the official metric's threshold search takes as ``na_probs``.
+"""
+
+from __future__ import annotations
+
+import bisect
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .data import Example
+from .features import Features
+
+_NEG = np.float32(-1e30)
+_MAX_ODDS = 1e9  # null_odds when a window set has no valid span at all (JSON has no infinity)
+
+
+@dataclass(frozen=True)
+class DecodeConfig:
+    n_best_size: int = 20
+    max_answer_length: int = 30  # tokens
+    null_threshold: float = 0.0  # answer "" when null − best span score exceeds this
+
+
+@dataclass
+class Decoded:
+    predictions: dict[str, str]  # id → answer text ("" for no answer)
+    null_odds: dict[str, float]  # id → null score − best span score
+    nbest: dict[str, list[dict]]  # id → [{text, start, end, score, probability}], best first; null entry has start None
+    spans: dict[str, tuple[int, int]]  # id → character (start, end) of the best span (even when "" was predicted)
+
+
+def _flatten(logits, lengths: np.ndarray) -> np.ndarray:
+    """All windows' logits, unpadded, end to end (a list of rows or a padded [n, width] array)."""
+    if isinstance(logits, np.ndarray) and logits.ndim == 2:
+        return logits[np.arange(logits.shape[1])[None, :] < lengths[:, None]].astype(np.float32)
+    return np.concatenate([np.asarray(r, dtype=np.float32)[:n] for r, n in zip(logits, lengths)])
+
+
+def _top_spans(s: np.ndarray, e: np.ndarray, k: int, max_len: int):
+    """Top-k valid spans of each window: (scores [n,k], starts [n,k], ends [n,k]), best first.
+
+    `s`/`e` hold _NEG wherever a token may not start/end an answer. Slots without a valid span score _NEG.
+    """
+    n, L = s.shape
+    m = min(max_len, L)
+    e_pad = np.concatenate([e, np.full((n, m - 1), _NEG, dtype=np.float32)], axis=1)
+    # band[w, i, j] = s[w, i] + e[w, i + j]: every span starting at i and ending j tokens later (a strided view,
+    # so the only allocation is the sum itself).
+    band = s[:, :, None] + np.lib.stride_tricks.sliding_window_view(e_pad, m, axis=1)
+    np.maximum(band, _NEG, out=band)  # one "invalid" value, so sums of two invalid slots stay invalid
+    # The k best spans start at no more than k starts, and those are among the k best by their best span:
+    # shrink to those rows before ranking, which is the costly part.
+    ks = min(k, L)
+    starts = np.argpartition(-band.max(axis=2), ks - 1, axis=1)[:, :ks]
+    flat = np.take_along_axis(band, starts[:, :, None], axis=1).reshape(n, ks * m)
+    kq = min(k, ks * m)
+    part = np.argpartition(-flat, kq - 1, axis=1)[:, :kq]
+    scores = np.take_along_axis(flat, part, axis=1)
+    a = np.take_along_axis(starts, part // m, axis=1)
+    b = a + part % m
+    order = np.lexsort((b, a, -scores), axis=1)  # higher score first, then earlier start, then shorter
+    return (np.take_along_axis(x, order, axis=1) for x in (scores, a, b))
+
+
+def decode(
+    examples: list[Example],
+    feats: Features,
+    start_logits: np.ndarray | list[np.ndarray],
+    end_logits: np.ndarray | list[np.ndarray],
+    cfg: DecodeConfig = DecodeConfig(),
+    chunk: int = 1024,
+) -> Decoded:
+    """Answers for every example that has at least one window in `feats`."""
+    n, k = len(feats), cfg.n_best_size
+    lengths = feats.lengths
+    base = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    S, E = _flatten(start_logits, lengths), _flatten(end_logits, lengths)
+    offs = np.concatenate(feats.offsets).astype(np.int64)
+    ctx = offs[:, 0] >= 0
+    cls = base + feats.cls_index
+    null = S[cls] + E[cls]
+
+    top_s = np.full((n, k), _NEG, np.float32)
+    top_a = np.zeros((n, k), np.int64)
+    top_b = np.zeros((n, k), np.int64)
+    by_len = np.argsort(lengths, kind="stable")  # windows of similar length share a chunk: little padding
+    for lo in range(0, n, chunk):  # chunks bound the band matrix's memory (chunk × width × max_answer_length)
+        rows = by_len[lo : lo + chunk]
+        pos = np.arange(lengths[rows].max())[None, :]
+        inside = pos < lengths[rows, None]
+        flat_pos = np.where(inside, base[rows, None] + pos, 0)
+        ok = inside & ctx[flat_pos]
+        sc, a, b = _top_spans(np.where(ok, S[flat_pos], _NEG), np.where(ok, E[flat_pos], _NEG), k, cfg.max_answer_length)
+        kk = sc.shape[1]
+        top_s[rows, :kk], top_a[rows, :kk], top_b[rows, :kk] = sc, a, b
+
+    # Merge the windows' candidates per example: one sort over all of them, best first; ties go to the
+    # earlier window, then the earlier start, then the shorter span.
+    win = np.repeat(np.arange(n), k)
+    cs, ca, cb = top_s.ravel(), top_a.ravel(), top_b.ravel()
+    valid = cs > _NEG / 2
+    win, cs, ca, cb = win[valid], cs[valid], ca[valid], cb[valid]
+    ex_of = feats.example_index[win]
+    order = np.lexsort((cb, ca, win, -cs, ex_of))
+    win, cs, ca, cb, ex_of = win[order], cs[order], ca[order], cb[order], ex_of[order]
+    first = np.r_[True, ex_of[1:] != ex_of[:-1]]
+    group_start = np.maximum.accumulate(np.where(first, np.arange(len(ex_of)), 0))
+    keep = np.arange(len(ex_of)) - group_start < k
+    win, cs, ex_of = win[keep], cs[keep].astype(np.float64), ex_of[keep]
+    char_s, char_e = offs[base[win] + ca[keep], 0], offs[base[win] + cb[keep], 1]
+
+    n_ex = len(examples)
+    null_ex = np.full(n_ex, np.inf)
+    np.minimum.at(null_ex, feats.example_index, null.astype(np.float64))
+    best_ex = np.full(n_ex, -np.inf)
+    np.maximum.at(best_ex, ex_of, cs)
+    odds_ex = np.clip(null_ex - best_ex, -_MAX_ODDS, _MAX_ODDS)
+    # Softmax over each example's n-best and its null entry, shifted by the larger of the two for stability.
+    top_ex = np.maximum(null_ex, best_ex)
+    exp_c = np.exp(cs - top_ex[ex_of])
+    exp_null = np.exp(null_ex - top_ex)
+    denom = exp_null.copy()
+    np.add.at(denom, ex_of, exp_c)
+    prob_c, prob_null = exp_c / denom[ex_of], exp_null / denom
+
+    out = Decoded({}, {}, {}, {})
+    bounds = np.searchsorted(ex_of, np.arange(n_ex + 1)).tolist()
+    neg_cs = (-cs).tolist()
+    # Plain lists: indexing NumPy arrays element by element in the loop below would cost more than all else.
+    L_s, L_e, L_c, L_p = char_s.tolist(), char_e.tolist(), cs.tolist(), prob_c.tolist()
+    L_null, L_pnull, L_odds = null_ex.tolist(), prob_null.tolist(), odds_ex.tolist()
+    for i in np.unique(feats.example_index).tolist():  # Python work only for the few survivors per example
+        ex = examples[i]
+        lo, hi = bounds[i], bounds[i + 1]
+        entries = [
+            {"text": ex.context[s:t], "start": s, "end": t, "score": c, "probability": p}
+            for s, t, c, p in zip(L_s[lo:hi], L_e[lo:hi], L_c[lo:hi], L_p[lo:hi])
+        ]
+        at = bisect.bisect_right(neg_cs, -L_null[i], lo, hi) - lo  # a span tied with null stays ahead of it
+        entries.insert(at, {"text": "", "start": None, "end": None, "score": L_null[i], "probability": L_pnull[i]})
+        odds = L_odds[i]
+        out.predictions[ex.id] = ex.context[L_s[lo] : L_e[lo]] if hi > lo and odds <= cfg.null_threshold else ""
+        out.null_odds[ex.id] = odds
+        out.nbest[ex.id] = entries
+        if hi > lo:
+            out.spans[ex.id] = (L_s[lo], L_e[lo])
+    return out
+
+
+def oracle_logits(feats: Features, high: float = 10.0) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Logits a perfect model would give: its labels (span, or CLS when the answer is not in the window)."""
+    starts, ends = [], []
+    for i, ids in enumerate(feats.input_ids):
+        s = np.full(len(ids), -high, dtype=np.float32)
+        e = s.copy()
+        s[feats.start_positions[i]] = high
+        e[feats.end_positions[i]] = high
+        starts.append(s)
+        ends.append(e)
+    return starts, ends

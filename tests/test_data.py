@@ -1,0 +1,111 @@
+import json
+
+import pytest
+
+from albert_bench.cli import main
+from albert_bench.data import load_squad, parse_squad, resolve, split_by_article, stats
+from albert_bench.errors import BenchError
+
+
+def squad(*qas, context="The quick brown fox jumps over the lazy dog."):
+    return {"version": "v2.0", "data": [{"title": "T", "paragraphs": [{"context": context, "qas": list(qas)}]}]}
+
+
+def qa(id, answers=(), q="What?"):
+    return {"id": id, "question": q, "answers": [{"text": t, "answer_start": s} for t, s in answers], "is_impossible": not answers}
+
+
+def test_dev_counts(dev):
+    st = stats(dev)
+    assert {k: st[k] for k in ("articles", "paragraphs", "questions", "answerable", "unanswerable", "answers")} == {
+        "articles": 35, "paragraphs": 1204, "questions": 11873, "answerable": 5928, "unanswerable": 5945, "answers": 20302}
+    assert st["repaired_offsets"] == 0 and st["unfound_answers"] == 0
+    # every answer's repaired offset points at its text
+    assert all(e.context[a.start:a.end] == a.text for e in dev.examples for a in e.answers)
+
+
+def test_stats_cli_json_with_tokenizer(dev_file, capsys):
+    from tests.conftest import ALBERT_DIR
+
+    assert main(["data", "stats", dev_file, "--json", "--tokenizer", str(ALBERT_DIR)]) == 0
+    st = json.loads(capsys.readouterr().out)
+    assert st["questions"] == 11873 and st["unanswerable"] == 5945
+    assert 100 < st["tokens"]["context"]["p50"] < st["tokens"]["context"]["max"]
+
+
+def test_offsets_off_by_one_or_two_are_repaired_and_counted():
+    sq = parse_squad(squad(qa("a", [("quick", 3)]), qa("b", [("fox", 18)]), qa("c", [("lazy", 35)])))
+    assert sq.repaired == 2
+    assert [(e.answers[0].start) for e in sq.examples] == [4, 16, 35]
+
+
+def test_answer_not_in_context_is_kept_and_reported():
+    sq = parse_squad(squad(qa("a", [("zebra", 4)]), qa("b")))
+    assert [e.id for e in sq.examples] == ["a", "b"]
+    assert sq.unfound == [("a", "zebra")]
+    assert not sq.examples[0].is_impossible and sq.examples[1].is_impossible
+    assert stats(sq)["answerable"] == 1
+
+
+def test_v1_file_without_is_impossible():
+    raw = squad(qa("a", [("fox", 16)]))
+    del raw["data"][0]["paragraphs"][0]["qas"][0]["is_impossible"]
+    assert parse_squad(raw).examples[0].answers[0].text == "fox"
+
+
+@pytest.mark.parametrize("raw, needle", [
+    ([1, 2], "'data' list"),
+    ({"data": [{"paragraphs": [{"qas": []}]}]}, "'context'"),
+    (squad(qa("q1", [("fox", 999)])), "question id q1 answer 0: answer_start 999 is outside"),
+    (squad(qa("q2", [("fox", "16")])), "question id q2 answer 0: field 'answer_start' should be a int, got a str"),
+    (squad({"id": "q3", "answers": []}), "question id q3: field 'question' should be a str, got missing"),
+    (squad(qa("q4"), context="   "), "empty context"),
+    (squad(qa("q5"), qa("q5")), "duplicate question id"),
+])
+def test_bad_input_one_line_error(tmp_path, capsys, raw, needle):
+    f = tmp_path / "bad.json"
+    f.write_text(json.dumps(raw))
+    assert main(["data", "stats", str(f)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and str(f) in err and needle in err, err
+
+
+def test_not_json(tmp_path, capsys):
+    f = tmp_path / "x.json"
+    f.write_text("{not json")
+    assert main(["data", "stats", str(f)]) == 2
+    err = capsys.readouterr().err
+    assert "not valid JSON (line 1" in err and "Traceback" not in err
+
+
+def test_missing_file(capsys):
+    assert main(["data", "stats", "/nonexistent/dev.json"]) == 2
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_url_offline_without_cache_names_url_and_flag(tmp_path):
+    url = "http://127.0.0.1:9/dev-v2.0.json"  # port 9 (discard) refuses: same as being offline
+    with pytest.raises(BenchError) as e:
+        resolve(url, cache_dir=tmp_path, flag="--dev-file")
+    assert url in str(e.value) and "--dev-file" in str(e.value)
+    assert not list(tmp_path.iterdir())  # nothing half-written in the cache
+
+
+def test_url_served_from_cache(tmp_path):
+    (tmp_path / "dev-v2.0.json").write_text(json.dumps(squad(qa("a", [("fox", 16)]))))
+    sq = load_squad("http://127.0.0.1:9/dev-v2.0.json", cache_dir=str(tmp_path))
+    assert sq.examples[0].answers[0].text == "fox"
+
+
+def test_show_marks_answers(dev_file, capsys):
+    assert main(["data", "show", dev_file, "--id", "56ddde6b9a695914005b9629"]) == 0
+    out = capsys.readouterr().out
+    assert "[[in the 10th and 11th centuries]]" in out and "When were the Normans in Normandy?" in out
+    assert main(["data", "show", dev_file, "--index", "99999"]) == 2
+
+
+def test_split_by_article_parity(dev):
+    even, odd = split_by_article(dev)
+    n = lambda part: sum(len(p["qas"]) for a in part["data"] for p in a["paragraphs"])
+    assert (n(even), n(odd)) == (5921, 5952)
+    assert parse_squad(odd).examples and sum(e.is_impossible for e in parse_squad(odd).examples) == 3070

@@ -1,0 +1,127 @@
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from albert_bench.data import Example
+from albert_bench.decode import DecodeConfig, decode
+from albert_bench.features import Features
+
+CONTEXT = "alpha beta gamma delta epsilon zeta eta theta"
+WORDS = [(0, 5), (6, 10), (11, 16), (17, 22), (23, 30), (31, 35), (36, 39), (40, 45)]
+
+
+def window(word_ids, n_question=2):
+    """Offsets of a window: CLS, n question tokens, SEP, the given context words, SEP."""
+    offs = [(-1, -1)] * (n_question + 2) + [WORDS[w] for w in word_ids] + [(-1, -1)]
+    return np.array(offs, dtype=np.int64)
+
+
+def feats(windows, example_index=None):
+    n = len(windows)
+    return Features(
+        input_ids=[np.zeros(len(w), np.int32) for w in windows],
+        token_type_ids=[np.zeros(len(w), np.int8) for w in windows],
+        offsets=windows,
+        example_index=np.array(example_index or [0] * n),
+        start_positions=np.zeros(n, np.int64), end_positions=np.zeros(n, np.int64), cls_index=np.zeros(n, np.int64))
+
+
+def logits(length, start=None, end=None, cls=(0.0, 0.0), rest=-5.0):
+    s, e = np.full(length, rest, np.float32), np.full(length, rest, np.float32)
+    s[0], e[0] = cls
+    for i, v in (start or {}).items():
+        s[i] = v
+    for i, v in (end or {}).items():
+        e[i] = v
+    return s, e
+
+
+EX = [Example("q", "?", CONTEXT, [])]
+
+
+def test_picks_best_span_and_cuts_original_text():
+    w = window(range(8))
+    s, e = logits(len(w), {5: 3.0}, {6: 4.0}, cls=(-1, -1))
+    d = decode(EX, feats([w]), [s], [e])
+    assert d.predictions["q"] == "beta gamma"  # tokens 5..6 = words 1..2
+    assert d.null_odds["q"] == -2 - 7
+    assert d.spans["q"] == (6, 16)
+
+
+def test_no_answer_when_null_beats_best_span():
+    w = window(range(8))
+    s, e = logits(len(w), {5: 1.0}, {6: 1.0}, cls=(2.0, 2.0))
+    d = decode(EX, feats([w]), [s], [e])
+    assert d.predictions["q"] == "" and d.null_odds["q"] == 2.0
+    assert d.nbest["q"][0]["text"] == "" and d.nbest["q"][0]["start"] is None
+    # a threshold above the odds answers it after all
+    d2 = decode(EX, feats([w]), [s], [e], DecodeConfig(null_threshold=2.5))
+    assert d2.predictions["q"] == "beta gamma"
+
+
+def test_answer_in_second_window_and_null_is_min_over_windows():
+    w1, w2 = window([0, 1, 2, 3]), window([2, 3, 4, 5, 6, 7])
+    s1, e1 = logits(len(w1), cls=(3.0, 3.0))  # window 1: sure there is no answer here
+    s2, e2 = logits(len(w2), {8: 4.0}, {9: 4.0}, cls=(-2.0, -1.0))  # window 2: "theta"? no: tokens 8,9 = words 6,7
+    d = decode(EX, feats([w1, w2]), [s1, s2], [e1, e2])
+    assert d.predictions["q"] == "eta theta"
+    assert d.null_odds["q"] == -3.0 - 8.0  # null = min(6, -3)
+
+
+def test_invalid_spans_never_chosen():
+    w = window(range(8))
+    # end before start, question tokens, SEP and too-long spans score highest but are invalid
+    s, e = logits(len(w), {9: 9.0, 1: 20.0, 4: 8.0, 5: 1.0}, {6: 9.0, 2: 20.0, 12: 20.0, 11: 8.0, 7: 1.0}, cls=(-9, -9))
+    d = decode(EX, feats([w]), [s], [e], DecodeConfig(max_answer_length=3))
+    # best valid: start 5 (1.0) .. end 7 (1.0) = 3 tokens, or start 4 .. 6 (8+9=17, 3 tokens) -> "alpha beta gamma"
+    assert d.predictions["q"] == "alpha beta gamma"
+    for ent in d.nbest["q"]:
+        if ent["start"] is not None:
+            assert ent["start"] < ent["end"] and len(ent["text"].split()) <= 3
+
+
+def test_ties_go_to_earlier_window_then_earlier_start():
+    w = window(range(8))
+    s, e = logits(len(w), {4: 1.0, 7: 1.0}, {4: 1.0, 7: 1.0}, cls=(-9, -9))
+    d = decode(EX, feats([w]), [s], [e])
+    assert d.predictions["q"] == "alpha"
+    d2 = decode(EX, feats([w, w]), [s, s], [e, e])
+    assert d2.predictions["q"] == "alpha"
+
+
+def test_several_examples_interleaved_windows_and_nbest_probabilities():
+    exs = [Example("a", "?", CONTEXT, []), Example("b", "?", CONTEXT, [])]
+    w = window(range(8))
+    sa, ea = logits(len(w), {4: 5.0}, {4: 5.0}, cls=(-5, -5))
+    sb, eb = logits(len(w), {11: 5.0}, {11: 5.0}, cls=(-5, -5))
+    d = decode(exs, feats([w, w, w], [0, 1, 0]), [sa, sb, sa], [ea, eb, ea], DecodeConfig(n_best_size=5))
+    assert d.predictions == {"a": "alpha", "b": "theta"}
+    for nb in d.nbest.values():
+        assert len(nb) == 6 and abs(sum(x["probability"] for x in nb) - 1) < 1e-9
+        assert [x["score"] for x in nb] == sorted((x["score"] for x in nb), reverse=True)
+
+
+def brute_force(s, e, offs, max_len):
+    """The plain double loop the vectorised decoder replaces."""
+    best = (-np.inf, None)
+    for i in range(len(s)):
+        for j in range(i, min(i + max_len, len(s))):
+            if offs[i, 0] >= 0 and offs[j, 0] >= 0 and s[i] + e[j] > best[0]:
+                best = (s[i] + e[j], (i, j))
+    return best
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**31 - 1), st.integers(1, 8))
+def test_matches_brute_force_double_loop(seed, max_len):
+    rng = np.random.default_rng(seed)
+    wins = [window(sorted(rng.choice(8, size=rng.integers(1, 9), replace=False))) for _ in range(rng.integers(1, 4))]
+    S = [rng.normal(size=len(w)).astype(np.float32) for w in wins]
+    E = [rng.normal(size=len(w)).astype(np.float32) for w in wins]
+    d = decode(EX, feats(wins), S, E, DecodeConfig(max_answer_length=max_len))
+    cands = [(brute_force(S[k], E[k], wins[k], max_len), k) for k in range(len(wins))]
+    (score, (i, j)), k = max(cands, key=lambda c: c[0][0])
+    null = min(S[k][0] + E[k][0] for k in range(len(wins)))
+    assert np.isclose(d.null_odds["q"], null - score, atol=1e-5)
+    assert d.spans["q"] == (wins[k][i, 0], wins[k][j, 1]) or np.isclose(
+        d.nbest["q"][0]["score"] if d.nbest["q"][0]["start"] is not None else d.nbest["q"][1]["score"], score)
