@@ -1,9 +1,8 @@
-import numpy as np
 import pytest
 
 from albert_bench.cli import main, oracle_check
 from albert_bench.data import Answer, Example
-from albert_bench.features import FeatureConfig, build_features, label_round_trip, truncate_questions
+from albert_bench.features import FeatureConfig, build_features, truncate_questions
 from albert_bench.errors import BenchError
 
 

@@ -6,10 +6,7 @@ test failing means the arithmetic differs from the official script's definition.
 
 from __future__ import annotations
 
-import json
-import os
 import string
-from pathlib import Path
 
 import pytest
 from hypothesis import given
