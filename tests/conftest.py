@@ -5,6 +5,9 @@ from pathlib import Path
 
 import pytest
 
+os.environ.setdefault("ALBERT_BENCH_QUIET", "1")  # progress bars are for people; test logs stay readable
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing here may reach a model hub
+
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("ALBERT_BENCH_DATA", REPO.parent / "shared" / "data"))
 DEV_FILE = DATA / "squad2" / "dev-v2.0.json"
@@ -34,3 +37,26 @@ def albert_tok():
     from albert_bench.features import load_tokenizer
 
     return load_tokenizer(str(_need(ALBERT_DIR)))
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory):
+    """A tiny ALBERT (real tokenizer, random init) trained on synthetic data by the real `train` command.
+
+    About a minute on 2 CPU cores. Returns (run_dir, data_dir)."""
+    import json
+
+    from albert_bench.cli import main
+    from albert_bench.synthetic import make_synthetic, tiny_albert_dir
+
+    d = tmp_path_factory.mktemp("synthetic")
+    train, dev = make_synthetic(3000, 400, seed=0)
+    (d / "train.json").write_text(json.dumps(train))
+    (d / "dev.json").write_text(json.dumps(dev))
+    tiny_albert_dir(str(d / "tiny"), str(_need(ALBERT_DIR)))
+    run = d / "run"
+    rc = main(["train", "--model", str(d / "tiny"), "--init", "random", "--train-file", str(d / "train.json"),
+               "--dev-file", str(d / "dev.json"), "--epochs", "6", "--lr", "1e-3", "--batch-size", "16",
+               "--max-seq-length", "128", "--doc-stride", "32", "--run-dir", str(run), "--report-to", "none"])
+    assert rc == 0
+    return run, d

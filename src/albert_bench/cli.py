@@ -116,6 +116,69 @@ def cmd_data_split(args) -> int:
     return 0
 
 
+def cmd_data_synth(args) -> int:
+    from .synthetic import make_synthetic, tiny_albert_dir
+
+    train, dev = make_synthetic(args.train, args.dev, args.seed)
+    os.makedirs(args.out, exist_ok=True)
+    write_json_atomic(os.path.join(args.out, "train.json"), train)
+    write_json_atomic(os.path.join(args.out, "dev.json"), dev)
+    print(f"{args.out}/train.json, {args.out}/dev.json")
+    if args.tiny_model:
+        tiny_albert_dir(os.path.join(args.out, "tiny-albert"), args.tiny_model)
+        print(f"{args.out}/tiny-albert (config + tokenizer, no weights: train with --init random)")
+    return 0
+
+
+# ---------------------------------------------------------------- train / evaluate / ask
+
+
+def cmd_train(args) -> int:
+    from .train import run
+
+    return run({k: v for k, v in vars(args).items() if k not in ("func", "command")})
+
+
+def cmd_evaluate(args) -> int:
+    from .qa import evaluate_dir
+
+    m = evaluate_dir(args.model, args.data, args.out, args.batch_size)
+    _print_json(m)
+    return 0
+
+
+def cmd_ask(args) -> int:
+    from .qa import QuestionAnswerer
+
+    if args.context_file:
+        try:
+            with open(args.context_file, encoding="utf-8") as f:
+                context = f.read()
+        except (FileNotFoundError, IsADirectoryError):
+            raise BenchError(f"{args.context_file}: no such file; pass a text file with --context-file") from None
+        except UnicodeDecodeError:
+            raise BenchError(f"{args.context_file}: not UTF-8 text; pass a plain text file") from None
+    else:
+        context = args.context
+    if not args.question.strip():
+        raise BenchError("--question is empty; ask a question in words")
+    if not context.strip():
+        raise BenchError("the context is empty; pass the passage with --context or --context-file")
+    if args.top_k < 1:
+        raise BenchError("--top-k must be at least 1")
+    qa = QuestionAnswerer.from_pretrained(args.model)
+    res = qa.answer(args.question, context, top_k=args.top_k)
+    if args.json:
+        _print_json(res)
+    elif res["no_answer"]:
+        print(f"no answer (no-answer score {res['no_answer_score']:.3f}; null odds {res['null_odds']:.3f} > threshold {res['threshold']:.3f})")
+    else:
+        print(f"{res['answer']}\t(chars {res['start']}-{res['end']}, score {res['score']:.3f})")
+        for alt in res["alternatives"][1:]:
+            print(f"  {alt['text']}\t(chars {alt['start']}-{alt['end']}, score {alt['score']:.3f})")
+    return 0
+
+
 # ---------------------------------------------------------------- score
 
 
@@ -181,6 +244,41 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", required=True, metavar="DIR")
     sp.set_defaults(func=cmd_data_split)
 
+    sy = dsub.add_parser("synth", help="synthetic SQuAD 2.0 data with known answers", description="Write OUT/train.json and OUT/dev.json: passages of simple facts, answerable and unanswerable questions.")
+    sy.add_argument("--out", required=True, metavar="DIR")
+    sy.add_argument("--train", type=int, default=2000, help="about this many training questions (default 2000)")
+    sy.add_argument("--dev", type=int, default=300, help="about this many dev questions (default 300)")
+    sy.add_argument("--seed", type=int, default=0)
+    sy.add_argument("--tiny-model", metavar="TOKENIZER_DIR", help="also write OUT/tiny-albert: a tiny ALBERT config with this tokenizer")
+    sy.set_defaults(func=cmd_data_synth)
+
+    from .train import add_arguments
+
+    tr = sub.add_parser("train", help="fine-tune and evaluate every epoch (the main job)", description=(
+        "Fine-tune a question-answering model on SQuAD, evaluating on the dev file every epoch with the official "
+        "SQuAD 2.0 metric. Writes the run directory: config, metrics.jsonl, TensorBoard events, checkpoints, and "
+        "best/ (the best model by dev F1 with its tuned no-answer threshold). Runs on CPU, one GPU, or many with "
+        "`accelerate launch -m albert_bench train ...`."))
+    add_arguments(tr)
+    tr.set_defaults(func=cmd_train)
+
+    ev = sub.add_parser("evaluate", help="predict a SQuAD file and score it", description="Write OUT/predictions.json, null_odds.json, nbest.json and metrics.json for a SQuAD file.")
+    ev.add_argument("--model", required=True, metavar="DIR", help="saved model directory (e.g. RUN/best)")
+    ev.add_argument("--data", required=True, metavar="FILE", help="SQuAD JSON file (path or URL)")
+    ev.add_argument("--out", required=True, metavar="DIR")
+    ev.add_argument("--batch-size", type=int, default=32, help="windows per forward pass (default 32)")
+    ev.set_defaults(func=cmd_evaluate)
+
+    ak = sub.add_parser("ask", help="answer a question about a passage", description="Answer a question about a passage: the answer with its character offsets in the passage, or an explicit 'no answer'.")
+    ak.add_argument("--model", required=True, metavar="DIR")
+    ak.add_argument("--question", required=True, metavar="Q")
+    g = ak.add_mutually_exclusive_group(required=True)
+    g.add_argument("--context", metavar="TEXT", help="the passage")
+    g.add_argument("--context-file", metavar="F", help="a UTF-8 text file holding the passage")
+    ak.add_argument("--top-k", type=int, default=1, help="also list this many candidate answers (default 1)")
+    ak.add_argument("--json", action="store_true", help="print JSON")
+    ak.set_defaults(func=cmd_ask)
+
     sc = sub.add_parser("score", help="official SQuAD 2.0 metric", description="Score predictions exactly as the official SQuAD 2.0 evaluation script does; prints JSON.")
     sc.add_argument("--data", required=True, metavar="DEV.json", help="SQuAD JSON with the gold answers")
     sc.add_argument("--predictions", required=True, metavar="P.json", help="JSON object {question id: answer text}, '' for no answer")
@@ -188,8 +286,6 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--na-prob-thresh", type=float, default=1.0, help="predict no answer where the no-answer score exceeds this (default 1.0, as the official script)")
     sc.set_defaults(func=cmd_score)
 
-    for register in _LATER:
-        register(sub)
     return p
 
 
@@ -197,9 +293,6 @@ def _feature_flags(p) -> None:
     p.add_argument("--max-seq-length", type=int, default=384, help="tokens per window (default 384)")
     p.add_argument("--doc-stride", type=int, default=128, help="tokens shared by consecutive windows (default 128)")
     p.add_argument("--max-query-length", type=int, default=64, help="questions are cut to this many tokens (default 64)")
-
-
-_LATER: list = []  # stages registered by later modules (train, evaluate, ask, ...)
 
 
 def main(argv: list[str] | None = None) -> int:

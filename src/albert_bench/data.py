@@ -98,12 +98,12 @@ def resolve(path_or_url: str, cache_dir: str | os.PathLike | None = None, flag: 
         return str(target)
     cache.mkdir(parents=True, exist_ok=True)
     try:
-        from tqdm.auto import tqdm
+        from .progress import bar as progress_bar
 
         with urllib.request.urlopen(path_or_url, timeout=30) as resp:
             total = int(resp.headers.get("Content-Length") or 0) or None
             fd, tmp = tempfile.mkstemp(dir=cache, suffix=".part")
-            with os.fdopen(fd, "wb") as out, tqdm(total=total, unit="B", unit_scale=True, desc=target.name) as bar:
+            with os.fdopen(fd, "wb") as out, progress_bar(total=total, unit="B", unit_scale=True, desc=target.name) as bar:
                 for block in iter(lambda: resp.read(1 << 16), b""):
                     out.write(block)
                     bar.update(len(block))

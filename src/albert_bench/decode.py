@@ -38,6 +38,7 @@ class Decoded:
     null_odds: dict[str, float]  # id → null score − best span score
     nbest: dict[str, list[dict]]  # id → [{text, start, end, score, probability}], best first; null entry has start None
     spans: dict[str, tuple[int, int]]  # id → character (start, end) of the best span (even when "" was predicted)
+    best_text: dict[str, str]  # id → text of the best span, whatever the threshold: what the metric's threshold search needs
 
 
 def _flatten(logits, lengths: np.ndarray) -> np.ndarray:
@@ -134,7 +135,7 @@ def decode(
     np.add.at(denom, ex_of, exp_c)
     prob_c, prob_null = exp_c / denom[ex_of], exp_null / denom
 
-    out = Decoded({}, {}, {}, {})
+    out = Decoded({}, {}, {}, {}, {})
     bounds = np.searchsorted(ex_of, np.arange(n_ex + 1)).tolist()
     neg_cs = (-cs).tolist()
     # Plain lists: indexing NumPy arrays element by element in the loop below would cost more than all else.
@@ -150,7 +151,9 @@ def decode(
         at = bisect.bisect_right(neg_cs, -L_null[i], lo, hi) - lo  # a span tied with null stays ahead of it
         entries.insert(at, {"text": "", "start": None, "end": None, "score": L_null[i], "probability": L_pnull[i]})
         odds = L_odds[i]
-        out.predictions[ex.id] = ex.context[L_s[lo] : L_e[lo]] if hi > lo and odds <= cfg.null_threshold else ""
+        best = ex.context[L_s[lo] : L_e[lo]] if hi > lo else ""
+        out.best_text[ex.id] = best
+        out.predictions[ex.id] = best if odds <= cfg.null_threshold else ""
         out.null_odds[ex.id] = odds
         out.nbest[ex.id] = entries
         if hi > lo:

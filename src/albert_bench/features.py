@@ -102,13 +102,13 @@ def label_answer(ex: Example):
 
 def build_features(examples: list[Example], tokenizer, cfg: FeatureConfig = FeatureConfig(), batch_size: int = 1000, progress: bool = False) -> Features:
     """Tokenize (question, context) pairs into overlapping windows with labels and context offsets."""
-    from tqdm.auto import tqdm
+    from .progress import bar as progress_bar
 
     pad_right = tokenizer.padding_side == "right"
     if not pad_right:
         raise BenchError("tokenizers that pad on the left are not supported (question first, context second)")
     cols: dict[str, list] = {k: [] for k in ("input_ids", "token_type_ids", "offsets", "example_index", "start", "end", "cls")}
-    bar = tqdm(total=len(examples), desc="features", unit="q", disable=not progress)
+    bar = progress_bar(total=len(examples), desc="features", unit="q", disable=not progress)
     for lo in range(0, len(examples), batch_size):
         chunk = examples[lo : lo + batch_size]
         questions = truncate_questions([e.question.lstrip() for e in chunk], tokenizer, cfg.max_query_length)

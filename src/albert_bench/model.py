@@ -1,0 +1,166 @@
+"""Loading and saving QA models, batching windows, and running the model over windows.
+
+A model directory is what `save_pretrained` writes (config, weights, tokenizer) plus `qa_config.json`, which
+carries the decoding settings tuned on dev (the no-answer threshold above all) so answering uses them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from dataclasses import asdict, dataclass, fields
+
+import numpy as np
+import torch
+
+from .errors import BenchError
+from .features import FeatureConfig, Features, load_tokenizer
+
+QA_CONFIG = "qa_config.json"
+_WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
+
+
+@dataclass
+class QAConfig:
+    """Decoding and windowing settings stored beside a model."""
+
+    null_threshold: float = 0.0
+    max_answer_length: int = 30
+    n_best_size: int = 20
+    max_seq_length: int = 384
+    doc_stride: int = 128
+    max_query_length: int = 64
+
+    @property
+    def features(self) -> FeatureConfig:
+        return FeatureConfig(self.max_seq_length, self.doc_stride, self.max_query_length)
+
+    def save(self, model_dir: str) -> None:
+        with open(os.path.join(model_dir, QA_CONFIG), "w") as f:
+            json.dump(asdict(self), f, indent=2)
+
+    @classmethod
+    def load(cls, model_dir: str) -> "QAConfig":
+        path = os.path.join(model_dir, QA_CONFIG)
+        if not os.path.exists(path):
+            return cls()
+        with open(path) as f:
+            raw = json.load(f)
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in raw.items() if k in known})
+
+
+def has_weights(model_dir: str) -> bool:
+    return any(os.path.exists(os.path.join(model_dir, w)) for w in _WEIGHT_FILES)
+
+
+def load_model(name_or_dir: str, init: str = "pretrained"):
+    """(model, tokenizer) for question answering from a directory or a hub name.
+
+    `init="random"` builds the architecture from the config with fresh weights (speed runs, tests) and is
+    required for a directory that holds a config and tokenizer but no weights.
+    """
+    from transformers import AutoConfig, AutoModelForQuestionAnswering
+
+    is_dir = os.path.isdir(name_or_dir)
+    if not is_dir and (name_or_dir.startswith(("/", ".", "~")) or name_or_dir.count("/") > 1):
+        raise BenchError(f"{name_or_dir}: no such model directory; pass a directory with config.json, or a hub name like albert-base-v2")
+    if is_dir and not os.path.exists(os.path.join(name_or_dir, "config.json")):
+        raise BenchError(f"{name_or_dir}: no config.json; pass a model directory written by save_pretrained (or by `albert-bench train`)")
+    if init not in ("pretrained", "random"):
+        raise BenchError(f"--init {init!r}: expected 'pretrained' or 'random'")
+    if is_dir and init == "pretrained" and not has_weights(name_or_dir):
+        raise BenchError(f"{name_or_dir}: no model weights ({', '.join(_WEIGHT_FILES[::2])}); pass a directory with weights, or --init random to train from scratch")
+    tokenizer = load_tokenizer(name_or_dir)
+    try:
+        if init == "random":
+            config = AutoConfig.from_pretrained(name_or_dir)
+            model = AutoModelForQuestionAnswering.from_config(config)
+        else:
+            # float32 master weights whatever the checkpoint holds: mixed precision is autocast, not fp16 weights
+            model = AutoModelForQuestionAnswering.from_pretrained(name_or_dir, dtype=torch.float32)
+    except (OSError, ValueError) as e:
+        raise BenchError(
+            f"cannot load model {name_or_dir!r} ({str(e).splitlines()[0][:200]}); "
+            "offline, pass a local model directory; a directory without weights needs --init random"
+        ) from None
+    return model, tokenizer
+
+
+def save_model(model, tokenizer, out_dir: str, qa: QAConfig) -> None:
+    """Write a complete model directory atomically: a reader sees the old one or the new one, never half."""
+    import shutil
+    import tempfile
+
+    parent = os.path.dirname(os.path.abspath(out_dir))
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(dir=parent, prefix=".tmp-")
+    model.save_pretrained(tmp, safe_serialization=True)
+    tokenizer.save_pretrained(tmp)
+    qa.save(tmp)
+    old = None
+    if os.path.exists(out_dir):
+        old = tempfile.mkdtemp(dir=parent, prefix=".old-")
+        os.replace(out_dir, os.path.join(old, "x"))
+    os.replace(tmp, out_dir)
+    if old:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def uses_token_type_ids(tokenizer) -> bool:
+    return "token_type_ids" in tokenizer.model_input_names
+
+
+def collate(feats: Features, idx, pad_id: int, token_types: bool, labels: bool) -> dict[str, torch.Tensor]:
+    """A batch of windows padded to its own longest one (dynamic padding), not to max_seq_length."""
+    width = max(len(feats.input_ids[i]) for i in idx)
+    ids = np.full((len(idx), width), pad_id, dtype=np.int64)
+    mask = np.zeros((len(idx), width), dtype=np.int64)
+    tt = np.zeros((len(idx), width), dtype=np.int64)
+    for r, i in enumerate(idx):
+        n = len(feats.input_ids[i])
+        ids[r, :n] = feats.input_ids[i]
+        mask[r, :n] = 1
+        tt[r, :n] = feats.token_type_ids[i]
+    batch = {"input_ids": torch.from_numpy(ids), "attention_mask": torch.from_numpy(mask)}
+    if token_types:
+        batch["token_type_ids"] = torch.from_numpy(tt)
+    if labels:
+        batch["start_positions"] = torch.from_numpy(feats.start_positions[idx])
+        batch["end_positions"] = torch.from_numpy(feats.end_positions[idx])
+    return batch
+
+
+@torch.inference_mode()
+def infer(model, tokenizer, feats: Features, batch_size: int = 64, device=None, autocast=None, with_loss: bool = False, progress: bool = False):
+    """Start/end logits for every window (lists of float32 arrays, unpadded) and, with labels, the mean loss.
+
+    Windows are run shortest first so each batch pads little; results come back in the original order.
+    """
+    from .progress import bar
+
+    device = device or next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    order = np.argsort(feats.lengths, kind="stable")
+    starts: list = [None] * len(feats)
+    ends: list = [None] * len(feats)
+    loss_sum, n_loss = 0.0, 0
+    tt = uses_token_type_ids(tokenizer)
+    ctx = autocast or contextlib.nullcontext
+    for lo in bar(range(0, len(order), batch_size), desc="eval", unit="batch", disable=not progress, leave=False):
+        idx = order[lo : lo + batch_size]
+        batch = {k: v.to(device) for k, v in collate(feats, idx, tokenizer.pad_token_id, tt, with_loss).items()}
+        with ctx():
+            out = model(**batch)
+        if with_loss:
+            loss_sum += float(out.loss) * len(idx)  # float() is a device sync; once per batch is fine here
+            n_loss += len(idx)
+        s = out.start_logits.float().cpu().numpy()
+        e = out.end_logits.float().cpu().numpy()
+        for r, i in enumerate(idx):
+            n = len(feats.input_ids[i])
+            starts[i], ends[i] = s[r, :n], e[r, :n]
+    model.train(was_training)
+    return starts, ends, (loss_sum / n_loss if n_loss else None)

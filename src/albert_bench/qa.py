@@ -1,0 +1,102 @@
+"""Answering: `QuestionAnswerer` (Python API), `albert-bench ask` and `albert-bench evaluate`.
+
+    qa = QuestionAnswerer.from_pretrained("runs/x/best")
+    qa.answer("Where is the treasure?", passage)            # {"answer", "start", "end", "score", "no_answer", ...}
+    qa.answer_batch([(q1, c1), (q2, c2)], top_k=3)         # many questions share forward passes
+
+Answers are cut from the passage as given (character offsets index it), windows cover long passages, and the
+no-answer threshold comes from the model's `qa_config.json` (tuned on dev by `albert-bench train`).
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+
+from .data import Answer, Example, load_squad
+from .decode import DecodeConfig, decode
+from .errors import BenchError
+from .features import build_features
+from .metric import squad_v2_evaluate
+from .model import QAConfig, infer, load_model
+
+
+class QuestionAnswerer:
+    def __init__(self, model, tokenizer, qa: QAConfig | None = None, device: str | None = None, batch_size: int = 32, name: str = ""):
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.model = model.to(self.device).eval()
+        self.tokenizer = tokenizer
+        self.qa = qa or QAConfig()
+        self.batch_size = batch_size
+        self.name = name
+
+    @classmethod
+    def from_pretrained(cls, model_dir: str, device: str | None = None, batch_size: int = 32) -> "QuestionAnswerer":
+        if not os.path.isdir(model_dir):
+            raise BenchError(f"{model_dir}: no such model directory; pass the `best/` folder of a training run or another saved QA model")
+        model, tokenizer = load_model(model_dir)
+        return cls(model, tokenizer, QAConfig.load(model_dir), device, batch_size, name=model_dir)
+
+    @property
+    def decode_config(self) -> DecodeConfig:
+        return DecodeConfig(self.qa.n_best_size, self.qa.max_answer_length, self.qa.null_threshold)
+
+    def predict(self, examples: list[Example], progress: bool = False):
+        """Decoded answers (see `decode.Decoded`) for SQuAD-style examples."""
+        feats = build_features(examples, self.tokenizer, self.qa.features, progress=progress)
+        starts, ends, _ = infer(self.model, self.tokenizer, feats, self.batch_size, self.device, progress=progress)
+        return decode(examples, feats, starts, ends, self.decode_config)
+
+    def answer_batch(self, pairs: list[tuple[str, str]], top_k: int = 1) -> list[dict]:
+        for i, (q, c) in enumerate(pairs):
+            if not isinstance(q, str) or not q.strip():
+                raise BenchError(f"question {i}: empty; ask a question in words")
+            if not isinstance(c, str) or not c.strip():
+                raise BenchError(f"context {i}: empty; pass the passage that may hold the answer")
+        examples = [Example(str(i), q, c, []) for i, (q, c) in enumerate(pairs)]
+        dec = self.predict(examples)
+        return [self._result(dec, str(i), top_k) for i in range(len(pairs))]
+
+    def answer(self, question: str, context: str, top_k: int = 1) -> dict:
+        return self.answer_batch([(question, context)], top_k)[0]
+
+    def _result(self, dec, id: str, top_k: int) -> dict:
+        odds = dec.null_odds[id]
+        nbest = dec.nbest[id]
+        null = next(e for e in nbest if e["start"] is None)
+        spans = [e for e in nbest if e["start"] is not None]
+        no_answer = dec.predictions[id] == ""
+        best = spans[0] if spans else None
+        alts = [{k: e[k] for k in ("text", "start", "end", "score", "probability")} for e in spans[: max(top_k, 1)]]
+        return {
+            "answer": "" if no_answer else best["text"],
+            "start": None if no_answer else best["start"],
+            "end": None if no_answer else best["end"],
+            "score": null["score"] if no_answer else best["score"],
+            "no_answer": no_answer,
+            "no_answer_score": null["score"],
+            "null_odds": odds,  # no-answer score − best span score; "" is answered when this exceeds the threshold
+            "threshold": self.qa.null_threshold,
+            "alternatives": alts if top_k > 1 else alts[:1],
+        }
+
+
+def evaluate_dir(model_dir: str, data_file: str, out_dir: str, batch_size: int = 32) -> dict:
+    """Predict a SQuAD file and write predictions.json, null_odds.json, nbest.json and metrics.json."""
+    from .cli import write_json_atomic
+
+    sq = load_squad(data_file, flag="--data")
+    qa = QuestionAnswerer.from_pretrained(model_dir, batch_size=batch_size)
+    dec = qa.predict(sq.examples, progress=True)
+    metrics = squad_v2_evaluate(sq.data, dec.best_text, dec.null_odds, na_prob_thresh=qa.qa.null_threshold)
+    metrics["null_threshold"] = qa.qa.null_threshold
+    os.makedirs(out_dir, exist_ok=True)
+    write_json_atomic(os.path.join(out_dir, "predictions.json"), dec.predictions)
+    write_json_atomic(os.path.join(out_dir, "null_odds.json"), dec.null_odds)
+    write_json_atomic(os.path.join(out_dir, "nbest.json"), dec.nbest)
+    write_json_atomic(os.path.join(out_dir, "metrics.json"), metrics)
+    return metrics
+
+
+__all__ = ["QuestionAnswerer", "evaluate_dir", "Answer"]

@@ -1,0 +1,81 @@
+"""Synthetic SQuAD 2.0 data with known answers: small enough for a tiny model to learn from scratch on a CPU.
+
+Each passage states a few facts of different kinds ("The city of Maria is Paris. The job of Omar is baker.").
+A question asks for one kind of fact: answerable when the passage states it, unanswerable when it does not
+(a question that looks answerable, SQuAD 2.0's adversarial kind).
+Train and dev use disjoint passages; the answer's offset is exact by construction.
+"""
+
+from __future__ import annotations
+
+import random
+
+NAMES = ["Maria", "Omar", "Lena", "Jack", "Sofia", "Ivan", "Grace", "Pedro", "Anna", "David", "Emma", "Carlos",
+         "Julia", "Peter", "Laura", "Henry", "Clara", "Oscar", "Alice", "Victor"]
+FACTS = {
+    # relation: (sentence template, question template, values). Question and sentence share their key word,
+    # which a tiny model learns to match quickly; SQuAD's paraphrases are the real thing's job.
+    "city": ("The city of {n} is {v}.", "What is the city of {n}?",
+             ["Paris", "London", "Berlin", "Madrid", "Rome", "Tokyo", "Cairo", "Lima", "Oslo", "Dublin", "Vienna", "Prague"]),
+    "job": ("The job of {n} is {v}.", "What is the job of {n}?",
+            ["baker", "doctor", "pilot", "teacher", "farmer", "lawyer", "painter", "nurse", "singer", "driver"]),
+    "pet": ("The pet of {n} is a {v}.", "What is the pet of {n}?",
+            ["dog", "cat", "parrot", "horse", "rabbit", "goat", "turtle", "hamster"]),
+    "color": ("The favourite colour of {n} is {v}.", "What is the favourite colour of {n}?",
+              ["red", "blue", "green", "yellow", "purple", "orange", "black", "white"]),
+}
+
+
+def make_article(rng: random.Random, title: str, n_paragraphs: int, questions_per_paragraph: int, id_prefix: str) -> dict:
+    paragraphs = []
+    for p in range(n_paragraphs):
+        # Each kind of fact appears at most once per passage, so a question has one right answer or none.
+        rels = rng.sample(list(FACTS), rng.randint(1, 3))
+        facts = [(rng.choice(NAMES), rel, rng.choice(FACTS[rel][2])) for rel in rels]
+        context, where = "", {}
+        for n, rel, v in facts:
+            sentence = FACTS[rel][0].format(n=n, v=v)
+            where[rel] = (n, v, len(context) + sentence.rindex(v))
+            context += sentence + " "
+        context = context.strip()
+        qas = []
+        for q in range(questions_per_paragraph):
+            if rng.random() < 0.6:  # answerable: a fact the passage states
+                rel = rng.choice(rels)
+                n, v, start = where[rel]
+                answers = [{"text": v, "answer_start": start}]
+            else:  # unanswerable: a kind of fact the passage does not state (a plausible-looking question)
+                absent = [r for r in FACTS if r not in where]
+                rel, n, answers = rng.choice(absent), rng.choice(NAMES), []
+            qas.append({"id": f"{id_prefix}-{p}-{q}", "question": FACTS[rel][1].format(n=n), "answers": answers,
+                        "is_impossible": not answers})
+        paragraphs.append({"context": context, "qas": qas})
+    return {"title": title, "paragraphs": paragraphs}
+
+
+def make_synthetic(n_train: int = 2000, n_dev: int = 300, seed: int = 0, questions_per_paragraph: int = 4) -> tuple[dict, dict]:
+    """(train, dev) SQuAD 2.0 JSON objects with about n_train / n_dev questions."""
+    rng = random.Random(seed)
+
+    def split(name: str, n: int) -> dict:
+        paras = max(1, n // questions_per_paragraph)
+        return {"version": "v2.0", "data": [make_article(rng, f"synthetic-{name}", paras, questions_per_paragraph, name)]}
+
+    return split("train", n_train), split("dev", n_dev)
+
+
+def tiny_albert_dir(out_dir: str, tokenizer_dir: str, hidden: int = 128, layers: int = 2, heads: int = 2, dropout: float = 0.0) -> str:
+    """A model directory with a tiny ALBERT config and the given (real) tokenizer, no weights: train it with
+    `--init random`."""
+    from transformers import AlbertConfig
+
+    from .features import load_tokenizer
+
+    tok = load_tokenizer(tokenizer_dir)
+    cfg = AlbertConfig(vocab_size=len(tok), embedding_size=64, hidden_size=hidden, num_hidden_layers=layers,
+                       num_attention_heads=heads, intermediate_size=hidden * 2, max_position_embeddings=512,
+                       hidden_dropout_prob=dropout, attention_probs_dropout_prob=dropout, classifier_dropout_prob=dropout,
+                       pad_token_id=tok.pad_token_id)
+    cfg.save_pretrained(out_dir)
+    tok.save_pretrained(out_dir)
+    return out_dir

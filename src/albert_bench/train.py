@@ -1,0 +1,476 @@
+"""`albert-bench train`: fine-tune a QA model on SQuAD, evaluating with the official metric every epoch.
+
+setup → main → fit, as in litgpt. `TrainConfig` is the schema of the YAML config, of the command-line flags
+and of `config.yaml` in the run directory. Hugging Face `accelerate` owns devices, mixed precision and
+multi-process: the same code runs on CPU, one GPU, or under `accelerate launch` on many.
+
+Run directory:
+    config.yaml            the resolved configuration
+    metrics.jsonl          one JSON object per evaluation (epoch, step, loss, the metric's keys)
+    tb/                    TensorBoard events (train loss and LR per step, eval metrics per evaluation)
+    checkpoints/step-N/    model, tokenizer, optimizer, scheduler, RNG states, trainer_state.json (atomic)
+    best/                  the best model by dev F1, with qa_config.json (tuned no-answer threshold)
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import math
+import os
+import shutil
+import signal
+import sys
+import time
+from dataclasses import asdict, dataclass, field, fields
+
+import numpy as np
+import torch
+
+from .data import SQUAD2_URLS, load_squad
+from .decode import DecodeConfig, decode
+from .errors import BenchError
+from .features import FeatureConfig, build_features
+from .metric import squad_v2_evaluate
+from .model import QAConfig, collate, infer, load_model, save_model, uses_token_type_ids
+
+
+def _f(default, help: str, **kw):
+    return field(default=default, metadata={"help": help, **kw})
+
+
+@dataclass
+class TrainConfig:
+    model: str = _f("albert-base-v2", "hub name or local directory (config + tokenizer + weights)")
+    init: str = _f("pretrained", "'pretrained' weights, or 'random' to train from scratch (speed runs, tests)", choices=("pretrained", "random"))
+    train_file: str | None = _f(None, "SQuAD JSON to train on (path or URL)")
+    dev_file: str | None = _f(None, "SQuAD JSON to evaluate on every epoch (path or URL)")
+    data_dir: str | None = _f(None, "directory for the official SQuAD 2.0 train/dev files; downloaded there when absent")
+    epochs: int = _f(2, "passes over the training data")
+    lr: float = _f(3e-5, "peak learning rate (AdamW)")
+    batch_size: int = _f(32, "windows per device per forward pass")
+    grad_accum: int = _f(1, "forward passes per optimizer step; effective batch = batch-size × grad-accum × processes")
+    warmup: float = _f(0.1, "share of steps with linear warmup, then linear decay to 0")
+    weight_decay: float = _f(0.01, "AdamW weight decay (not on biases and LayerNorm)")
+    max_grad_norm: float = _f(1.0, "gradient clipping norm")
+    max_seq_length: int = _f(384, "tokens per window")
+    doc_stride: int = _f(128, "tokens shared by consecutive windows")
+    max_query_length: int = _f(64, "questions are cut to this many tokens")
+    max_answer_length: int = _f(30, "longest answer in tokens when decoding")
+    seed: int = _f(42, "seed for weights, data order and dropout")
+    run_dir: str | None = _f(None, "where everything of this run goes (default runs/<timestamp>)")
+    resume: bool = _f(False, "continue from the newest checkpoint in --run-dir (default: the newest run under runs/)")
+    eval_steps: int = _f(0, "also evaluate every N optimizer steps (0: only at the end of each epoch)")
+    save_steps: int = _f(500, "checkpoint every N optimizer steps (and at the end of each epoch)")
+    keep_checkpoints: int = _f(2, "checkpoints kept (oldest deleted first)")
+    eval_batch_size: int = _f(64, "windows per forward pass when evaluating")
+    mixed_precision: str = _f("auto", "'auto' (bf16 where supported, else fp16 on GPU, fp32 on CPU), 'no', 'fp16' or 'bf16'", choices=("auto", "no", "fp16", "bf16"))
+    report_to: str = _f("tensorboard", "comma list of 'tensorboard', 'wandb', or 'none'")
+    max_steps: int = _f(0, "stop after this many optimizer steps (0: no limit; for speed runs)")
+    max_train_examples: int = _f(0, "use only the first N training questions (0: all)")
+    max_eval_examples: int = _f(0, "evaluate on only the first N dev questions (0: all)")
+    config: str | None = _f(None, "YAML file with any of these settings; flags given on the command line win")
+
+
+# ---------------------------------------------------------------- config
+
+
+def add_arguments(p) -> None:
+    import argparse
+
+    for f in fields(TrainConfig):
+        flag = "--" + f.name.replace("_", "-")
+        kw = {"help": f"{f.metadata['help']} (default: {f.default})", "default": argparse.SUPPRESS}
+        if f.type in ("bool", bool):
+            p.add_argument(flag, action="store_true", **kw)
+            continue
+        kw["type"] = {"int": int, "float": float}.get(str(f.type), str)
+        if "choices" in f.metadata:
+            kw["choices"] = f.metadata["choices"]
+        p.add_argument(flag, metavar=f.name.upper(), **kw)
+
+
+def resolve_config(args: dict) -> TrainConfig:
+    """Defaults, then the YAML file, then the flags given on the command line."""
+    values: dict = {}
+    if args.get("config"):
+        import yaml
+
+        try:
+            with open(args["config"]) as fh:
+                values = yaml.safe_load(fh) or {}
+        except FileNotFoundError:
+            raise BenchError(f"{args['config']}: no such config file") from None
+        except yaml.YAMLError as e:
+            raise BenchError(f"{args['config']}: not valid YAML ({str(e).splitlines()[0]})") from None
+        if not isinstance(values, dict):
+            raise BenchError(f"{args['config']}: expected a mapping of setting: value")
+        values = {k.replace("-", "_"): v for k, v in values.items()}
+        known = {f.name for f in fields(TrainConfig)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise BenchError(f"{args['config']}: unknown setting(s) {', '.join(unknown)}; see `albert-bench train --help`")
+    values.update({k: v for k, v in args.items() if k in {f.name for f in fields(TrainConfig)}})
+    cfg = TrainConfig(**values)
+    for f in fields(TrainConfig):  # YAML values are checked as strictly as flags
+        v = getattr(cfg, f.name)
+        want = {"int": int, "float": (int, float), "bool": bool}.get(str(f.type))
+        if want and not isinstance(v, want) or (want is int and isinstance(v, bool)):
+            raise BenchError(f"setting {f.name}={v!r} should be {str(f.type)}")
+    if cfg.epochs < 1 or cfg.batch_size < 1 or cfg.grad_accum < 1 or cfg.lr <= 0:
+        raise BenchError("--epochs, --batch-size, --grad-accum must be ≥ 1 and --lr > 0")
+    return cfg
+
+
+# ---------------------------------------------------------------- setup
+
+
+def _newest(pattern: str) -> str | None:
+    found = sorted(glob.glob(pattern))
+    return found[-1] if found else None
+
+
+def data_files(cfg: TrainConfig) -> tuple[str, str]:
+    """(train, dev) paths; with --data-dir, the official files are downloaded there when absent."""
+    if cfg.train_file and cfg.dev_file:
+        return cfg.train_file, cfg.dev_file
+    if not cfg.data_dir:
+        raise BenchError("no data: pass --train-file and --dev-file, or --data-dir to use (and download) the official SQuAD 2.0 files")
+    from .data import resolve
+
+    os.makedirs(cfg.data_dir, exist_ok=True)
+    train = cfg.train_file or resolve(SQUAD2_URLS["train"], cfg.data_dir, flag="--train-file")
+    dev = cfg.dev_file or resolve(SQUAD2_URLS["dev"], cfg.data_dir, flag="--dev-file")
+    return train, dev
+
+
+def setup(cfg: TrainConfig):
+    """Check every input before any long work starts: a bad file fails in seconds, not after tokenizing."""
+    from accelerate import Accelerator
+    from accelerate.utils import set_seed
+
+    if cfg.resume and not cfg.run_dir:
+        cfg.run_dir = _newest("runs/*")
+        if not cfg.run_dir:
+            raise BenchError("--resume: no run under runs/; pass --run-dir DIR of the run to continue")
+    if cfg.resume and not _newest(os.path.join(cfg.run_dir, "checkpoints", "step-*")):
+        raise BenchError(f"--resume: no checkpoint in {cfg.run_dir}/checkpoints; start a new run without --resume")
+    if cfg.resume:
+        # The saved config wins, except for the resume bookkeeping itself.
+        with open(os.path.join(cfg.run_dir, "config.json")) as fh:
+            saved = json.load(fh)
+        cfg = TrainConfig(**{**saved, "resume": True, "run_dir": cfg.run_dir})
+    mp = cfg.mixed_precision
+    if mp == "auto":
+        mp = ("bf16" if torch.cuda.is_bf16_supported() else "fp16") if torch.cuda.is_available() else "no"
+    acc = Accelerator(mixed_precision=mp, gradient_accumulation_steps=cfg.grad_accum)
+    cfg.run_dir = cfg.run_dir or os.path.join("runs", time.strftime("%Y%m%d-%H%M%S"))
+    train_file, dev_file = data_files(cfg)
+    train_sq = load_squad(train_file, flag="--train-file")
+    dev_sq = load_squad(dev_file, flag="--dev-file")
+    if cfg.init == "random":
+        acc.print(f"WARNING: --init random: {cfg.model} starts from RANDOM weights; its answers mean nothing until trained. Use for speed runs and tests.")
+    set_seed(cfg.seed)  # before the model is built: random init and the head's init depend on it
+    model, tokenizer = load_model(cfg.model, cfg.init)
+    if acc.is_main_process:
+        os.makedirs(cfg.run_dir, exist_ok=True)
+        with open(os.path.join(cfg.run_dir, "config.json"), "w") as fh:
+            json.dump(asdict(cfg), fh, indent=2)
+        import yaml
+
+        with open(os.path.join(cfg.run_dir, "config.yaml"), "w") as fh:
+            yaml.safe_dump({**asdict(cfg), "train_file_resolved": train_file, "dev_file_resolved": dev_file, "mixed_precision_resolved": mp}, fh, sort_keys=False)
+    return cfg, acc, model, tokenizer, train_sq, dev_sq
+
+
+# ---------------------------------------------------------------- main / fit
+
+
+class EpochSampler(torch.utils.data.Sampler):
+    """A permutation that depends only on (seed, epoch): a resumed run sees the same order as an unbroken one.
+
+    Deliberately no `set_epoch`: accelerate would call it with its own count of iterations, which restarts
+    at 0 after a resume.
+    """
+
+    def __init__(self, n: int, seed: int):
+        self.n, self.seed, self.epoch = n, seed, 0
+
+    def use_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self):
+        return iter(np.random.default_rng([self.seed, self.epoch]).permutation(self.n).tolist())
+
+    def __len__(self) -> int:
+        return self.n
+
+
+class _Stop:
+    """Ctrl-C / SIGTERM ask for a checkpoint at the next step boundary instead of killing the step midway."""
+
+    def __init__(self):
+        self.signal = None
+
+    def __call__(self, signum, _frame):
+        if self.signal is not None:  # a second Ctrl-C means now
+            raise KeyboardInterrupt
+        self.signal = signum
+
+
+def main(cfg: TrainConfig) -> dict:
+    cfg, acc, model, tokenizer, train_sq, dev_sq = setup(cfg)
+    fcfg = FeatureConfig(cfg.max_seq_length, cfg.doc_stride, cfg.max_query_length)
+    train_ex = train_sq.examples[: cfg.max_train_examples or None]
+    dev_ex = dev_sq.examples[: cfg.max_eval_examples or None]
+    if train_sq.unfound:
+        acc.print(f"warning: {len(train_sq.unfound)} training answer(s) are not in their context; those questions train as unanswerable only if they have no other answer (first: {train_sq.unfound[0][0]})")
+    with acc.main_process_first():
+        train_feats = build_features(train_ex, tokenizer, fcfg, progress=acc.is_local_main_process)
+        dev_feats = build_features(dev_ex, tokenizer, fcfg, progress=acc.is_local_main_process)
+    dev_ids = {e.id for e in dev_ex}
+    dev_data = [{**a, "paragraphs": [{**p, "qas": [q for q in p["qas"] if q["id"] in dev_ids]} for p in a["paragraphs"]]} for a in dev_sq.data]
+    return fit(cfg, acc, model, tokenizer, train_feats, dev_ex, dev_feats, dev_data)
+
+
+def make_loader(n: int, batch_size: int, seed: int, collate_fn) -> tuple[torch.utils.data.DataLoader, EpochSampler]:
+    """Batches of window indices in a (seed, epoch) order; `accelerate.prepare` shards them across processes."""
+    sampler = EpochSampler(n, seed)
+    loader = torch.utils.data.DataLoader(
+        range(n), batch_size=batch_size, sampler=sampler, collate_fn=collate_fn,
+        # Its own generator: starting an iterator draws a seed, which must not come from the global RNG that
+        # dropout uses, or a resumed run's dropout would drift from an unbroken run's.
+        generator=torch.Generator().manual_seed(seed),
+    )
+    return loader, sampler
+
+
+def _optimizer(model, cfg):
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        (no_decay if p.ndim < 2 or "LayerNorm" in name or "layer_norm" in name else decay).append(p)
+    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    fused = torch.cuda.is_available()  # one kernel for all parameters on GPU; not available on CPU
+    return torch.optim.AdamW(groups, lr=cfg.lr, fused=fused) if fused else torch.optim.AdamW(groups, lr=cfg.lr)
+
+
+def evaluate_now(model, tokenizer, dev_ex, dev_feats, dev_data, cfg, acc) -> tuple[dict, object]:
+    starts, ends, loss = infer(acc.unwrap_model(model), tokenizer, dev_feats, cfg.eval_batch_size, acc.device, acc.autocast, with_loss=True, progress=acc.is_local_main_process)
+    dec = decode(dev_ex, dev_feats, starts, ends, DecodeConfig(max_answer_length=cfg.max_answer_length))
+    # Score the best span of every question with null_odds as na_probs: EM/F1 at threshold 0 and a fair
+    # search over all thresholds (thresholded predictions would hide the spans the search must weigh).
+    m = squad_v2_evaluate(dev_data, dec.best_text, dec.null_odds, na_prob_thresh=0.0)
+    return {"eval_loss": loss, **m}, dec
+
+
+def fit(cfg, acc, model, tokenizer, train_feats, dev_ex, dev_feats, dev_data) -> dict:
+    from .progress import bar as progress_bar
+    from transformers import get_linear_schedule_with_warmup
+
+    tt = uses_token_type_ids(tokenizer)
+    loader, sampler = make_loader(len(train_feats), cfg.batch_size, cfg.seed,
+                                  lambda idx: collate(train_feats, np.asarray(idx), tokenizer.pad_token_id, tt, labels=True))
+    optimizer = _optimizer(model, cfg)
+    steps_per_epoch = math.ceil(math.ceil(len(loader) / acc.num_processes) / cfg.grad_accum)
+    total = steps_per_epoch * cfg.epochs if not cfg.max_steps else min(cfg.max_steps, steps_per_epoch * cfg.epochs)
+    # accelerate steps a prepared scheduler once per process per optimizer step, hence the factor.
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup * total) * acc.num_processes, total * acc.num_processes)
+    model, optimizer, loader, scheduler = acc.prepare(model, optimizer, loader, scheduler)
+
+    state = {"step": 0, "epoch": 0, "batch_in_epoch": 0, "best_f1": -1.0, "train_windows": 0, "train_seconds": 0.0}
+    ckpt_root = os.path.join(cfg.run_dir, "checkpoints")
+    if cfg.resume:
+        ckpt = _newest(os.path.join(ckpt_root, "step-*"))
+        acc.load_state(ckpt)
+        with open(os.path.join(ckpt, "trainer_state.json")) as fh:
+            state.update(json.load(fh))
+        _truncate_metrics(cfg.run_dir, state["step"])
+        acc.print(f"resumed from {ckpt}: epoch {state['epoch']}, step {state['step']}, batch {state['batch_in_epoch']} of the epoch")
+
+    state["_batches_per_epoch"] = len(loader)
+    writers = _writers(cfg, acc, state["step"])
+    stop = _Stop()
+    old_handlers = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    bar = progress_bar(total=total, initial=state["step"], desc="train", unit="step", disable=not acc.is_local_main_process)
+    running, seen, t0 = [], 0, time.perf_counter()
+    last_eval_step = -1
+    try:
+        while state["epoch"] < cfg.epochs and not (cfg.max_steps and state["step"] >= cfg.max_steps):
+            sampler.use_epoch(state["epoch"])
+            batches = acc.skip_first_batches(loader, state["batch_in_epoch"]) if state["batch_in_epoch"] else loader
+            model.train()
+            for batch in batches:
+                with acc.accumulate(model):
+                    loss = model(**batch).loss
+                    acc.backward(loss)
+                    if acc.sync_gradients:
+                        acc.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
+                    optimizer.step()
+                    scheduler.step()
+                    optimizer.zero_grad(set_to_none=True)
+                state["batch_in_epoch"] += 1
+                seen += batch["input_ids"].shape[0]
+                running.append(loss.detach())
+                if not acc.sync_gradients:
+                    continue
+                state["step"] += 1
+                # .item() is a CPU-GPU sync point: once per optimizer step, for the log and the progress bar.
+                step_loss = torch.stack(running).mean().item()
+                running = []
+                elapsed = time.perf_counter() - t0
+                _log(writers, {"train/loss": step_loss, "train/lr": scheduler.get_last_lr()[0]}, state["step"])
+                bar.update(1)
+                bar.set_postfix(loss=f"{step_loss:.3f}", win_s=f"{seen * acc.num_processes / max(elapsed, 1e-9):.1f}", epoch=state["epoch"])
+                state["_last_loss"] = step_loss
+                state["_windows_per_s"] = seen * acc.num_processes / max(elapsed, 1e-9)
+                if cfg.eval_steps and state["step"] % cfg.eval_steps == 0:
+                    _evaluate_and_log(cfg, acc, model, tokenizer, dev_ex, dev_feats, dev_data, state, writers)
+                    last_eval_step = state["step"]
+                done = cfg.max_steps and state["step"] >= cfg.max_steps
+                if (cfg.save_steps and state["step"] % cfg.save_steps == 0) or stop.signal or done:
+                    _save_checkpoint(acc, model, tokenizer, ckpt_root, state, cfg.keep_checkpoints)
+                if stop.signal:
+                    name = signal.Signals(stop.signal).name
+                    acc.print(f"\n{name}: checkpoint saved at step {state['step']}; continue with: albert-bench train --resume --run-dir {cfg.run_dir}")
+                    raise SystemExit(130 if stop.signal == signal.SIGINT else 143)
+                if done:
+                    break
+            else:  # the epoch ran to its end
+                state["epoch"] += 1
+                state["batch_in_epoch"] = 0
+                state["train_seconds"] += time.perf_counter() - t0
+                state["train_windows"] += seen * acc.num_processes
+                t0, seen = time.perf_counter(), 0
+                if last_eval_step != state["step"]:
+                    _evaluate_and_log(cfg, acc, model, tokenizer, dev_ex, dev_feats, dev_data, state, writers)
+                    last_eval_step = state["step"]
+                _save_checkpoint(acc, model, tokenizer, ckpt_root, state, cfg.keep_checkpoints)
+                continue
+            break  # max_steps reached inside the epoch
+        if last_eval_step != state["step"]:
+            _evaluate_and_log(cfg, acc, model, tokenizer, dev_ex, dev_feats, dev_data, state, writers)
+    finally:
+        bar.close()
+        for s, h in old_handlers.items():
+            signal.signal(s, h)
+        for w in writers:
+            w.close()
+    acc.wait_for_everyone()
+    final = _read_metrics(cfg.run_dir)[-1] if acc.is_main_process else {}
+    acc.end_training()
+    return final
+
+
+def _evaluate_and_log(cfg, acc, model, tokenizer, dev_ex, dev_feats, dev_data, state, writers) -> None:
+    """Evaluate on the main process (others wait), log, and keep `best/` as the best model by dev F1."""
+    if acc.is_main_process:
+        m, _ = evaluate_now(model, tokenizer, dev_ex, dev_feats, dev_data, cfg, acc)
+        row = {"epoch": round(state["epoch"] + state["batch_in_epoch"] / state["_batches_per_epoch"], 4), "step": state["step"],
+               "train_loss": state.get("_last_loss"), "train_windows_per_s": state.get("_windows_per_s"), **m}
+        if torch.cuda.is_available():
+            row["peak_memory_gib"] = torch.cuda.max_memory_allocated() / 2**30
+        with open(os.path.join(cfg.run_dir, "metrics.jsonl"), "a") as fh:
+            fh.write(json.dumps(row) + "\n")
+        _log(writers, {f"eval/{k}": v for k, v in row.items() if isinstance(v, (int, float)) and k not in ("epoch", "step")}, state["step"])
+        acc.print(f"\nstep {state['step']} epoch {row['epoch']}: eval loss {m['eval_loss']:.4f}  EM {m['exact']:.2f}  F1 {m['f1']:.2f}  "
+                  f"(HasAns F1 {m.get('HasAns_f1', float('nan')):.2f}, NoAns F1 {m.get('NoAns_f1', float('nan')):.2f}; best F1 {m['best_f1']:.2f} at threshold {m['best_f1_thresh']:.3f})")
+        if m["f1"] > state["best_f1"]:
+            state["best_f1"] = m["f1"]
+            qa = QAConfig(null_threshold=float(m["best_f1_thresh"]), max_answer_length=cfg.max_answer_length,
+                          max_seq_length=cfg.max_seq_length, doc_stride=cfg.doc_stride, max_query_length=cfg.max_query_length)
+            save_model(acc.unwrap_model(model), tokenizer, os.path.join(cfg.run_dir, "best"), qa)
+    acc.wait_for_everyone()
+    # every process needs best_f1 in its trainer_state; only the main one computed it
+    from accelerate.utils import broadcast_object_list
+
+    state["best_f1"] = broadcast_object_list([state["best_f1"]])[0]
+
+
+def _save_checkpoint(acc, model, tokenizer, root: str, state: dict, keep: int) -> None:
+    """Write checkpoints/step-N atomically: into a temporary folder, renamed only once complete."""
+    final = os.path.join(root, f"step-{state['step']:08d}")
+    tmp = os.path.join(root, f".tmp-step-{state['step']:08d}")
+    if acc.is_main_process:
+        shutil.rmtree(tmp, ignore_errors=True)
+        os.makedirs(tmp)
+    acc.wait_for_everyone()
+    acc.save_state(tmp)
+    if acc.is_main_process:
+        tokenizer.save_pretrained(tmp)
+        acc.unwrap_model(model).config.save_pretrained(tmp)
+        with open(os.path.join(tmp, "trainer_state.json"), "w") as fh:
+            json.dump({k: v for k, v in state.items() if not k.startswith("_")}, fh)
+        shutil.rmtree(final, ignore_errors=True)
+        os.replace(tmp, final)
+        for old in sorted(glob.glob(os.path.join(root, "step-*")))[:-keep]:
+            shutil.rmtree(old, ignore_errors=True)
+    acc.wait_for_everyone()
+
+
+def _truncate_metrics(run_dir: str, step: int) -> None:
+    """After a crash, drop evaluations logged after the checkpoint we resume from (they will be redone)."""
+    rows = [r for r in _read_metrics(run_dir) if r["step"] <= step]
+    path = os.path.join(run_dir, "metrics.jsonl")
+    if os.path.exists(path):
+        with open(path + ".tmp", "w") as fh:
+            fh.writelines(json.dumps(r) + "\n" for r in rows)
+        os.replace(path + ".tmp", path)
+
+
+def _read_metrics(run_dir: str) -> list[dict]:
+    path = os.path.join(run_dir, "metrics.jsonl")
+    if not os.path.exists(path):
+        return []
+    with open(path) as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def _writers(cfg, acc, step: int) -> list:
+    if not acc.is_main_process:
+        return []
+    out = []
+    targets = {t.strip() for t in cfg.report_to.split(",") if t.strip()} - {"none"}
+    if "tensorboard" in targets:
+        from torch.utils.tensorboard import SummaryWriter
+
+        out.append(SummaryWriter(os.path.join(cfg.run_dir, "tb"), purge_step=step or None))
+    if "wandb" in targets:
+        try:
+            import wandb
+        except ImportError:
+            raise BenchError("--report-to wandb: wandb is not installed (pip install wandb), or drop it from --report-to") from None
+        out.append(_WandbWriter(wandb.init(project="albert-bench", config=asdict(cfg), dir=cfg.run_dir, resume="allow")))
+    unknown = targets - {"tensorboard", "wandb"}
+    if unknown:
+        raise BenchError(f"--report-to: unknown target(s) {', '.join(sorted(unknown))}; use tensorboard, wandb or none")
+    return out
+
+
+class _WandbWriter:
+    def __init__(self, run):
+        self.run = run
+
+    def add_scalar(self, tag, value, step):
+        self.run.log({tag: value}, step=step)
+
+    def close(self):
+        self.run.finish()
+
+
+def _log(writers, scalars: dict, step: int) -> None:
+    for w in writers:
+        for k, v in scalars.items():
+            if v is not None:
+                w.add_scalar(k, v, step)
+
+
+def run(args: dict) -> int:
+    cfg = resolve_config(args)
+    final = main(cfg)
+    if final:
+        print(json.dumps({k: final[k] for k in ("epoch", "step", "exact", "f1", "best_f1", "best_f1_thresh") if k in final}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run({}))

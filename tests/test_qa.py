@@ -1,0 +1,88 @@
+"""Proof that it learns, and answering through the CLI and the Python API, on the trained tiny model."""
+
+import json
+
+import pytest
+
+from albert_bench.cli import main
+from albert_bench.qa import QuestionAnswerer
+
+
+def test_tiny_albert_learns_synthetic_task(trained):
+    run, _ = trained
+    rows = [json.loads(line) for line in open(run / "metrics.jsonl")]
+    assert rows[-1]["exact"] >= 95.0, rows[-1]
+    assert rows[-1]["HasAns_exact"] >= 90.0 and rows[-1]["NoAns_exact"] >= 90.0
+    assert rows[0]["eval_loss"] > rows[-1]["eval_loss"]
+
+
+def test_evaluate_writes_outputs_and_scores_like_score(trained, tmp_path, capsys):
+    run, d = trained
+    out = tmp_path / "eval"
+    assert main(["evaluate", "--model", str(run / "best"), "--data", str(d / "dev.json"), "--out", str(out)]) == 0
+    m = json.load(open(out / "metrics.json"))
+    assert m["exact"] >= 95.0 and m["total"] == 400
+    preds, odds, nbest = (json.load(open(out / f)) for f in ("predictions.json", "null_odds.json", "nbest.json"))
+    assert set(preds) == set(odds) == set(nbest) and len(preds) == 400
+    thr = json.load(open(run / "best" / "qa_config.json"))["null_threshold"]
+    assert all((preds[k] == "") == (odds[k] > thr) for k in preds)
+    # the written predictions, scored by `albert-bench score`, give the same EM/F1
+    capsys.readouterr()
+    assert main(["score", "--data", str(d / "dev.json"), "--predictions", str(out / "predictions.json")]) == 0
+    s = json.loads(capsys.readouterr().out)
+    assert s["exact"] == pytest.approx(m["exact"]) and s["f1"] == pytest.approx(m["f1"])
+
+
+@pytest.fixture(scope="module")
+def qa(trained):
+    return QuestionAnswerer.from_pretrained(str(trained[0] / "best"))
+
+
+PASSAGE = "Grace lives in Vienna. Oscar works as a pilot."
+
+
+def test_answer_offsets_index_the_context(qa):
+    r = qa.answer("What does Oscar work as?", PASSAGE, top_k=3)
+    assert not r["no_answer"] and r["answer"] == "pilot"
+    assert PASSAGE[r["start"]:r["end"]] == "pilot"
+    assert len(r["alternatives"]) == 3 and r["alternatives"][0]["text"] == "pilot"
+    assert all(PASSAGE[a["start"]:a["end"]] == a["text"] for a in r["alternatives"])
+
+
+def test_no_answer_is_explicit(qa):
+    r = qa.answer("What pet does Grace own?", PASSAGE)
+    assert r["no_answer"] and r["answer"] == "" and r["start"] is None and r["null_odds"] > r["threshold"]
+
+
+def test_long_context_uses_windows(qa):
+    filler = " ".join(["Anna lives in Rome."] * 80)  # far past 128 tokens: many windows
+    ctx = filler + " The favourite colour of Omar is purple."
+    r = qa.answer("What is the favourite colour of Omar?", ctx)
+    assert r["answer"] == "purple" and ctx[r["start"]:r["end"]] == "purple" and r["start"] > 1000
+
+
+def test_batch_equals_one_by_one(qa):
+    pairs = [("Where does Grace live?", PASSAGE), ("What does Oscar work as?", PASSAGE), ("What pet does Oscar own?", PASSAGE)]
+    batch = qa.answer_batch(pairs)
+    for (q, c), b in zip(pairs, batch):
+        one = qa.answer(q, c)
+        assert (one["answer"], one["start"], one["no_answer"]) == (b["answer"], b["start"], b["no_answer"])
+        assert one["score"] == pytest.approx(b["score"], abs=1e-4)
+    assert [b["answer"] for b in batch] == ["Vienna", "pilot", ""]
+
+
+def test_ask_cli(trained, tmp_path, capsys):
+    best = str(trained[0] / "best")
+    assert main(["ask", "--model", best, "--question", "Where does Grace live?", "--context", PASSAGE, "--json"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["answer"] == "Vienna" and PASSAGE[r["start"]:r["end"]] == "Vienna"
+    f = tmp_path / "p.txt"
+    f.write_text(PASSAGE)
+    assert main(["ask", "--model", best, "--question", "What pet does Grace own?", "--context-file", str(f)]) == 0
+    assert capsys.readouterr().out.startswith("no answer")
+    assert main(["ask", "--model", best, "--question", "  ", "--context", PASSAGE]) == 2
+    assert main(["ask", "--model", best, "--question", "Who?", "--context", ""]) == 2
+    assert main(["ask", "--model", str(tmp_path), "--question", "Who?", "--context", PASSAGE]) == 2
+    assert main(["ask", "--model", best, "--question", "Who?", "--context-file", str(tmp_path / "none.txt")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("error: ") == 4 and "Traceback" not in err

@@ -1,0 +1,155 @@
+"""The main job through its real command line, on a tiny ALBERT (real tokenizer) and synthetic data."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from albert_bench.cli import main
+
+PY = sys.executable
+
+
+def cli(*args, env=None, **kw):
+    return subprocess.run([PY, "-m", "albert_bench", *map(str, args)], capture_output=True, text=True,
+                          env={**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})}, **kw)
+
+
+def train_args(d, run_dir, *extra):
+    return ["train", "--model", d / "tiny", "--init", "random", "--train-file", d / "train.json", "--dev-file", d / "dev.json",
+            "--max-seq-length", 128, "--doc-stride", 32, "--report-to", "none", "--run-dir", run_dir, *extra]
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    """Small synthetic data and a tiny ALBERT with dropout, so that RNG state matters on resume."""
+    from albert_bench.synthetic import make_synthetic, tiny_albert_dir
+    from tests.conftest import ALBERT_DIR
+
+    d = tmp_path_factory.mktemp("small")
+    train, dev = make_synthetic(240, 60, seed=1)
+    (d / "train.json").write_text(json.dumps(train))
+    (d / "dev.json").write_text(json.dumps(dev))
+    tiny_albert_dir(str(d / "tiny"), str(ALBERT_DIR), hidden=64, layers=1, heads=2, dropout=0.1)
+    return d
+
+
+def metrics(run_dir):
+    return [json.loads(line) for line in open(os.path.join(run_dir, "metrics.jsonl"))]
+
+
+def _wait_for_checkpoint(run_dir, step, proc, timeout=120):
+    t = time.time()
+    while time.time() - t < timeout:
+        ck = os.path.join(run_dir, "checkpoints")
+        if os.path.isdir(ck) and any(n.startswith("step-") and int(n[5:]) >= step for n in os.listdir(ck)):
+            return
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.05)
+    raise AssertionError("no checkpoint appeared")
+
+
+@pytest.fixture(scope="module")
+def unbroken(small):
+    run = small / "unbroken"
+    r = cli(*train_args(small, run, "--epochs", 3, "--batch-size", 8, "--save-steps", 7, "--lr", 1e-3))
+    assert r.returncode == 0, r.stderr
+    return run
+
+
+def test_run_directory_contents(unbroken):
+    rows = metrics(unbroken)
+    assert [r["epoch"] for r in rows] == [1.0, 2.0, 3.0]
+    assert rows[-1]["step"] == 3 * 30  # 240 windows / batch 8 per epoch
+    for key in ("exact", "f1", "HasAns_exact", "NoAns_exact", "best_f1", "best_f1_thresh", "eval_loss", "train_loss"):
+        assert all(isinstance(r[key], float) for r in rows), key
+    assert rows[0]["eval_loss"] != rows[-1]["eval_loss"]  # a real validation loss, not a constant
+    qa = json.load(open(unbroken / "best" / "qa_config.json"))
+    best = max(rows, key=lambda r: r["f1"])
+    assert qa["null_threshold"] == pytest.approx(best["best_f1_thresh"]) and qa["max_seq_length"] == 128
+    assert os.path.exists(unbroken / "best" / "model.safetensors") and os.path.exists(unbroken / "best" / "tokenizer.json")
+    cks = sorted(os.listdir(unbroken / "checkpoints"))
+    assert len(cks) == 2 and cks[-1] == "step-00000090"  # --keep-checkpoints 2, no .tmp leftovers
+    state = json.load(open(unbroken / "checkpoints" / cks[-1] / "trainer_state.json"))
+    assert state["step"] == 90 and state["epoch"] == 3
+    assert os.listdir(unbroken / "tb")
+    cfg = (unbroken / "config.yaml").read_text()
+    assert "lr: 0.001" in cfg and "seed: 42" in cfg
+
+
+@pytest.mark.parametrize("how", ["kill9", "sigterm"])
+def test_interrupted_run_resumes_to_the_same_result(small, unbroken, how):
+    run = small / f"broken-{how}"
+    args = train_args(small, run, "--epochs", 3, "--batch-size", 8, "--save-steps", 7, "--lr", 1e-3)
+    proc = subprocess.Popen([PY, "-m", "albert_bench", *map(str, args)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    _wait_for_checkpoint(run, 35, proc)  # mid-way through epoch 2
+    proc.send_signal(signal.SIGKILL if how == "kill9" else signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    if how == "sigterm":
+        assert proc.returncode == 143 and "--resume" in err
+    else:
+        assert proc.returncode == -9
+    assert len(metrics(run)) < 3
+    r = cli("train", "--resume", "--run-dir", run)
+    assert r.returncode == 0, r.stderr
+    assert "resumed from" in r.stdout + r.stderr
+    a, b = metrics(unbroken), metrics(run)
+    assert [x["step"] for x in b] == [x["step"] for x in a]
+    for x, y in zip(a, b):
+        for k in ("exact", "f1", "eval_loss", "best_f1", "best_f1_thresh"):
+            assert x[k] == pytest.approx(y[k], abs=1e-6), (k, x, y)
+
+
+def test_yaml_config_and_flags(small, tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("epochs: 1\nlr: 0.002\nbatch-size: 16\nmax_steps: 3\n")
+    run = tmp_path / "run"
+    r = cli(*train_args(small, run, "--config", cfg, "--batch-size", 8))
+    assert r.returncode == 0, r.stderr
+    saved = json.load(open(run / "config.json"))
+    assert saved["lr"] == 0.002 and saved["batch_size"] == 8 and saved["epochs"] == 1  # the flag wins over YAML
+    assert metrics(run)[-1]["step"] == 3
+    cfg.write_text("epoch: 1\n")
+    r = cli(*train_args(small, tmp_path / "run2", "--config", cfg))
+    assert r.returncode == 2 and "unknown setting(s) epoch" in r.stderr
+
+
+def _one_line_error(r, *needles):
+    assert r.returncode == 2, (r.returncode, r.stderr[-2000:])
+    last = r.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: ") and "Traceback" not in r.stderr
+    for n in needles:
+        assert n in last, last
+
+
+def test_bad_inputs(small, tmp_path):
+    # a directory with config and tokenizer but no weights needs --init random
+    r = cli("train", "--model", small / "tiny", "--train-file", small / "train.json", "--dev-file", small / "dev.json", "--run-dir", tmp_path / "r1")
+    _one_line_error(r, "no model weights", "--init random")
+    assert not (tmp_path / "r1").exists()  # nothing written
+    # no tokenizer
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    (bare / "config.json").write_text((small / "tiny" / "config.json").read_text())
+    r = cli(*train_args(small, tmp_path / "r2")[:2], bare, "--init", "random", "--train-file", small / "train.json", "--dev-file", small / "dev.json")
+    _one_line_error(r, "tokenizer")
+    # a dev file that is not SQuAD
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"data": [{"paragraphs": [{"context": "x", "qas": [{"id": 3}]}]}]}')
+    r = cli("train", "--model", small / "tiny", "--init", "random", "--train-file", small / "train.json", "--dev-file", bad, "--run-dir", tmp_path / "r3")
+    _one_line_error(r, str(bad), "'id' should be a str")
+    assert not (tmp_path / "r3").exists()
+    # an unknown model name, offline
+    r = cli("train", "--model", "no-such-org/no-such-model", "--train-file", small / "train.json", "--dev-file", small / "dev.json", "--run-dir", tmp_path / "r4")
+    _one_line_error(r, "no-such-org/no-such-model", "local model directory")
+    # no data at all
+    r = cli("train", "--model", small / "tiny", "--init", "random")
+    _one_line_error(r, "--train-file", "--data-dir")
+    # resume with nothing to resume
+    r = cli("train", "--resume", "--run-dir", tmp_path / "nothing")
+    _one_line_error(r, "no checkpoint")
