@@ -56,7 +56,7 @@ def trained(tmp_path_factory):
     tiny_albert_dir(str(d / "tiny"), str(_need(ALBERT_DIR)))
     run = d / "run"
     rc = main(["train", "--model", str(d / "tiny"), "--init", "random", "--train-file", str(d / "train.json"),
-               "--dev-file", str(d / "dev.json"), "--epochs", "6", "--lr", "1e-3", "--batch-size", "16",
+               "--dev-file", str(d / "dev.json"), "--epochs", "8", "--lr", "1e-3", "--batch-size", "16",
                "--max-seq-length", "128", "--doc-stride", "32", "--run-dir", str(run), "--report-to", "none"])
     assert rc == 0
     return run, d

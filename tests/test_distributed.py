@@ -1,4 +1,7 @@
-"""Two CPU processes (gloo) through `accelerate launch`: disjoint data, one result."""
+"""Two CPU processes (gloo) through torchrun, the launcher `accelerate launch` uses for DDP: disjoint data, one result.
+
+(`accelerate launch --cpu --num_processes 2` starts a single process; torchrun sets the environment that
+`Accelerator` reads to run MULTI_CPU with gloo.)"""
 
 import json
 import os
@@ -7,8 +10,7 @@ import sys
 
 from tests.test_train import metrics, small, train_args  # noqa: F401  (small is a fixture)
 
-LAUNCH = [sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_processes", "2", "--num_machines", "1",
-          "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "29533"]
+LAUNCH = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533"]
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
 
 

@@ -38,11 +38,11 @@ def qa(trained):
     return QuestionAnswerer.from_pretrained(str(trained[0] / "best"))
 
 
-PASSAGE = "Grace lives in Vienna. Oscar works as a pilot."
+PASSAGE = "The city of Grace is Vienna. The job of Oscar is pilot."
 
 
 def test_answer_offsets_index_the_context(qa):
-    r = qa.answer("What does Oscar work as?", PASSAGE, top_k=3)
+    r = qa.answer("What is the job of Oscar?", PASSAGE, top_k=3)
     assert not r["no_answer"] and r["answer"] == "pilot"
     assert PASSAGE[r["start"]:r["end"]] == "pilot"
     assert len(r["alternatives"]) == 3 and r["alternatives"][0]["text"] == "pilot"
@@ -50,19 +50,19 @@ def test_answer_offsets_index_the_context(qa):
 
 
 def test_no_answer_is_explicit(qa):
-    r = qa.answer("What pet does Grace own?", PASSAGE)
+    r = qa.answer("What is the pet of Grace?", PASSAGE)
     assert r["no_answer"] and r["answer"] == "" and r["start"] is None and r["null_odds"] > r["threshold"]
 
 
 def test_long_context_uses_windows(qa):
-    filler = " ".join(["Anna lives in Rome."] * 80)  # far past 128 tokens: many windows
+    filler = " ".join(["Anna went for a long walk in the park."] * 60)  # far past 128 tokens: many windows
     ctx = filler + " The favourite colour of Omar is purple."
     r = qa.answer("What is the favourite colour of Omar?", ctx)
     assert r["answer"] == "purple" and ctx[r["start"]:r["end"]] == "purple" and r["start"] > 1000
 
 
 def test_batch_equals_one_by_one(qa):
-    pairs = [("Where does Grace live?", PASSAGE), ("What does Oscar work as?", PASSAGE), ("What pet does Oscar own?", PASSAGE)]
+    pairs = [("What is the city of Grace?", PASSAGE), ("What is the job of Oscar?", PASSAGE), ("What is the pet of Oscar?", PASSAGE)]
     batch = qa.answer_batch(pairs)
     for (q, c), b in zip(pairs, batch):
         one = qa.answer(q, c)
@@ -73,12 +73,12 @@ def test_batch_equals_one_by_one(qa):
 
 def test_ask_cli(trained, tmp_path, capsys):
     best = str(trained[0] / "best")
-    assert main(["ask", "--model", best, "--question", "Where does Grace live?", "--context", PASSAGE, "--json"]) == 0
+    assert main(["ask", "--model", best, "--question", "What is the city of Grace?", "--context", PASSAGE, "--json"]) == 0
     r = json.loads(capsys.readouterr().out)
     assert r["answer"] == "Vienna" and PASSAGE[r["start"]:r["end"]] == "Vienna"
     f = tmp_path / "p.txt"
     f.write_text(PASSAGE)
-    assert main(["ask", "--model", best, "--question", "What pet does Grace own?", "--context-file", str(f)]) == 0
+    assert main(["ask", "--model", best, "--question", "What is the pet of Grace?", "--context-file", str(f)]) == 0
     assert capsys.readouterr().out.startswith("no answer")
     assert main(["ask", "--model", best, "--question", "  ", "--context", PASSAGE]) == 2
     assert main(["ask", "--model", best, "--question", "Who?", "--context", ""]) == 2

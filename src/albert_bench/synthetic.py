@@ -25,15 +25,26 @@ FACTS = {
               ["red", "blue", "green", "yellow", "purple", "orange", "black", "white"]),
 }
 
+# Neutral sentences that state no fact: some passages get many, so they span several windows and the model
+# learns that the no-answer score is the minimum over windows.
+FILLERS = ["{n} went for a long walk in the park.", "{n} met some friends after work.", "It rained for most of the day.",
+           "{n} read a book in the evening.", "The weather was mild that week."]
 
-def make_article(rng: random.Random, title: str, n_paragraphs: int, questions_per_paragraph: int, id_prefix: str) -> dict:
+
+def make_article(rng: random.Random, title: str, n_paragraphs: int, questions_per_paragraph: int, id_prefix: str, filler_share: float = 0.3) -> dict:
     paragraphs = []
     for p in range(n_paragraphs):
         # Each kind of fact appears at most once per passage, so a question has one right answer or none.
         rels = rng.sample(list(FACTS), rng.randint(1, 3))
         facts = [(rng.choice(NAMES), rel, rng.choice(FACTS[rel][2])) for rel in rels]
+        if rng.random() < filler_share:
+            fillers = [(rng.choice(NAMES), None, rng.choice(FILLERS)) for _ in range(rng.randint(5, 25))]
+            facts = rng.sample(facts + fillers, len(facts) + len(fillers))
         context, where = "", {}
         for n, rel, v in facts:
+            if rel is None:
+                context += v.format(n=n) + " "
+                continue
             sentence = FACTS[rel][0].format(n=n, v=v)
             where[rel] = (n, v, len(context) + sentence.rindex(v))
             context += sentence + " "
@@ -53,13 +64,14 @@ def make_article(rng: random.Random, title: str, n_paragraphs: int, questions_pe
     return {"title": title, "paragraphs": paragraphs}
 
 
-def make_synthetic(n_train: int = 2000, n_dev: int = 300, seed: int = 0, questions_per_paragraph: int = 4) -> tuple[dict, dict]:
-    """(train, dev) SQuAD 2.0 JSON objects with about n_train / n_dev questions."""
+def make_synthetic(n_train: int = 2000, n_dev: int = 300, seed: int = 0, questions_per_paragraph: int = 4, filler_share: float = 0.3) -> tuple[dict, dict]:
+    """(train, dev) SQuAD 2.0 JSON objects with about n_train / n_dev questions; `filler_share` of the passages are
+    padded with fact-free sentences to span several windows."""
     rng = random.Random(seed)
 
     def split(name: str, n: int) -> dict:
         paras = max(1, n // questions_per_paragraph)
-        return {"version": "v2.0", "data": [make_article(rng, f"synthetic-{name}", paras, questions_per_paragraph, name)]}
+        return {"version": "v2.0", "data": [make_article(rng, f"synthetic-{name}", paras, questions_per_paragraph, name, filler_share)]}
 
     return split("train", n_train), split("dev", n_dev)
 

@@ -163,7 +163,7 @@ def setup(cfg: TrainConfig):
     mp = cfg.mixed_precision
     if mp == "auto":
         mp = ("bf16" if torch.cuda.is_bf16_supported() else "fp16") if torch.cuda.is_available() else "no"
-    acc = Accelerator(mixed_precision=mp, gradient_accumulation_steps=cfg.grad_accum)
+    acc = Accelerator(mixed_precision=mp, gradient_accumulation_steps=cfg.grad_accum, cpu=not torch.cuda.is_available())
     cfg.run_dir = cfg.run_dir or os.path.join("runs", time.strftime("%Y%m%d-%H%M%S"))
     train_file, dev_file = data_files(cfg)
     train_sq = load_squad(train_file, flag="--train-file")
@@ -277,7 +277,7 @@ def fit(cfg, acc, model, tokenizer, train_feats, dev_ex, dev_feats, dev_data) ->
     scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup * total) * acc.num_processes, total * acc.num_processes)
     model, optimizer, loader, scheduler = acc.prepare(model, optimizer, loader, scheduler)
 
-    state = {"step": 0, "epoch": 0, "batch_in_epoch": 0, "best_f1": -1.0, "train_windows": 0, "train_seconds": 0.0}
+    state = {"step": 0, "epoch": 0, "batch_in_epoch": 0, "best_f1": -1.0}
     ckpt_root = os.path.join(cfg.run_dir, "checkpoints")
     if cfg.resume:
         ckpt = _newest(os.path.join(ckpt_root, "step-*"))
@@ -292,7 +292,8 @@ def fit(cfg, acc, model, tokenizer, train_feats, dev_ex, dev_feats, dev_data) ->
     stop = _Stop()
     old_handlers = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
     bar = progress_bar(total=total, initial=state["step"], desc="train", unit="step", disable=not acc.is_local_main_process)
-    running, seen, t0 = [], 0, time.perf_counter()
+    # Throughput counts training steps only: the clock restarts after each evaluation and checkpoint.
+    running, seen, busy, mark = [], 0, 0.0, time.perf_counter()
     last_eval_step = -1
     try:
         while state["epoch"] < cfg.epochs and not (cfg.max_steps and state["step"] >= cfg.max_steps):
@@ -317,34 +318,37 @@ def fit(cfg, acc, model, tokenizer, train_feats, dev_ex, dev_feats, dev_data) ->
                 # .item() is a CPU-GPU sync point: once per optimizer step, for the log and the progress bar.
                 step_loss = torch.stack(running).mean().item()
                 running = []
-                elapsed = time.perf_counter() - t0
+                now = time.perf_counter()
+                busy, mark = busy + now - mark, now
+                rate = seen * acc.num_processes / max(busy, 1e-9)
                 _log(writers, {"train/loss": step_loss, "train/lr": scheduler.get_last_lr()[0]}, state["step"])
                 bar.update(1)
-                bar.set_postfix(loss=f"{step_loss:.3f}", win_s=f"{seen * acc.num_processes / max(elapsed, 1e-9):.1f}", epoch=state["epoch"])
+                bar.set_postfix(loss=f"{step_loss:.3f}", win_s=f"{rate:.1f}", epoch=state["epoch"])
                 state["_last_loss"] = step_loss
-                state["_windows_per_s"] = seen * acc.num_processes / max(elapsed, 1e-9)
+                state["_windows_per_s"] = rate
                 if cfg.eval_steps and state["step"] % cfg.eval_steps == 0:
                     _evaluate_and_log(cfg, acc, model, tokenizer, dev_ex, dev_feats, dev_data, state, writers)
                     last_eval_step = state["step"]
+                    seen, busy, mark = 0, 0.0, time.perf_counter()
                 done = cfg.max_steps and state["step"] >= cfg.max_steps
                 if (cfg.save_steps and state["step"] % cfg.save_steps == 0) or stop.signal or done:
                     _save_checkpoint(acc, model, tokenizer, ckpt_root, state, cfg.keep_checkpoints)
+                    mark = time.perf_counter()
                 if stop.signal:
                     name = signal.Signals(stop.signal).name
-                    acc.print(f"\n{name}: checkpoint saved at step {state['step']}; continue with: albert-bench train --resume --run-dir {cfg.run_dir}")
+                    if acc.is_main_process:
+                        print(f"\n{name}: checkpoint saved at step {state['step']}; continue with: albert-bench train --resume --run-dir {cfg.run_dir}", file=sys.stderr)
                     raise SystemExit(130 if stop.signal == signal.SIGINT else 143)
                 if done:
                     break
             else:  # the epoch ran to its end
                 state["epoch"] += 1
                 state["batch_in_epoch"] = 0
-                state["train_seconds"] += time.perf_counter() - t0
-                state["train_windows"] += seen * acc.num_processes
-                t0, seen = time.perf_counter(), 0
                 if last_eval_step != state["step"]:
                     _evaluate_and_log(cfg, acc, model, tokenizer, dev_ex, dev_feats, dev_data, state, writers)
                     last_eval_step = state["step"]
                 _save_checkpoint(acc, model, tokenizer, ckpt_root, state, cfg.keep_checkpoints)
+                seen, busy, mark = 0, 0.0, time.perf_counter()
                 continue
             break  # max_steps reached inside the epoch
         if last_eval_step != state["step"]:
