@@ -61,6 +61,7 @@ def test_v1_file_without_is_impossible():
     (squad({"id": "q3", "answers": []}), "question id q3: field 'question' should be a str, got missing"),
     (squad(qa("q4"), context="   "), "empty context"),
     (squad(qa("q5"), qa("q5")), "duplicate question id"),
+    (squad(qa("q6", [("", 3)])), "question id q6 answer 0: empty answer text"),
 ])
 def test_bad_input_one_line_error(tmp_path, capsys, raw, needle):
     f = tmp_path / "bad.json"

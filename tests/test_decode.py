@@ -125,3 +125,8 @@ def test_matches_brute_force_double_loop(seed, max_len):
     assert np.isclose(d.null_odds["q"], null - score, atol=1e-5)
     assert d.spans["q"] == (wins[k][i, 0], wins[k][j, 1]) or np.isclose(
         d.nbest["q"][0]["score"] if d.nbest["q"][0]["start"] is not None else d.nbest["q"][1]["score"], score)
+
+
+def test_no_windows_no_answers():
+    d = decode([], feats([]), [], [])
+    assert d.predictions == {} and d.nbest == {}

@@ -68,8 +68,11 @@ def test_run_directory_contents(unbroken):
         assert all(isinstance(r[key], float) for r in rows), key
     assert rows[0]["eval_loss"] != rows[-1]["eval_loss"]  # a real validation loss, not a constant
     qa = json.load(open(unbroken / "best" / "qa_config.json"))
-    best = max(rows, key=lambda r: r["f1"])
-    assert qa["null_threshold"] == pytest.approx(best["best_f1_thresh"]) and qa["max_seq_length"] == 128
+    best = max(rows, key=lambda r: r["best_f1"])
+    nothing = 100.0 * best["NoAns_total"] / best["total"]
+    assert qa["null_threshold"] == pytest.approx(best["best_f1_thresh"]) or (
+        best["best_f1"] == pytest.approx(nothing) and qa["null_threshold"] < best["best_f1_thresh"])
+    assert qa["max_seq_length"] == 128
     assert os.path.exists(unbroken / "best" / "model.safetensors") and os.path.exists(unbroken / "best" / "tokenizer.json")
     cks = sorted(os.listdir(unbroken / "checkpoints"))
     assert len(cks) == 2 and cks[-1] == "step-00000090"  # --keep-checkpoints 2, no .tmp leftovers
@@ -104,6 +107,16 @@ def test_interrupted_run_resumes_to_the_same_result(small, unbroken, how):
             assert x[k] == pytest.approx(y[k], abs=1e-6), (k, x, y)
 
 
+def test_tuned_threshold_when_answering_nothing_wins():
+    from albert_bench.train import tuned_threshold
+
+    m = {"best_f1": 100.0, "best_f1_thresh": 0.0, "NoAns_total": 2, "total": 2}
+    t = tuned_threshold(m, {"a": -1.0, "b": -0.5})
+    assert t < -1.0  # 0.0 would answer both (odds ≤ 0); below every odds answers none
+    m = {"best_f1": 75.0, "best_f1_thresh": -0.5, "NoAns_total": 2, "total": 4}
+    assert tuned_threshold(m, {"a": -1.0, "b": -0.5}) == -0.5
+
+
 def test_yaml_config_and_flags(small, tmp_path):
     cfg = tmp_path / "c.yaml"
     cfg.write_text("epochs: 1\nlr: 0.002\nbatch-size: 16\nmax_steps: 3\n")
@@ -113,6 +126,16 @@ def test_yaml_config_and_flags(small, tmp_path):
     saved = json.load(open(run / "config.json"))
     assert saved["lr"] == 0.002 and saved["batch_size"] == 8 and saved["epochs"] == 1  # the flag wins over YAML
     assert metrics(run)[-1]["step"] == 3
+    cfg.write_text("lr: 3e-5\nmixed_precision: no\nmax_steps: 1\nepochs: 1\n")  # YAML reads these as a string and false
+    r = cli(*train_args(small, tmp_path / "run-yaml", "--config", cfg))
+    assert r.returncode == 0, r.stderr
+    saved = json.load(open(tmp_path / "run-yaml" / "config.json"))
+    assert saved["lr"] == 3e-5 and saved["mixed_precision"] == "no"
+    for bad, msg in (("mixed_precision: fp32\n", "choose one of"), ("report_to: tensorbord\n", "unknown target"),
+                     ("max_answer_length: 0\n", "--max-answer-length must be positive")):
+        cfg.write_text(bad)
+        _one_line_error(cli(*train_args(small, tmp_path / "run-bad", "--config", cfg)), msg)
+    assert not (tmp_path / "run-bad").exists()
     cfg.write_text("epoch: 1\n")
     r = cli(*train_args(small, tmp_path / "run2", "--config", cfg))
     assert r.returncode == 2 and "unknown setting(s) epoch" in r.stderr
@@ -149,6 +172,11 @@ def test_bad_inputs(small, tmp_path):
     # no data at all
     r = cli("train", "--model", small / "tiny", "--init", "random")
     _one_line_error(r, "--train-file", "--data-dir")
+    # a dev file without questions
+    empty = tmp_path / "empty.json"
+    empty.write_text('{"version": "v2.0", "data": []}')
+    r = cli("train", "--model", small / "tiny", "--init", "random", "--train-file", small / "train.json", "--dev-file", empty, "--run-dir", tmp_path / "r5")
+    _one_line_error(r, str(empty), "no questions")
     # resume with nothing to resume
     r = cli("train", "--resume", "--run-dir", tmp_path / "nothing")
     _one_line_error(r, "no checkpoint")

@@ -178,6 +178,8 @@ def parse_squad(raw, path: str = "<data>") -> SquadFile:
                     awhere = f"{qwhere} answer {k}"
                     _expect(ans, dict, path, awhere, "answers[]")
                     text = _expect(ans.get("text"), str, path, awhere, "text")
+                    if not text.strip():
+                        raise _fail(path, awhere, "empty answer text; an unanswerable question has an empty 'answers' list instead")
                     start = ans.get("answer_start")
                     if isinstance(start, bool) or not isinstance(start, int):
                         _expect(None if start is None else start, int, path, awhere, "answer_start")

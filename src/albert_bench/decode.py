@@ -84,6 +84,8 @@ def decode(
 ) -> Decoded:
     """Answers for every example that has at least one window in `feats`."""
     n, k = len(feats), cfg.n_best_size
+    if n == 0:
+        return Decoded({}, {}, {}, {}, {})
     lengths = feats.lengths
     base = np.concatenate([[0], np.cumsum(lengths)[:-1]])
     S, E = _flatten(start_logits, lengths), _flatten(end_logits, lengths)

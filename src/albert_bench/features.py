@@ -90,9 +90,11 @@ def label_window(offsets: np.ndarray, start_char: int, end_char: int, cls: int) 
         return cls, cls
     c = offsets[ctx]
     # First context token ending after the answer start; last context token starting before its end.
-    s = ctx[np.searchsorted(c[:, 1], start_char, side="right")]
-    e = ctx[np.searchsorted(c[:, 0], end_char, side="left") - 1]
-    return int(s), int(e)
+    i = np.searchsorted(c[:, 1], start_char, side="right")
+    j = np.searchsorted(c[:, 0], end_char, side="left") - 1
+    if i >= len(ctx) or j < i:  # nothing of the answer is inside a token (e.g. only whitespace)
+        return cls, cls
+    return int(ctx[i]), int(ctx[j])
 
 
 def label_answer(ex: Example):

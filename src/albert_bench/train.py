@@ -9,7 +9,7 @@ Run directory:
     metrics.jsonl          one JSON object per evaluation (epoch, step, loss, the metric's keys)
     tb/                    TensorBoard events (train loss and LR per step, eval metrics per evaluation)
     checkpoints/step-N/    model, tokenizer, optimizer, scheduler, RNG states, trainer_state.json (atomic)
-    best/                  the best model by dev F1, with qa_config.json (tuned no-answer threshold)
+    best/                  the best model by dev F1 at its tuned threshold, with qa_config.json (that threshold)
 """
 
 from __future__ import annotations
@@ -106,6 +106,14 @@ def resolve_config(args: dict) -> TrainConfig:
         if not isinstance(values, dict):
             raise BenchError(f"{args['config']}: expected a mapping of setting: value")
         values = {k.replace("-", "_"): v for k, v in values.items()}
+        if values.get("mixed_precision") is False:  # YAML reads a bare `no` as false
+            values["mixed_precision"] = "no"
+        for k, v in values.items():  # YAML reads 3e-5 as a string
+            if isinstance(v, str):
+                try:
+                    values[k] = int(v) if v.lstrip("-").isdigit() else float(v)
+                except ValueError:
+                    pass
         known = {f.name for f in fields(TrainConfig)}
         unknown = sorted(set(values) - known)
         if unknown:
@@ -114,11 +122,18 @@ def resolve_config(args: dict) -> TrainConfig:
     cfg = TrainConfig(**values)
     for f in fields(TrainConfig):  # YAML values are checked as strictly as flags
         v = getattr(cfg, f.name)
-        want = {"int": int, "float": (int, float), "bool": bool}.get(str(f.type))
+        want = {"int": int, "float": (int, float), "bool": bool, "str": str}.get(str(f.type))
         if want and not isinstance(v, want) or (want is int and isinstance(v, bool)):
             raise BenchError(f"setting {f.name}={v!r} should be {str(f.type)}")
-    if cfg.epochs < 1 or cfg.batch_size < 1 or cfg.grad_accum < 1 or cfg.lr <= 0:
-        raise BenchError("--epochs, --batch-size, --grad-accum must be ≥ 1 and --lr > 0")
+        if "choices" in f.metadata and v not in f.metadata["choices"]:
+            raise BenchError(f"setting {f.name}={v!r}: choose one of {', '.join(f.metadata['choices'])}")
+    positive = ("epochs", "batch_size", "grad_accum", "eval_batch_size", "max_answer_length", "keep_checkpoints", "max_seq_length")
+    bad = [n for n in positive if getattr(cfg, n) < 1] + (["lr"] if cfg.lr <= 0 else [])
+    if bad:
+        raise BenchError(f"{', '.join('--' + n.replace('_', '-') for n in bad)} must be positive")
+    targets = {t.strip() for t in cfg.report_to.split(",") if t.strip()} - {"none", "tensorboard", "wandb"}
+    if targets:
+        raise BenchError(f"--report-to: unknown target(s) {', '.join(sorted(targets))}; use tensorboard, wandb or none")
     return cfg
 
 
@@ -162,9 +177,16 @@ def setup(cfg: TrainConfig):
         cfg = TrainConfig(**{**saved, "resume": True, "run_dir": cfg.run_dir})
     mp = cfg.mixed_precision
     if mp == "auto":
-        mp = ("bf16" if torch.cuda.is_bf16_supported() else "fp16") if torch.cuda.is_available() else "no"
-    acc = Accelerator(mixed_precision=mp, gradient_accumulation_steps=cfg.grad_accum, cpu=not torch.cuda.is_available())
-    cfg.run_dir = cfg.run_dir or os.path.join("runs", time.strftime("%Y%m%d-%H%M%S"))
+        mp = ("bf16" if torch.cuda.is_bf16_supported(including_emulation=False) else "fp16") if torch.cuda.is_available() else "no"
+    from datetime import timedelta
+
+    from accelerate.utils import InitProcessGroupKwargs, broadcast_object_list
+
+    # Evaluation runs on the main process while the others wait at a barrier: allow it hours, not the default 10 min.
+    acc = Accelerator(mixed_precision=mp, gradient_accumulation_steps=cfg.grad_accum, cpu=not torch.cuda.is_available(),
+                      kwargs_handlers=[InitProcessGroupKwargs(timeout=timedelta(hours=3))])
+    # One run directory for all processes, whatever their clocks say.
+    cfg.run_dir = broadcast_object_list([cfg.run_dir or os.path.join("runs", time.strftime("%Y%m%d-%H%M%S"))])[0]
     train_file, dev_file = data_files(cfg)
     train_sq = load_squad(train_file, flag="--train-file")
     dev_sq = load_squad(dev_file, flag="--dev-file")
@@ -223,6 +245,9 @@ def main(cfg: TrainConfig) -> dict:
     fcfg = FeatureConfig(cfg.max_seq_length, cfg.doc_stride, cfg.max_query_length)
     train_ex = train_sq.examples[: cfg.max_train_examples or None]
     dev_ex = dev_sq.examples[: cfg.max_eval_examples or None]
+    for name, sq, ex in (("--train-file", train_sq, train_ex), ("--dev-file", dev_sq, dev_ex)):
+        if not ex:
+            raise BenchError(f"{sq.path}: no questions to use ({name}); pass a SQuAD file with questions")
     if train_sq.unfound:
         acc.print(f"warning: {len(train_sq.unfound)} training answer(s) are not in their context; those questions train as unanswerable only if they have no other answer (first: {train_sq.unfound[0][0]})")
     with acc.main_process_first():
@@ -284,7 +309,9 @@ def fit(cfg, acc, model, tokenizer, train_feats, dev_ex, dev_feats, dev_data) ->
         acc.load_state(ckpt)
         with open(os.path.join(ckpt, "trainer_state.json")) as fh:
             state.update(json.load(fh))
-        _truncate_metrics(cfg.run_dir, state["step"])
+        if acc.is_main_process:
+            _truncate_metrics(cfg.run_dir, state["step"])
+        acc.wait_for_everyone()
         acc.print(f"resumed from {ckpt}: epoch {state['epoch']}, step {state['step']}, batch {state['batch_in_epoch']} of the epoch")
 
     state["_batches_per_epoch"] = len(loader)
@@ -331,11 +358,15 @@ def fit(cfg, acc, model, tokenizer, train_feats, dev_ex, dev_feats, dev_data) ->
                     last_eval_step = state["step"]
                     seen, busy, mark = 0, 0.0, time.perf_counter()
                 done = cfg.max_steps and state["step"] >= cfg.max_steps
-                if (cfg.save_steps and state["step"] % cfg.save_steps == 0) or stop.signal or done:
+                # Every process must agree to stop at the same step, or their collectives would not match.
+                stopping = stop.signal is not None
+                if acc.num_processes > 1:
+                    stopping = bool(acc.reduce(torch.tensor(int(stopping), device=acc.device), "max").item())
+                if (cfg.save_steps and state["step"] % cfg.save_steps == 0) or stopping or done:
                     _save_checkpoint(acc, model, tokenizer, ckpt_root, state, cfg.keep_checkpoints)
                     mark = time.perf_counter()
-                if stop.signal:
-                    name = signal.Signals(stop.signal).name
+                if stopping:
+                    name = signal.Signals(stop.signal or signal.SIGTERM).name
                     if acc.is_main_process:
                         print(f"\n{name}: checkpoint saved at step {state['step']}; continue with: albert-bench train --resume --run-dir {cfg.run_dir}", file=sys.stderr)
                     raise SystemExit(130 if stop.signal == signal.SIGINT else 143)
@@ -368,7 +399,7 @@ def fit(cfg, acc, model, tokenizer, train_feats, dev_ex, dev_feats, dev_data) ->
 def _evaluate_and_log(cfg, acc, model, tokenizer, dev_ex, dev_feats, dev_data, state, writers) -> None:
     """Evaluate on the main process (others wait), log, and keep `best/` as the best model by dev F1."""
     if acc.is_main_process:
-        m, _ = evaluate_now(model, tokenizer, dev_ex, dev_feats, dev_data, cfg, acc)
+        m, dec = evaluate_now(model, tokenizer, dev_ex, dev_feats, dev_data, cfg, acc)
         row = {"epoch": round(state["epoch"] + state["batch_in_epoch"] / state["_batches_per_epoch"], 4), "step": state["step"],
                "train_loss": state.get("_last_loss"), "train_windows_per_s": state.get("_windows_per_s"), **m}
         if torch.cuda.is_available():
@@ -378,9 +409,9 @@ def _evaluate_and_log(cfg, acc, model, tokenizer, dev_ex, dev_feats, dev_data, s
         _log(writers, {f"eval/{k}": v for k, v in row.items() if isinstance(v, (int, float)) and k not in ("epoch", "step")}, state["step"])
         acc.print(f"\nstep {state['step']} epoch {row['epoch']}: eval loss {m['eval_loss']:.4f}  EM {m['exact']:.2f}  F1 {m['f1']:.2f}  "
                   f"(HasAns F1 {m.get('HasAns_f1', float('nan')):.2f}, NoAns F1 {m.get('NoAns_f1', float('nan')):.2f}; best F1 {m['best_f1']:.2f} at threshold {m['best_f1_thresh']:.3f})")
-        if m["f1"] > state["best_f1"]:
-            state["best_f1"] = m["f1"]
-            qa = QAConfig(null_threshold=float(m["best_f1_thresh"]), max_answer_length=cfg.max_answer_length,
+        if m["best_f1"] > state["best_f1"]:  # best/ ships with the tuned threshold, so it is chosen by the tuned F1
+            state["best_f1"] = m["best_f1"]
+            qa = QAConfig(null_threshold=tuned_threshold(m, dec.null_odds), max_answer_length=cfg.max_answer_length,
                           max_seq_length=cfg.max_seq_length, doc_stride=cfg.doc_stride, max_query_length=cfg.max_query_length)
             save_model(acc.unwrap_model(model), tokenizer, os.path.join(cfg.run_dir, "best"), qa)
     acc.wait_for_everyone()
@@ -388,6 +419,19 @@ def _evaluate_and_log(cfg, acc, model, tokenizer, dev_ex, dev_feats, dev_data, s
     from accelerate.utils import broadcast_object_list
 
     state["best_f1"] = broadcast_object_list([state["best_f1"]])[0]
+
+
+def tuned_threshold(m: dict, null_odds: dict) -> float:
+    """The no-answer threshold that delivers `best_f1`.
+
+    The official search starts from "answer nothing" with threshold 0.0, which is right for probabilities in
+    [0, 1]; our null odds are logit differences and may be negative, so when answering nothing wins, a
+    threshold below every odds value says so.
+    """
+    nothing = 100.0 * m.get("NoAns_total", 0) / m["total"]
+    if abs(m["best_f1"] - nothing) < 1e-9 and null_odds and min(null_odds.values()) <= m["best_f1_thresh"]:
+        return float(min(null_odds.values()) - 1.0)
+    return float(m["best_f1_thresh"])
 
 
 def _save_checkpoint(acc, model, tokenizer, root: str, state: dict, keep: int) -> None:
