@@ -31,10 +31,10 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores" + (f", GPU {gpu}" if gpu else ", no GPU") + f"; Python {platform.python_version()}, torch {torch.__version__}"
 
 
-def write_section(name: str, body: str) -> None:
-    """Replace (or append) the section between markers named `name`."""
+def write_section(name: str, body: str, where: str | None = None) -> None:
+    """Replace (or append) the section between markers named `name`; `where` names the machine if not this one."""
     text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n\nEach section is written by the script it names; rerun it to refresh.\n"
-    block = f"<!-- {name}:start -->\n{body.rstrip()}\n\n_{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {machine()}_\n<!-- {name}:end -->"
+    block = f"<!-- {name}:start -->\n{body.rstrip()}\n\n_{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {where or machine()}_\n<!-- {name}:end -->"
     pat = re.compile(f"<!-- {re.escape(name)}:start -->.*?<!-- {re.escape(name)}:end -->", re.S)
     text = pat.sub(lambda _: block, text) if pat.search(text) else text.rstrip() + "\n\n" + block + "\n"
     RESULTS.write_text(text)

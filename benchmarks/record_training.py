@@ -9,27 +9,17 @@ benchmarks/gpu_device_run.sh writes.
 from __future__ import annotations
 
 import json
-import re
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _results import RESULTS  # noqa: E402
+from _results import write_section  # noqa: E402
 
 NO_ANSWER_BASELINE = 51.58  # always "" on the odd-indexed half of the dev set (shared/README.md)
 
 
 def rows(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
-def section(name: str, body: str, machine: str) -> None:
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    block = f"<!-- {name}:start -->\n{body.rstrip()}\n\n_{time.strftime('%Y-%m-%d', time.gmtime())} on {machine}_\n<!-- {name}:end -->"
-    pat = re.compile(f"<!-- {re.escape(name)}:start -->.*?<!-- {re.escape(name)}:end -->", re.S)
-    text = pat.sub(lambda _: block, text) if pat.search(text) else text.rstrip() + "\n\n" + block + "\n"
-    RESULTS.write_text(text)
 
 
 def main(folder: str) -> None:
@@ -45,7 +35,7 @@ def main(folder: str) -> None:
     body += ["", "The first row's interval includes CUDA start-up and kernel selection; the last row is the steady state. No",
              "baseline loop ran beside it here, so these are figures, not ratios; the baseline comparison and the levers",
              "(compile, length-grouped batches) belong to the speed issue."]
-    section("albert_gpu_speed", "\n".join(body), machine)
+    write_section("albert_gpu_speed", "\n".join(body), machine)
 
     m = rows(d / "minilm_metrics.jsonl")
     best = max(m, key=lambda r: r["f1"])
@@ -60,7 +50,7 @@ def main(folder: str) -> None:
              f"{r['train_windows_per_s']:.0f} |" for r in m]
     body += ["", f"Best epoch by F1: {best['epoch']:g}: {best['exact']:.2f} EM / {best['f1']:.2f} F1 at threshold 0 "
              f"({best['f1'] - NO_ANSWER_BASELINE:+.2f} F1 over the no-answer baseline); {best['best_f1']:.2f} F1 with the tuned threshold."]
-    section("minilm_offline", "\n".join(body), machine)
+    write_section("minilm_offline", "\n".join(body), machine)
 
 
 if __name__ == "__main__":

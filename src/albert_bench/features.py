@@ -169,7 +169,6 @@ def label_round_trip(examples: list[Example], feats: Features) -> dict:
     from .metric import normalize_answer
 
     answerable = [i for i, e in enumerate(examples) if e.answers]
-    exact = normalized = 0
     labelled = set()
     first_ok: dict[int, tuple[bool, bool]] = {}
     for f in range(len(feats)):

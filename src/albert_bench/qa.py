@@ -14,7 +14,7 @@ import os
 
 import torch
 
-from .data import Answer, Example, load_squad
+from .data import Example, load_squad
 from .decode import DecodeConfig, decode
 from .errors import BenchError
 from .features import build_features
@@ -99,4 +99,4 @@ def evaluate_dir(model_dir: str, data_file: str, out_dir: str, batch_size: int =
     return metrics
 
 
-__all__ = ["QuestionAnswerer", "evaluate_dir", "Answer"]
+__all__ = ["QuestionAnswerer", "evaluate_dir"]
