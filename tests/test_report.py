@@ -1,0 +1,113 @@
+"""`albert-bench report` on the tiny model's real training run."""
+
+import base64
+import io
+import json
+import shutil
+from html.parser import HTMLParser
+
+import pytest
+from PIL import Image
+
+from albert_bench.cli import main
+from albert_bench.report import PUBLISHED, load_run
+
+
+class Page(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.imgs, self.cells, self.tables = [], [], 0
+        self._cell = None
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "img":
+            self.imgs.append(dict(attrs)["src"])
+        elif tag == "table":
+            self.tables += 1
+        elif tag in ("td", "th"):
+            self._cell = ""
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self._cell is not None:
+            self.cells.append(self._cell)
+            self._cell = None
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell += data
+
+
+@pytest.fixture(scope="module")
+def report(trained, tmp_path_factory):
+    out = tmp_path_factory.mktemp("report") / "report.html"
+    assert main(["report", str(trained[0]), "--out", str(out)]) == 0
+    page = Page()
+    page.feed(out.read_text())
+    return out, page
+
+
+def test_html_is_self_contained_and_images_are_png(report):
+    out, page = report
+    text = out.read_text()
+    assert "http://" not in text and "https://" not in text and "<script" not in text
+    assert len(page.imgs) == 5
+    for src in page.imgs:
+        assert src.startswith("data:image/png;base64,")
+        png = base64.b64decode(src.split(",", 1)[1])
+        assert png[:8] == b"\x89PNG\r\n\x1a\n"
+        assert Image.open(io.BytesIO(png)).size[0] > 100
+
+
+def test_tables_hold_metrics_jsonl_values(report, trained):
+    _, page = report
+    rows = [json.loads(line) for line in open(trained[0] / "metrics.jsonl")]
+    for r in rows:
+        for k in ("exact", "f1", "HasAns_exact", "NoAns_exact", "best_f1", "eval_loss", "train_loss"):
+            assert f"{r[k]:.2f}" in page.cells, k
+    assert str(rows[-1]["step"]) in page.cells
+
+
+def test_error_kinds_add_up_and_match_the_metric(trained):
+    run = load_run(str(trained[0]))
+    a = run.analysis
+    assert sum(a["counts"].values()) == a["total"] == 400
+    best = max(run.metrics, key=lambda r: r["best_f1"])
+    # "correct" at the saved threshold is exactly the best EM the metric reported for that evaluation
+    assert 100 * a["counts"]["correct"] / a["total"] == pytest.approx(best["best_exact"], abs=0.3)
+    assert max(a["f1"]) == pytest.approx(best["best_f1"], abs=1e-6)  # the threshold curve peaks at the tuned F1
+    assert a["em"][0] <= max(a["em"])
+
+
+def test_markdown_twin_and_leaderboard(trained, tmp_path):
+    second = tmp_path / "second"
+    shutil.copytree(trained[0] / "best", second / "best")
+    for f in ("metrics.jsonl", "config.json", "run_info.json"):
+        shutil.copy(trained[0] / f, second / f)
+    rows = [json.loads(line) for line in open(second / "metrics.jsonl")][:2]  # a shorter run, without TensorBoard
+    (second / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "r" / "both.html"
+    assert main(["report", str(trained[0]), str(second), "--out", str(out)]) == 0
+    md = (tmp_path / "r" / "both.md").read_text()
+    assert md.count("## Run ") == 2 and "## Leaderboard" in md
+    for line in md.splitlines():
+        if line.startswith("![") :
+            assert (tmp_path / "r" / line.split("(")[1].rstrip(")")).exists()
+    page = Page()
+    page.feed(out.read_text())
+    assert len(page.imgs) == 10
+
+
+def test_published_comparison_for_albert_base(trained):
+    run = load_run(str(trained[0]))
+    run.config["model"] = "albert-base-v2"
+    from albert_bench.report import published_rows
+
+    rows = published_rows(run)
+    assert [r[2:] for r in rows[2:]] == [[f"{em:.2f}", f"{f1:.2f}"] for _, _, em, f1 in PUBLISHED["albert-base-v2"]]
+    assert "tuned" in rows[2][1] and rows[3][1] == "threshold 0"
+
+
+def test_bad_run_dir(tmp_path, capsys):
+    assert main(["report", str(tmp_path), "--out", str(tmp_path / "x.html")]) == 2
+    assert "no metrics.jsonl" in capsys.readouterr().err
+    assert main(["report", str(tmp_path / "nope")]) == 2
