@@ -190,6 +190,15 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_serve(args) -> int:
+    from .serve import serve
+
+    if args.max_context_chars < 1 or args.max_batch < 1:
+        raise BenchError("--max-context-chars and --max-batch must be positive")
+    serve(args.model, args.host, args.port, args.max_context_chars, args.max_batch, not args.no_micro_batching)
+    return 0
+
+
 # ---------------------------------------------------------------- score
 
 
@@ -289,6 +298,16 @@ def build_parser() -> argparse.ArgumentParser:
     ak.add_argument("--top-k", type=int, default=1, help="also list this many candidate answers (default 1)")
     ak.add_argument("--json", action="store_true", help="print JSON")
     ak.set_defaults(func=cmd_ask)
+
+    sv = sub.add_parser("serve", help="HTTP API and answer-highlighting web page", description=(
+        "Serve a model: POST /v1/answer, POST /v1/answer:batch, GET /healthz, the web page at /, API docs at /docs."))
+    sv.add_argument("--model", required=True, metavar="DIR", help="saved model directory (e.g. RUN/best)")
+    sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    sv.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    sv.add_argument("--max-context-chars", type=int, default=100_000, help="longer contexts get HTTP 413 (default 100000)")
+    sv.add_argument("--max-batch", type=int, default=32, help="most requests answered in one forward pass (default 32)")
+    sv.add_argument("--no-micro-batching", action="store_true", help="answer requests one at a time")
+    sv.set_defaults(func=cmd_serve)
 
     rp = sub.add_parser("report", help="HTML/Markdown report of one or more runs", description=(
         "One self-contained HTML page (images embedded) and a Markdown twin: per-run facts, per-epoch table, plots, "
