@@ -3,14 +3,18 @@
     .venv/bin/python benchmarks/bench_decode.py [--data DIR]
 
 The baseline is the usual post-processing loop (Hugging Face's `postprocess_qa_predictions`): per window, the
-top-20 start and top-20 end indices, a Python double loop over their pairs with the validity checks, then the
-best per example. Logits are random but seeded; features are the real ones (albert-base-v2 tokenizer, 384/128).
+top-20 start and top-20 end indices, a Python double loop over their pairs with the validity checks, then per
+example the sorted n-best list with softmax probabilities and the null score; scored by the official script's
+functions. Logits are random but seeded; features are the real ones (albert-base-v2 tokenizer, 384/128).
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import os
+import re
+import string
 import sys
 import time
 from pathlib import Path
@@ -22,66 +26,199 @@ from _results import write_section  # noqa: E402
 
 from albert_bench.data import load_squad
 from albert_bench.decode import DecodeConfig, decode
-from albert_bench.features import build_features, load_tokenizer
+from albert_bench.features import cached_features, load_tokenizer
 from albert_bench.metric import squad_v2_evaluate
 
 
 def baseline_decode(examples, feats, S, E, cfg: DecodeConfig):
+    """Hugging Face's `postprocess_qa_predictions` (SQuAD 2.0 branch), minus its file writing."""
     by_example: dict[int, list[int]] = {}
     for f, ei in enumerate(feats.example_index):
         by_example.setdefault(int(ei), []).append(f)
-    preds, odds = {}, {}
+    preds, odds, nbest = {}, {}, {}
     for ei, fs in by_example.items():
         ex = examples[ei]
-        best, best_text, null = -np.inf, "", np.inf
+        min_null, prelim = None, []
         for f in fs:
-            s, e, offs = S[f], E[f], feats.offsets[f]
-            null = min(null, s[0] + e[0])
-            for i in np.argsort(s)[::-1][: cfg.n_best_size]:
-                for j in np.argsort(e)[::-1][: cfg.n_best_size]:
+            s, e, offs, cls = S[f], E[f], feats.offsets[f], int(feats.cls_index[f])
+            null_score = s[cls] + e[cls]
+            if min_null is None or null_score < min_null:
+                min_null = null_score
+            starts = np.argsort(s)[-1 : -cfg.n_best_size - 1 : -1].tolist()
+            ends = np.argsort(e)[-1 : -cfg.n_best_size - 1 : -1].tolist()
+            for i in starts:
+                for j in ends:
                     if offs[i, 0] < 0 or offs[j, 0] < 0 or j < i or j - i + 1 > cfg.max_answer_length:
                         continue
-                    if s[i] + e[j] > best:
-                        best, best_text = s[i] + e[j], ex.context[offs[i, 0] : offs[j, 1]]
-        odds[ex.id] = float(null - best)
-        preds[ex.id] = best_text if null - best <= cfg.null_threshold else ""
-    return preds, odds
+                    prelim.append({"offsets": (int(offs[i, 0]), int(offs[j, 1])), "score": s[i] + e[j], "start_logit": s[i], "end_logit": e[j]})
+        spans = sorted(prelim, key=lambda x: x["score"], reverse=True)[: cfg.n_best_size]
+        entries = spans + [{"offsets": (0, 0), "score": min_null, "start_logit": min_null, "end_logit": 0.0}]
+        for p in entries:
+            p["text"] = ex.context[p["offsets"][0] : p["offsets"][1]] if p is not entries[-1] else ""
+        scores = np.array([p.pop("score") for p in entries], dtype=np.float64)
+        exp = np.exp(scores - scores.max())
+        for p, prob in zip(entries, exp / exp.sum()):
+            p["probability"] = float(prob)
+        nbest[ex.id] = entries
+        best = spans[0] if spans else None
+        diff = float(min_null - (best["start_logit"] + best["end_logit"])) if best else 1e9
+        odds[ex.id] = diff
+        preds[ex.id] = best["text"] if best and diff <= cfg.null_threshold else ""
+    return preds, odds, nbest
+
+
+def official_evaluate(dataset, preds, na_probs):
+    """squad_v2_evaluate, but with the official script's per-answer scoring loop (no memo, no shortcuts)."""
+    from albert_bench import metric
+
+    fast_raw = metric.get_raw_scores
+    metric.get_raw_scores = official_raw_scores
+    try:
+        return metric.squad_v2_evaluate(dataset, preds, na_probs)
+    finally:
+        metric.get_raw_scores = fast_raw
+
+
+# evaluate-v2.0.py's scoring functions, verbatim: the baseline scores as the official script does.
+def _normalize_answer(s):
+    def remove_articles(text):
+        return re.sub(re.compile(r"\b(a|an|the)\b", re.UNICODE), " ", text)
+
+    def white_space_fix(text):
+        return " ".join(text.split())
+
+    def remove_punc(text):
+        exclude = set(string.punctuation)
+        return "".join(ch for ch in text if ch not in exclude)
+
+    return white_space_fix(remove_articles(remove_punc(s.lower())))
+
+
+def _get_tokens(s):
+    return _normalize_answer(s).split() if s else []
+
+
+def _compute_exact(a_gold, a_pred):
+    return int(_normalize_answer(a_gold) == _normalize_answer(a_pred))
+
+
+def _compute_f1(a_gold, a_pred):
+    gold_toks, pred_toks = _get_tokens(a_gold), _get_tokens(a_pred)
+    common = collections.Counter(gold_toks) & collections.Counter(pred_toks)
+    num_same = sum(common.values())
+    if len(gold_toks) == 0 or len(pred_toks) == 0:
+        return int(gold_toks == pred_toks)
+    if num_same == 0:
+        return 0
+    precision = 1.0 * num_same / len(pred_toks)
+    recall = 1.0 * num_same / len(gold_toks)
+    return (2 * precision * recall) / (precision + recall)
+
+
+def official_raw_scores(dataset, preds):
+    exact, f1 = {}, {}
+    for article in dataset:
+        for p in article["paragraphs"]:
+            for qa in p["qas"]:
+                qid = qa["id"]
+                golds = [a["text"] for a in qa["answers"] if _normalize_answer(a["text"])] or [""]
+                if qid in preds:
+                    exact[qid] = max(_compute_exact(a, preds[qid]) for a in golds)
+                    f1[qid] = max(_compute_f1(a, preds[qid]) for a in golds)
+    return exact, f1
+
+
+def differ_ids(d, bp, bo) -> list[str]:
+    return [k for k in bo if abs(d.null_odds[k] - bo[k]) >= 1e-4 or d.predictions[k] != bp[k]]
+
+
+def exhaustive_best(s, e, offs, max_len) -> float:
+    """The best valid span score of one window by trying every (start, end) pair."""
+    best = -np.inf
+    ctx = np.flatnonzero(offs[:, 0] >= 0).tolist()
+    inside = set(ctx)
+    for i in ctx:
+        for j in range(i, min(i + max_len, len(s))):
+            if j in inside and s[i] + e[j] > best:
+                best = float(s[i] + e[j])
+    return best
+
+
+def best_of(n: int, fn):
+    best, out = float("inf"), None
+    for _ in range(n):
+        t = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - t)
+    return best, out
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default=os.environ.get("ALBERT_BENCH_DATA", "../shared/data"))
+    ap.add_argument("--peak", type=float, default=6.0, help="logit bump on the labelled tokens (0: pure noise)")
     args = ap.parse_args()
     sq = load_squad(f"{args.data}/squad2/dev-v2.0.json")
     tok = load_tokenizer(f"{args.data}/albert-base-v2")
-    feats = build_features(sq.examples, tok)
+    feats = cached_features(sq.examples, tok)
     rng = np.random.default_rng(0)
-    # Logits peaked like a trained model's: most windows favour one span or CLS, which is what makes top-20 a fair baseline.
+    # Logits shaped like a trained model's: noise, plus a peak on each window's labelled start and end (CLS
+    # when the answer is not in the window), so that top-20 × top-20 is the fair baseline it is in practice.
     S = [rng.normal(0, 2, len(x)).astype(np.float32) for x in feats.input_ids]
     E = [rng.normal(0, 2, len(x)).astype(np.float32) for x in feats.input_ids]
+    for f in range(len(feats)):
+        S[f][feats.start_positions[f]] += args.peak
+        E[f][feats.end_positions[f]] += args.peak
     cfg = DecodeConfig()
 
-    t = time.perf_counter()
-    d = decode(sq.examples, feats, S, E, cfg)
-    m = squad_v2_evaluate(sq.data, d.predictions, d.null_odds)
-    fast = time.perf_counter() - t
-    t = time.perf_counter()
-    bp, bo = baseline_decode(sq.examples, feats, S, E, cfg)
-    mb = squad_v2_evaluate(sq.data, bp, bo)
-    slow = time.perf_counter() - t
+    def fast_path():
+        d = decode(sq.examples, feats, S, E, cfg)
+        return d, squad_v2_evaluate(sq.data, d.predictions, d.null_odds)
 
+    def slow_path():
+        bp, bo, bn = baseline_decode(sq.examples, feats, S, E, cfg)
+        return (bp, bo, bn), official_evaluate(sq.data, bp, bo)
+
+    fast_path()  # warm-up: first-touch page faults and NumPy's lazy setup are not decoding
+    fast, (d, m) = best_of(3, fast_path)
+    slow, ((bp, bo, bn), mb) = best_of(2, slow_path)
+    # The decoder computes every n-best list (spans, scores, probabilities) as arrays and builds the dicts on
+    # access; building all of them, as `evaluate` does for nbest.json, is timed on its own.
+    t = time.perf_counter()
+    nbest = dict(d.nbest)
+    materialize = time.perf_counter() - t
+    skip = set(differ_ids(d, bp, bo))
+    first_span = lambda entries: next((x["text"] for x in entries if x["offsets" if "offsets" in x else "start"] not in (None, (0, 0))), None)  # noqa: E731
+    assert len(nbest) == len(bn) and all(first_span(nbest[k]) == first_span(bn[k]) for k in bn if k not in skip)
+
+    # The fast metric gives the official loop's numbers exactly, on the same predictions.
+    assert squad_v2_evaluate(sq.data, bp, bo) == mb
     same_pred = np.mean([d.predictions[k] == bp[k] for k in bp]) * 100
     same_odds = np.mean([abs(d.null_odds[k] - bo[k]) < 1e-4 for k in bo]) * 100
-    # The vectorised decoder searches every valid span; top-20 × top-20 can only miss better ones, never find more.
+    # The vectorised decoder searches every valid span; top-20 × top-20 can only miss better ones, never find
+    # more. Where the two differ, an exhaustive search over every (start, end) pair must agree with ours.
     assert all(d.null_odds[k] <= bo[k] + 1e-4 for k in bo)
+    differ = differ_ids(d, bp, bo)
+    windows_of: dict[int, list[int]] = {}
+    for f, ei in enumerate(feats.example_index.tolist()):
+        windows_of.setdefault(ei, []).append(f)
+    index_of = {e.id: i for i, e in enumerate(sq.examples)}
+    for qid in differ:
+        best = max(exhaustive_best(S[f], E[f], feats.offsets[f], cfg.max_answer_length) for f in windows_of[index_of[qid]])
+        null = min(S[f][feats.cls_index[f]] + E[f][feats.cls_index[f]] for f in windows_of[index_of[qid]])
+        assert abs((null - best) - d.null_odds[qid]) < 1e-4, qid
     body = (
         "## Decoding + scoring the SQuAD 2.0 dev set (`benchmarks/bench_decode.py`)\n\n"
-        f"{len(sq.examples):,} questions, {len(feats):,} windows (albert-base-v2 tokenizer, 384/128), seeded random logits.\n\n"
-        "| decoder | seconds (decode + official metric) | speed-up |\n| --- | ---: | ---: |\n"
-        f"| per-window Python loop, top-20 × top-20 (baseline) | {slow:.2f} | 1.0× |\n"
-        f"| `albert_bench.decode` (NumPy band matrix, every valid span) | {fast:.2f} | {slow / fast:.1f}× |\n\n"
-        f"Same predictions as the baseline: {same_pred:.2f}%; same null odds: {same_odds:.2f}% "
-        f"(where they differ the full search found a better span than top-20 × top-20; never a worse one). "
+        f"{len(sq.examples):,} questions, {len(feats):,} windows (albert-base-v2 tokenizer, 384/128), seeded logits: noise plus a peak of "
+        f"{args.peak:g} on each window's labelled start and end. Best of 3 runs (after a warm-up) against best of 2.\n\n"
+        "| decode + score | seconds | speed-up |\n| --- | ---: | ---: |\n"
+        f"| per-window Python loop, top-20 × top-20, + the official script's scoring (baseline) | {slow:.2f} | 1.0× |\n"
+        f"| `albert_bench.decode` (every valid span, NumPy, 2 threads) + `albert_bench.metric` | {fast:.2f} | **{slow / fast:.1f}×** |\n"
+        f"| … plus building every n-best list as dicts (what `evaluate` writes to nbest.json) | {fast + materialize:.2f} | {slow / (fast + materialize):.1f}× |\n\n"
+        f"Same predictions as the baseline: {same_pred:.2f}%; same null odds: {same_odds:.2f}%. The {len(differ)} "
+        "questions that differ are those where top-20 × top-20 misses the best valid span: for each of them an "
+        "exhaustive search over every (start, end) pair finds exactly this decoder's score (asserted). The fast "
+        "metric gives the official script's numbers exactly on the same predictions (asserted). "
         f"EM {m['exact']:.2f} vs {mb['exact']:.2f}.\n"
     )
     print(body)

