@@ -142,7 +142,7 @@ def cmd_train(args) -> int:
 def cmd_evaluate(args) -> int:
     from .qa import evaluate_dir
 
-    m = evaluate_dir(args.model, args.data, args.out, args.batch_size)
+    m = evaluate_dir(args.model, args.data, args.out, args.batch_size, backend=args.backend)
     _print_json(m)
     return 0
 
@@ -166,7 +166,7 @@ def cmd_ask(args) -> int:
         raise BenchError("the context is empty; pass the passage with --context or --context-file")
     if args.top_k < 1:
         raise BenchError("--top-k must be at least 1")
-    qa = QuestionAnswerer.from_pretrained(args.model)
+    qa = QuestionAnswerer.from_pretrained(args.model, backend=args.backend)
     res = qa.answer(args.question, context, top_k=args.top_k)
     if args.json:
         _print_json(res)
@@ -195,7 +195,17 @@ def cmd_serve(args) -> int:
 
     if args.max_context_chars < 1 or args.max_batch < 1:
         raise BenchError("--max-context-chars and --max-batch must be positive")
-    serve(args.model, args.host, args.port, args.max_context_chars, args.max_batch, not args.no_micro_batching)
+    serve(args.model, args.host, args.port, args.max_context_chars, args.max_batch, not args.no_micro_batching, backend=args.backend)
+    return 0
+
+
+def cmd_export(args) -> int:
+    from .export import export_onnx
+
+    if not args.onnx:
+        raise BenchError("export: pass --onnx (the only export format so far)")
+    export_onnx(args.model, args.out, int8=args.int8, opset=args.opset, log=lambda m: print(m, file=sys.stderr))
+    print(args.out)
     return 0
 
 
@@ -287,6 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--data", required=True, metavar="FILE", help="SQuAD JSON file (path or URL)")
     ev.add_argument("--out", required=True, metavar="DIR")
     ev.add_argument("--batch-size", type=int, default=32, help="windows per forward pass (default 32)")
+    ev.add_argument("--backend", choices=("torch", "onnx"), default="torch", help="'torch' (PyTorch; CPU or GPU) or 'onnx' (ONNX Runtime on CPU; the directory must come from `albert-bench export`)")
     ev.set_defaults(func=cmd_evaluate)
 
     ak = sub.add_parser("ask", help="answer a question about a passage", description="Answer a question about a passage: the answer with its character offsets in the passage, or an explicit 'no answer'.")
@@ -297,6 +308,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--context-file", metavar="F", help="a UTF-8 text file holding the passage")
     ak.add_argument("--top-k", type=int, default=1, help="also list this many candidate answers (default 1)")
     ak.add_argument("--json", action="store_true", help="print JSON")
+    ak.add_argument("--backend", choices=("torch", "onnx"), default="torch", help="'torch' (PyTorch; CPU or GPU) or 'onnx' (ONNX Runtime on CPU; the directory must come from `albert-bench export`)")
     ak.set_defaults(func=cmd_ask)
 
     sv = sub.add_parser("serve", help="HTTP API and answer-highlighting web page", description=(
@@ -307,7 +319,19 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--max-context-chars", type=int, default=100_000, help="longer contexts get HTTP 413 (default 100000)")
     sv.add_argument("--max-batch", type=int, default=32, help="most requests answered in one forward pass (default 32)")
     sv.add_argument("--no-micro-batching", action="store_true", help="answer requests one at a time")
+    sv.add_argument("--backend", choices=("torch", "onnx"), default="torch", help="'torch' (PyTorch; CPU or GPU) or 'onnx' (ONNX Runtime on CPU; the directory must come from `albert-bench export`)")
     sv.set_defaults(func=cmd_serve)
+
+    ex = sub.add_parser("export", help="export a model to ONNX (optionally int8) for fast CPU answering", description=(
+        "Write OUT/model.onnx with the tokenizer, config and qa_config.json beside it: a model directory for "
+        "`ask`/`evaluate`/`serve --backend onnx`. --int8 quantizes the matrix multiplications' weights (dynamic "
+        "quantization), about twice as fast again on CPU, at a small cost in agreement (see benchmarks/RESULTS.md)."))
+    ex.add_argument("--model", required=True, metavar="DIR", help="saved model directory (e.g. RUN/best)")
+    ex.add_argument("--onnx", action="store_true", help="export to ONNX (required)")
+    ex.add_argument("--int8", action="store_true", help="quantize weights to int8")
+    ex.add_argument("--out", required=True, metavar="DIR", help="new directory for the exported model")
+    ex.add_argument("--opset", type=int, default=18, help="ONNX opset (default 18)")
+    ex.set_defaults(func=cmd_export)
 
     rp = sub.add_parser("report", help="HTML/Markdown report of one or more runs", description=(
         "One self-contained HTML page (images embedded) and a Markdown twin: per-run facts, per-epoch table, plots, "

@@ -112,9 +112,12 @@ def uses_token_type_ids(tokenizer) -> bool:
     return "token_type_ids" in tokenizer.model_input_names
 
 
-def collate(feats: Features, idx, pad_id: int, token_types: bool, labels: bool) -> dict[str, torch.Tensor]:
-    """A batch of windows padded to its own longest one (dynamic padding), not to max_seq_length."""
+def collate(feats: Features, idx, pad_id: int, token_types: bool, labels: bool, multiple: int = 1) -> dict[str, torch.Tensor]:
+    """A batch of windows padded to its own longest one (dynamic padding), not to max_seq_length.
+
+    `multiple` rounds the width up (compiled models see few distinct shapes)."""
     width = max(len(feats.input_ids[i]) for i in idx)
+    width = -(-width // multiple) * multiple
     ids = np.full((len(idx), width), pad_id, dtype=np.int64)
     mask = np.zeros((len(idx), width), dtype=np.int64)
     tt = np.zeros((len(idx), width), dtype=np.int64)
@@ -140,7 +143,7 @@ def infer(model, tokenizer, feats: Features, batch_size: int = 64, device=None, 
     """
     from .progress import bar
 
-    device = device or next(model.parameters()).device
+    device = device or (next(model.parameters()).device if hasattr(model, "parameters") else torch.device("cpu"))
     was_training = model.training
     model.eval()
     order = np.argsort(feats.lengths, kind="stable")

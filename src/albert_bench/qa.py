@@ -31,13 +31,25 @@ class QuestionAnswerer:
         self.qa = qa or QAConfig()
         self.batch_size = batch_size
         self.name = name
+        self.backend = "torch"
 
     @classmethod
-    def from_pretrained(cls, model_dir: str, device: str | None = None, batch_size: int = 32) -> "QuestionAnswerer":
+    def from_pretrained(cls, model_dir: str, device: str | None = None, batch_size: int = 32, backend: str = "torch") -> "QuestionAnswerer":
+        """`backend`: "torch" (PyTorch, CPU or GPU) or "onnx" (ONNX Runtime on CPU; see `albert-bench export`)."""
         if not os.path.isdir(model_dir):
             raise BenchError(f"{model_dir}: no such model directory; pass the `best/` folder of a training run or another saved QA model")
-        model, tokenizer = load_model(model_dir)
-        return cls(model, tokenizer, QAConfig.load(model_dir), device, batch_size, name=model_dir)
+        if backend == "onnx":
+            from .export import load_onnx
+
+            model, tokenizer = load_onnx(model_dir)
+            device = "cpu"
+        elif backend == "torch":
+            model, tokenizer = load_model(model_dir)
+        else:
+            raise BenchError(f"--backend {backend!r}: expected 'torch' or 'onnx'")
+        qa = cls(model, tokenizer, QAConfig.load(model_dir), device, batch_size, name=model_dir)
+        qa.backend = backend
+        return qa
 
     @property
     def decode_config(self) -> DecodeConfig:
@@ -86,12 +98,12 @@ class QuestionAnswerer:
         }
 
 
-def evaluate_dir(model_dir: str, data_file: str, out_dir: str, batch_size: int = 32) -> dict:
+def evaluate_dir(model_dir: str, data_file: str, out_dir: str, batch_size: int = 32, backend: str = "torch") -> dict:
     """Predict a SQuAD file and write predictions.json, null_odds.json, nbest.json and metrics.json."""
     from .cli import write_json_atomic
 
     sq = load_squad(data_file, flag="--data")
-    qa = QuestionAnswerer.from_pretrained(model_dir, batch_size=batch_size)
+    qa = QuestionAnswerer.from_pretrained(model_dir, batch_size=batch_size, backend=backend)
     dec = qa.predict(sq.examples, progress=True, cache=True)
     metrics = squad_v2_evaluate(sq.data, dec.best_text, dec.null_odds, na_prob_thresh=qa.qa.null_threshold)
     metrics["null_threshold"] = qa.qa.null_threshold

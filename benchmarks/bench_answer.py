@@ -1,0 +1,219 @@
+"""CPU answering: questions/s for the ALBERT base architecture, and how much int8 changes a trained model's answers.
+
+    .venv/bin/python benchmarks/bench_answer.py [--questions 96] [--minilm DIR --minilm-dev FILE] [--skip-agreement]
+
+Speed (random weights are fine: the arithmetic is the same): the first N questions of the SQuAD 2.0 dev set,
+with albert-base-v2's real tokenizer and config, 384/128 windows, answered
+  * the original notebook's way: one question at a time, padded to max_seq_length, fp32, eager, torch.no_grad;
+  * one at a time as `ask` does (windows padded only to their own length, inference_mode);
+  * all at once as `evaluate` and `serve` (micro-batching) do: length-sorted batches with dynamic padding;
+  * the same through ONNX Runtime, fp32 and int8 (`albert-bench export --onnx [--int8]`).
+Every row returns the same answer format through the same decoder; the PyTorch rows' answers must be identical.
+
+Agreement: the tiny ALBERT trained here on synthetic data (real CLI, ~1 minute) and, when given, a MiniLM
+fine-tune (`benchmarks/minilm_offline.sh`): predictions of ONNX fp32/int8 against PyTorch fp32, and EM/F1 of each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _results import write_section  # noqa: E402
+
+from albert_bench.data import load_squad
+from albert_bench.decode import decode
+from albert_bench.export import export_onnx
+from albert_bench.features import build_features_reference
+from albert_bench.model import QAConfig, collate, uses_token_type_ids
+from albert_bench.qa import QuestionAnswerer
+
+
+def quiet(_msg):
+    pass
+
+
+def albert_base_dir(data: str, out: str) -> str:
+    from transformers import AutoConfig, AutoModelForQuestionAnswering
+
+    from albert_bench.features import load_tokenizer
+    from albert_bench.model import save_model
+
+    torch.manual_seed(0)
+    model = AutoModelForQuestionAnswering.from_config(AutoConfig.from_pretrained(f"{data}/albert-base-v2"))
+    save_model(model, load_tokenizer(f"{data}/albert-base-v2"), out, QAConfig())
+    return out
+
+
+def notebook_way(qa: QuestionAnswerer, examples) -> dict:
+    """One question at a time, every window padded to max_seq_length, fp32, eager, torch.no_grad."""
+    model, tok, cfg = qa.model, qa.tokenizer, qa.qa.features
+    tt = uses_token_type_ids(tok)
+    out = {}
+    for ex in examples:
+        feats = build_features_reference([ex], tok, cfg)
+        batch = collate(feats, np.arange(len(feats)), tok.pad_token_id, tt, labels=False)
+        pad = cfg.max_seq_length - batch["input_ids"].shape[1]
+        batch = {k: torch.nn.functional.pad(v, (0, pad), value=tok.pad_token_id if k == "input_ids" else 0) for k, v in batch.items()}
+        with torch.no_grad():
+            o = model(**batch)
+        s, e = o.start_logits.numpy(), o.end_logits.numpy()
+        n = feats.lengths
+        d = decode([ex], feats, [s[i, : n[i]] for i in range(len(n))], [e[i, : n[i]] for i in range(len(n))], qa.decode_config)
+        out[ex.id] = d.predictions[ex.id]
+    return out
+
+
+def one_at_a_time(qa: QuestionAnswerer, examples) -> dict:
+    return {ex.id: qa.answer(ex.question, ex.context)["answer"] for ex in examples}
+
+
+def all_at_once(qa: QuestionAnswerer, examples) -> dict:
+    res = qa.answer_batch([(ex.question, ex.context) for ex in examples])
+    return {ex.id: r["answer"] for ex, r in zip(examples, res)}
+
+
+def timed(fn, *a):
+    t = time.perf_counter()
+    out = fn(*a)
+    return time.perf_counter() - t, out
+
+
+def speed(args, work: str) -> str:
+    sq = load_squad(f"{args.data}/squad2/dev-v2.0.json")
+    examples = sq.examples[: args.questions]
+    base = albert_base_dir(args.data, f"{work}/albert-base")
+    fp32 = f"{work}/albert-base-onnx"
+    int8 = f"{work}/albert-base-onnx-int8"
+    export_onnx(base, fp32, log=quiet)
+    export_onnx(base, int8, int8=True, log=quiet)
+    torch_qa = QuestionAnswerer.from_pretrained(base, device="cpu", batch_size=args.batch_size)
+    onnx_qa = QuestionAnswerer.from_pretrained(fp32, batch_size=args.batch_size, backend="onnx")
+    int8_qa = QuestionAnswerer.from_pretrained(int8, batch_size=args.batch_size, backend="onnx")
+    windows = len(build_features_reference(examples, torch_qa.tokenizer, torch_qa.qa.features))
+    for qa in (torch_qa, onnx_qa, int8_qa):  # warm-up: first-call allocations and kernel selection
+        all_at_once(qa, examples[:4])
+    rows = [
+        ("the notebook's way: one question at a time, padded to 384, fp32, eager (baseline)", notebook_way, torch_qa),
+        ("one at a time, dynamic padding, inference_mode (`ask`)", one_at_a_time, torch_qa),
+        ("batched: length-sorted batches, dynamic padding (`evaluate`, `serve`)", all_at_once, torch_qa),
+        ("ONNX Runtime fp32, batched (`--backend onnx`)", all_at_once, onnx_qa),
+        ("ONNX Runtime int8, one at a time (`ask --backend onnx`)", one_at_a_time, int8_qa),
+        ("ONNX Runtime int8, batched (`evaluate`/`serve --backend onnx`)", all_at_once, int8_qa),
+    ]
+    results = []
+    for name, fn, qa in rows:
+        sec, preds = timed(fn, qa, examples)
+        results.append((name, sec, preds))
+        print(f"{name}: {len(examples) / sec:.2f} q/s", flush=True)
+    base_sec, base_preds = results[0][1], results[0][2]
+    for name, _, preds in results[1:3]:  # same model, same arithmetic: the same answers
+        assert preds == base_preds, name
+    lines = [
+        "## CPU answering, ALBERT base (`benchmarks/bench_answer.py`)\n",
+        f"The first {len(examples)} questions of the SQuAD 2.0 dev set ({windows} windows, 384/128), albert-base-v2 "
+        f"architecture with random weights, {torch.get_num_threads()} PyTorch threads, batches of {args.batch_size}. "
+        "Every row tokenizes, runs the model and decodes; the PyTorch rows give identical answers (asserted).\n",
+        "| answering | questions/s | speed-up |\n| --- | ---: | ---: |",
+    ]
+    for name, sec, preds in results:
+        agree = "" if preds == base_preds else f" ({np.mean([preds[k] == base_preds[k] for k in preds]) * 100:.0f}% same answers)"
+        lines.append(f"| {name}{agree} | {len(examples) / sec:.2f} | **{base_sec / sec:.1f}×** |")
+    lines.append("\n(With random weights the answers themselves mean nothing; agreement on trained models is below.)")
+    return "\n".join(lines) + "\n"
+
+
+def agreement_rows(name: str, model_dir: str, dev_file: str, work: str, limit: int) -> list[str]:
+    from albert_bench.data import SquadFile  # noqa: F401  (documenting the type)
+    from albert_bench.metric import squad_v2_evaluate
+
+    sq = load_squad(dev_file)
+    examples = sq.examples[:limit] if limit else sq.examples
+    ids = {e.id for e in examples}
+    data = [{**a, "paragraphs": [{**p, "qas": [q for q in p["qas"] if q["id"] in ids]} for p in a["paragraphs"]]} for a in sq.data]
+    out = {}
+    for backend, d in (("PyTorch fp32", model_dir), ("ONNX fp32", f"{work}/{name}-onnx"), ("ONNX int8", f"{work}/{name}-int8")):
+        if backend != "PyTorch fp32":
+            export_onnx(model_dir, d, int8="int8" in backend, log=quiet)
+        qa = QuestionAnswerer.from_pretrained(d, device="cpu", batch_size=32, backend="torch" if backend == "PyTorch fp32" else "onnx")
+        sec, dec = timed(qa.predict, examples)
+        m = squad_v2_evaluate(data, dec.predictions)
+        out[backend] = (dec.predictions, m, sec)
+        print(f"{name} {backend}: EM {m['exact']:.2f} F1 {m['f1']:.2f} in {sec:.1f}s", flush=True)
+    ref, mref, sref = out["PyTorch fp32"]
+    rows = []
+    for backend, (preds, m, sec) in out.items():
+        same = np.mean([preds[k] == ref[k] for k in ref]) * 100
+        rows.append(f"| {name} | {backend} | {len(examples):,} | {same:.2f}% | {m['exact']:.2f} ({m['exact'] - mref['exact']:+.2f}) | "
+                    f"{m['f1']:.2f} ({m['f1'] - mref['f1']:+.2f}) | {len(examples) / sec:.1f} |")
+    return rows
+
+
+def tiny_trained(args, work: str) -> tuple[str, str]:
+    from albert_bench.cli import main as cli
+    from albert_bench.synthetic import make_synthetic, tiny_albert_dir
+
+    train, dev = make_synthetic(3000, 400, seed=0)
+    Path(f"{work}/train.json").write_text(json.dumps(train))
+    Path(f"{work}/dev.json").write_text(json.dumps(dev))
+    tiny_albert_dir(f"{work}/tiny", f"{args.data}/albert-base-v2")
+    rc = cli(["train", "--model", f"{work}/tiny", "--init", "random", "--train-file", f"{work}/train.json", "--dev-file", f"{work}/dev.json",
+              "--epochs", "8", "--lr", "1e-3", "--batch-size", "16", "--max-seq-length", "128", "--doc-stride", "32",
+              "--run-dir", f"{work}/tiny-run", "--report-to", "none", "--save-steps", "0"])
+    assert rc == 0
+    return f"{work}/tiny-run/best", f"{work}/dev.json"
+
+
+def agreement(args, work: str) -> str:
+    rows = []
+    model, dev = tiny_trained(args, work)
+    rows += agreement_rows("tiny ALBERT, synthetic", model, dev, work, 0)
+    if args.minilm:
+        rows += agreement_rows("MiniLM-L6 fine-tune, SQuAD 2.0 dev odd half", args.minilm, args.minilm_dev, work, args.minilm_questions)
+    head = (
+        "## int8 answers against fp32 on trained models (`benchmarks/bench_answer.py`)\n\n"
+        "Same questions through PyTorch fp32, ONNX Runtime fp32 and ONNX Runtime int8 (dynamic quantization of "
+        "the matrix multiplications); \"same answers\" compares each prediction with PyTorch's, EM/F1 at the "
+        "model's saved no-answer threshold, differences to PyTorch in brackets.\n\n"
+        "| model | backend | questions | same answers as PyTorch | EM | F1 | questions/s |\n| --- | --- | ---: | ---: | ---: | ---: | ---: |\n"
+    )
+    note = "" if args.minilm else "\nMiniLM: not measured in this run (pass --minilm RUN/best --minilm-dev SPLIT/dev.json).\n"
+    return head + "\n".join(rows) + "\n" + note
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", default=os.environ.get("ALBERT_BENCH_DATA", "../shared/data"))
+    ap.add_argument("--questions", type=int, default=96, help="dev questions answered per row (default 96)")
+    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--minilm", metavar="DIR", help="a MiniLM fine-tune's best/ directory (benchmarks/minilm_offline.sh)")
+    ap.add_argument("--minilm-dev", metavar="FILE", help="its held-out dev file (RUN/split/dev.json)")
+    ap.add_argument("--minilm-questions", type=int, default=2000, help="questions of that dev file to compare (0: all)")
+    ap.add_argument("--skip-speed", action="store_true")
+    ap.add_argument("--skip-agreement", action="store_true")
+    args = ap.parse_args()
+    if args.minilm and not args.minilm_dev:
+        ap.error("--minilm needs --minilm-dev")
+    os.environ.setdefault("ALBERT_BENCH_QUIET", "1")
+    with tempfile.TemporaryDirectory() as work:
+        if not args.skip_speed:
+            body = speed(args, work)
+            print(body)
+            write_section("answer", body)
+        if not args.skip_agreement:
+            body = agreement(args, work)
+            print(body)
+            write_section("int8-agreement", body)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,167 @@
+"""ONNX export and the ONNX Runtime backend for answering on CPU.
+
+`albert-bench export --model DIR --onnx [--int8] --out OUT` writes OUT/model.onnx next to the tokenizer,
+config.json and qa_config.json, so OUT is a model directory that `ask`, `evaluate` and `serve` take with
+`--backend onnx`. `--int8` quantizes the weights of every matrix multiplication to int8 (dynamic quantization:
+activations are quantized per batch at run time), which is where a CPU spends its time; `export` then checks the
+quantized model against the fp32 one on a few probe questions and writes what it found to onnx_info.json.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import warnings
+from types import SimpleNamespace
+
+import numpy as np
+
+from .errors import BenchError
+
+ONNX_FILE = "model.onnx"
+ONNX_INFO = "onnx_info.json"
+_KEEP = ("config.json", "qa_config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+         "spiece.model", "vocab.txt", "vocab.json", "merges.txt", "sentencepiece.bpe.model", "added_tokens.json")
+
+
+def _need_onnx():
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        raise BenchError("the ONNX backend needs onnxruntime: pip install onnxruntime") from None
+
+
+def export_onnx(model_dir: str, out_dir: str, int8: bool = False, opset: int = 18, log=print) -> dict:
+    """Export a saved QA model to ONNX (optionally int8), as a complete model directory."""
+    import torch
+
+    from .model import load_model, uses_token_type_ids
+
+    _need_onnx()
+    if os.path.abspath(model_dir) == os.path.abspath(out_dir):
+        raise BenchError(f"--out {out_dir} is the model directory itself; pass a new directory for the ONNX model")
+    if not os.path.isdir(model_dir):
+        raise BenchError(f"{model_dir}: no such model directory; pass the `best/` folder of a training run or another saved QA model")
+    model, tokenizer = load_model(model_dir)
+    model.eval()
+    names = ["input_ids", "attention_mask"] + (["token_type_ids"] if uses_token_type_ids(tokenizer) else [])
+    probe = tokenizer(["Who wrote it?", "When did the war end and why?"], ["Ann wrote it in 1990.", "It ended in 1945 after a long fight."],
+                      padding=True, return_tensors="pt")
+    args = tuple(probe[n] for n in names)
+
+    class Wrapped(torch.nn.Module):  # positional inputs, tuple output: what the exporter wants
+        def __init__(self, m):
+            super().__init__()
+            self.m = m
+
+        def forward(self, input_ids, attention_mask, token_type_ids=None):
+            extra = {"token_type_ids": token_type_ids} if token_type_ids is not None else {}
+            out = self.m(input_ids=input_ids, attention_mask=attention_mask, **extra)
+            return out.start_logits, out.end_logits
+
+    parent = os.path.dirname(os.path.abspath(out_dir)) or "."
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(dir=parent, prefix=".tmp-export-")
+    try:
+        fp32_path = os.path.join(tmp, "model.fp32.onnx" if int8 else ONNX_FILE)
+        log(f"export: tracing {model_dir} to ONNX (opset {opset})")
+        batch, seq = torch.export.Dim("batch", min=1, max=4096), torch.export.Dim("sequence", min=2, max=4096)
+        import logging
+
+        logging.getLogger("torch.onnx").setLevel(logging.ERROR)  # e.g. "torchvision is not installed"
+        with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the exporter's notes on axis names and deprecations are not for users
+            torch.onnx.export(
+                Wrapped(model), args, fp32_path, input_names=names, output_names=["start_logits", "end_logits"],
+                dynamic_shapes={n: {0: batch, 1: seq} for n in names}, opset_version=opset, dynamo=True,
+                external_data=False, verbose=False,
+            )
+        if int8:
+            from onnxruntime.quantization import QuantType, quantize_dynamic
+            from onnxruntime.quantization.shape_inference import quant_pre_process
+
+            log("export: quantizing matrix multiplications to int8 (dynamic)")
+            pre = os.path.join(tmp, "model.pre.onnx")
+            quant_pre_process(fp32_path, pre, skip_symbolic_shape=True)
+            quantize_dynamic(pre, os.path.join(tmp, ONNX_FILE), weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul", "Gemm"])
+        for f in _KEEP:
+            if os.path.exists(os.path.join(model_dir, f)):
+                shutil.copy2(os.path.join(model_dir, f), tmp)
+        tokenizer.save_pretrained(tmp)
+        # Check against PyTorch on the probe before anyone relies on it.
+        runner = OnnxModel(os.path.join(tmp, ONNX_FILE), names)
+        with torch.inference_mode():
+            ref = model(**{n: probe[n] for n in names})
+        got = runner(**{n: probe[n] for n in names})
+        mask = probe["attention_mask"].bool()
+        diff = float(max((ref.start_logits - got.start_logits)[mask].abs().max(), (ref.end_logits - got.end_logits)[mask].abs().max()))
+        info = {"backend": "onnx", "weights": "int8" if int8 else "fp32", "opset": opset, "source": os.path.abspath(model_dir),
+                "inputs": names, "max_abs_logit_diff_vs_pytorch": diff}
+        if not int8 and diff > 1e-2:
+            raise BenchError(f"export: the ONNX model's logits differ from PyTorch's by {diff:.3g} on a probe; not writing {out_dir}")
+        for f in ("model.fp32.onnx", "model.pre.onnx"):
+            if os.path.exists(os.path.join(tmp, f)):
+                os.unlink(os.path.join(tmp, f))
+        with open(os.path.join(tmp, ONNX_INFO), "w") as fh:
+            json.dump(info, fh, indent=2)
+        if os.path.exists(out_dir):
+            shutil.rmtree(out_dir)
+        os.chmod(tmp, 0o755)
+        os.replace(tmp, out_dir)
+    finally:
+        if os.path.exists(tmp):
+            shutil.rmtree(tmp, ignore_errors=True)
+    log(f"export: wrote {os.path.join(out_dir, ONNX_FILE)} ({info['weights']}; max |logit difference| vs PyTorch on a probe {diff:.2g})")
+    return info
+
+
+class OnnxModel:
+    """An ONNX Runtime session that answers like a transformers QA model: model(**batch).start_logits."""
+
+    def __init__(self, path: str, input_names: list[str] | None = None, threads: int | None = None):
+        _need_onnx()
+        import onnxruntime as ort
+
+        so = ort.SessionOptions()
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        so.intra_op_num_threads = threads or cores
+        so.inter_op_num_threads = 1
+        try:
+            self.session = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+        except Exception as e:  # onnxruntime raises its own exception types
+            raise BenchError(f"{path}: not a loadable ONNX model ({str(e).splitlines()[0][:200]}); re-run `albert-bench export`") from None
+        self.input_names = [i.name for i in self.session.get_inputs()]
+        self.path = path
+        self.training = False
+
+    def __call__(self, **batch):
+        import torch
+
+        feed = {n: np.ascontiguousarray(batch[n].cpu().numpy() if hasattr(batch[n], "cpu") else batch[n], dtype=np.int64) for n in self.input_names}
+        s, e = self.session.run(["start_logits", "end_logits"], feed)
+        return SimpleNamespace(start_logits=torch.from_numpy(s), end_logits=torch.from_numpy(e), loss=None)
+
+    # The few nn.Module manners that infer() and QuestionAnswerer rely on.
+    def eval(self):
+        return self
+
+    def train(self, mode: bool = True):
+        return self
+
+    def to(self, device):
+        if str(device) != "cpu":
+            raise BenchError("the ONNX backend runs on CPU; use --backend torch for a GPU")
+        return self
+
+
+def load_onnx(model_dir: str):
+    """(OnnxModel, tokenizer) from a directory written by `export_onnx`."""
+    from .features import load_tokenizer
+
+    path = os.path.join(model_dir, ONNX_FILE)
+    if not os.path.exists(path):
+        raise BenchError(f"{model_dir}: no {ONNX_FILE}; create one with `albert-bench export --model {model_dir} --onnx --out DIR` and pass --model DIR")
+    return OnnxModel(path), load_tokenizer(model_dir)

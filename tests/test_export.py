@@ -1,0 +1,80 @@
+"""ONNX export and the ONNX Runtime backend, on the tiny ALBERT trained on synthetic data (`trained` fixture)."""
+
+import json
+
+import pytest
+
+from albert_bench.cli import main
+
+
+@pytest.fixture(scope="module")
+def exported(trained, tmp_path_factory):
+    run, _ = trained
+    d = tmp_path_factory.mktemp("onnx")
+    assert main(["export", "--model", str(run / "best"), "--onnx", "--out", str(d / "fp32")]) == 0
+    assert main(["export", "--model", str(run / "best"), "--onnx", "--int8", "--out", str(d / "int8")]) == 0
+    return d
+
+
+def _evaluate(model, data, out, backend):
+    assert main(["evaluate", "--model", str(model), "--data", str(data), "--out", str(out), "--backend", backend]) == 0
+    return (json.load(open(out / f)) for f in ("predictions.json", "null_odds.json", "metrics.json"))
+
+
+def test_export_writes_a_complete_model_directory(exported, trained):
+    for kind in ("fp32", "int8"):
+        d = exported / kind
+        assert (d / "model.onnx").exists() and (d / "tokenizer.json").exists() and (d / "qa_config.json").exists()
+        info = json.load(open(d / "onnx_info.json"))
+        assert info["weights"] == kind
+    assert json.load(open(exported / "fp32" / "onnx_info.json"))["max_abs_logit_diff_vs_pytorch"] < 1e-3
+    assert json.load(open(trained[0] / "best" / "qa_config.json")) == json.load(open(exported / "int8" / "qa_config.json"))
+
+
+def test_onnx_fp32_answers_like_pytorch_and_int8_nearly(exported, trained, tmp_path):
+    run, d = trained
+    p_ref, o_ref, m_ref = _evaluate(run / "best", d / "dev.json", tmp_path / "torch", "torch")
+    p32, o32, m32 = _evaluate(exported / "fp32", d / "dev.json", tmp_path / "fp32", "onnx")
+    p8, _, m8 = _evaluate(exported / "int8", d / "dev.json", tmp_path / "int8", "onnx")
+    thr = m_ref["null_threshold"]
+    # fp32 ONNX: the same answers, except a question whose null odds sit within float noise of the threshold
+    assert all(p32[k] == p_ref[k] for k in p_ref if abs(o_ref[k] - thr) > 1e-3)
+    assert max(abs(o32[k] - o_ref[k]) for k in o_ref) < 1e-3
+    same8 = sum(p8[k] == p_ref[k] for k in p_ref) / len(p_ref)
+    assert same8 >= 0.95 and abs(m8["f1"] - m_ref["f1"]) <= 3.0 and m8["exact"] >= 90.0
+
+
+def test_ask_and_serve_with_onnx_backend(exported, capsys):
+    from fastapi.testclient import TestClient
+
+    from albert_bench.qa import QuestionAnswerer
+    from albert_bench.serve import create_app
+
+    context = "The city of Orvana is Blue. The city of Lintar is Green."
+    assert main(["ask", "--model", str(exported / "int8"), "--backend", "onnx", "--question", "What is the city of Lintar?",
+                 "--context", context, "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["no_answer"] or context[res["start"]:res["end"]] == res["answer"]
+    qa = QuestionAnswerer.from_pretrained(str(exported / "int8"), backend="onnx")
+    with TestClient(create_app(qa, 10_000, 8, True)) as client:
+        assert client.get("/healthz").json()["backend"] == "onnx"
+        r = client.post("/v1/answer", json={"question": "What is the city of Orvana?", "context": context}).json()
+        assert r["no_answer"] or context[r["start"]:r["end"]] == r["answer"]
+
+
+def test_backend_and_export_errors(trained, exported, tmp_path, capsys):
+    best = str(trained[0] / "best")
+    assert main(["ask", "--model", best, "--backend", "onnx", "--question", "q?", "--context", "c."]) == 2
+    assert "albert-bench export" in capsys.readouterr().err
+    assert main(["export", "--model", best, "--out", str(tmp_path / "x")]) == 2  # no --onnx
+    assert main(["export", "--model", best, "--onnx", "--out", best]) == 2
+    assert main(["export", "--model", str(tmp_path / "nope"), "--onnx", "--out", str(tmp_path / "y")]) == 2
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for f in (exported / "fp32").iterdir():
+        (broken / f.name).write_bytes(f.read_bytes())
+    (broken / "model.onnx").write_bytes(b"not a model")
+    capsys.readouterr()
+    assert main(["evaluate", "--model", str(broken), "--data", str(trained[1] / "dev.json"), "--out", str(tmp_path / "e"), "--backend", "onnx"]) == 2
+    err = capsys.readouterr().err
+    assert "model.onnx" in err and "Traceback" not in err
