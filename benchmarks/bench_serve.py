@@ -72,9 +72,9 @@ async def load(url: str, items: list[dict], clients: int, seconds: float) -> dic
     return {"requests": len(lat), "rps": len(lat) / wall, "p50": float(np.percentile(lat, 50)), "p95": float(np.percentile(lat, 95)), "errors": errors}
 
 
-def run_mode(model: str, micro: bool, items, clients, seconds) -> dict:
+def run_mode(model: str, micro: bool, items, clients, seconds, backend: str = "torch") -> dict:
     port = free_port()
-    cmd = [sys.executable, "-m", "albert_bench", "serve", "--model", model, "--port", str(port)] + ([] if micro else ["--no-micro-batching"])
+    cmd = [sys.executable, "-m", "albert_bench", "serve", "--model", model, "--port", str(port), "--backend", backend] + ([] if micro else ["--no-micro-batching"])
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, "ALBERT_BENCH_QUIET": "1"})
     url = f"http://127.0.0.1:{port}"
     try:
@@ -102,18 +102,24 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--seconds", type=float, default=15)
     ap.add_argument("--questions", type=int, default=64)
+    ap.add_argument("--no-onnx", action="store_true", help="skip the ONNX int8 row")
     args = ap.parse_args()
     sq = load_squad(f"{args.data}/squad2/dev-v2.0.json")
     items = [{"question": e.question, "context": e.context} for e in sq.examples[: args.questions]]
     with tempfile.TemporaryDirectory() as tmp:
         model = args.model or random_albert(args.data, os.path.join(tmp, "albert-base-random"))
         rows = {mode: run_mode(model, mode == "micro-batching", items, args.clients, args.seconds) for mode in ("one at a time", "micro-batching")}
+        if not args.no_onnx:
+            from albert_bench.export import export_onnx
+
+            int8 = export_onnx(model, os.path.join(tmp, "int8"), int8=True, log=lambda m: None) and os.path.join(tmp, "int8")
+            rows["micro-batching, ONNX Runtime int8 (`--backend onnx`)"] = run_mode(int8, True, items, args.clients, args.seconds, backend="onnx")
     assert all(r["errors"] == 0 for r in rows.values()), rows
     base = rows["one at a time"]["rps"]
     body = ["## `albert-bench serve` under load (`benchmarks/bench_serve.py`)", "",
             f"{args.clients} concurrent clients on loopback for {args.seconds:.0f} s each, {args.questions} dev-set questions in turn; "
-            f"model: {'albert-base-v2 architecture, random weights' if not args.model else args.model}, PyTorch backend on CPU.", "",
-            "| mode | requests | requests/s | p50 ms | p95 ms | forward passes | errors | vs one at a time |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+            f"model: {'albert-base-v2 architecture, random weights' if not args.model else args.model}, on CPU (PyTorch unless the row says ONNX).", "",
+            "| mode | requests | requests/s | p50 ms | p95 ms | worker turns (requests answered together) | errors | vs one at a time |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     body += [f"| {m} | {r['requests']} | {r['rps']:.2f} | {r['p50']:.0f} | {r['p95']:.0f} | {r['forward_passes']} | {r['errors']} | {r['rps'] / base:.2f}× |" for m, r in rows.items()]
     print("\n".join(body))
     write_section("serve_load", "\n".join(body))

@@ -104,7 +104,7 @@ def test_invalid_json_and_limits(server):
 def test_healthz_and_docs(server, qa):
     url, _ = server
     h = httpx.get(url + "/healthz").json()
-    assert h["model"] == qa.name and h["device"] == "cpu" and h["backend"] == "pytorch"
+    assert h["model"] == qa.name and h["device"] == "cpu" and h["backend"] == "torch"
     assert "/v1/answer:batch" in httpx.get(url + "/openapi.json").json()["paths"]
     assert httpx.get(url + "/docs").status_code == 200
 

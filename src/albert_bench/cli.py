@@ -142,6 +142,8 @@ def cmd_train(args) -> int:
 def cmd_evaluate(args) -> int:
     from .qa import evaluate_dir
 
+    if args.batch_size is not None and args.batch_size < 1:
+        raise BenchError("--batch-size must be at least 1")
     m = evaluate_dir(args.model, args.data, args.out, args.batch_size, backend=args.backend)
     _print_json(m)
     return 0
@@ -296,7 +298,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--model", required=True, metavar="DIR", help="saved model directory (e.g. RUN/best)")
     ev.add_argument("--data", required=True, metavar="FILE", help="SQuAD JSON file (path or URL)")
     ev.add_argument("--out", required=True, metavar="DIR")
-    ev.add_argument("--batch-size", type=int, default=32, help="windows per forward pass (default 32)")
+    ev.add_argument("--batch-size", type=int, default=None, help="windows per forward pass (default: 64 on a GPU; on CPU 4, or 1 with --backend onnx: fastest on CPU)")
     ev.add_argument("--backend", choices=("torch", "onnx"), default="torch", help="'torch' (PyTorch; CPU or GPU) or 'onnx' (ONNX Runtime on CPU; the directory must come from `albert-bench export`)")
     ev.set_defaults(func=cmd_evaluate)
 

@@ -163,11 +163,12 @@ def decode(
     odds_ex = np.clip(null_ex - best_ex, -_MAX_ODDS, _MAX_ODDS)
     # Softmax over each example's n-best and its null entry, shifted by the larger of the two for stability.
     top_ex = np.maximum(null_ex, best_ex)
-    exp_c = np.exp(cs - top_ex[ex_of])
-    exp_null = np.exp(null_ex - top_ex)
-    denom = exp_null.copy()
-    np.add.at(denom, ex_of, exp_c)
-    prob_c, prob_null = exp_c / denom[ex_of], exp_null / denom
+    with np.errstate(invalid="ignore"):  # examples without windows give inf - inf here; they are never read
+        exp_c = np.exp(cs - top_ex[ex_of])
+        exp_null = np.exp(null_ex - top_ex)
+        denom = exp_null.copy()
+        np.add.at(denom, ex_of, exp_c)
+        prob_c, prob_null = exp_c / denom[ex_of], exp_null / denom
 
     bounds = np.searchsorted(ex_of, np.arange(n_ex + 1)).tolist()
     # Plain lists: indexing NumPy arrays element by element in the loop below would cost more than all else.

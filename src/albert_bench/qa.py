@@ -24,17 +24,17 @@ from .model import QAConfig, infer, load_model
 
 
 class QuestionAnswerer:
-    def __init__(self, model, tokenizer, qa: QAConfig | None = None, device: str | None = None, batch_size: int = 32, name: str = ""):
+    def __init__(self, model, tokenizer, qa: QAConfig | None = None, device: str | None = None, batch_size: int | None = None, name: str = ""):
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.model = model.to(self.device).eval()
         self.tokenizer = tokenizer
         self.qa = qa or QAConfig()
-        self.batch_size = batch_size
         self.name = name
-        self.backend = "torch"
+        self.backend = "onnx" if not hasattr(model, "parameters") else "torch"
+        self.batch_size = batch_size or default_batch_size(self.device, self.backend)
 
     @classmethod
-    def from_pretrained(cls, model_dir: str, device: str | None = None, batch_size: int = 32, backend: str = "torch") -> "QuestionAnswerer":
+    def from_pretrained(cls, model_dir: str, device: str | None = None, batch_size: int | None = None, backend: str = "torch") -> "QuestionAnswerer":
         """`backend`: "torch" (PyTorch, CPU or GPU) or "onnx" (ONNX Runtime on CPU; see `albert-bench export`)."""
         if not os.path.isdir(model_dir):
             raise BenchError(f"{model_dir}: no such model directory; pass the `best/` folder of a training run or another saved QA model")
@@ -47,9 +47,7 @@ class QuestionAnswerer:
             model, tokenizer = load_model(model_dir)
         else:
             raise BenchError(f"--backend {backend!r}: expected 'torch' or 'onnx'")
-        qa = cls(model, tokenizer, QAConfig.load(model_dir), device, batch_size, name=model_dir)
-        qa.backend = backend
-        return qa
+        return cls(model, tokenizer, QAConfig.load(model_dir), device, batch_size, name=model_dir)
 
     @property
     def decode_config(self) -> DecodeConfig:
@@ -98,7 +96,16 @@ class QuestionAnswerer:
         }
 
 
-def evaluate_dir(model_dir: str, data_file: str, out_dir: str, batch_size: int = 32, backend: str = "torch") -> dict:
+def default_batch_size(device, backend: str) -> int:
+    """Windows per forward pass when answering. On a GPU, big batches. On CPU, small ones: measured on 2 cores
+    (benchmarks/RESULTS.md), ALBERT base answers fastest 2-4 windows at a time with PyTorch and one at a time
+    with ONNX Runtime; larger batches spill activations out of the caches and get slower, not faster."""
+    if torch.device(device).type == "cuda":
+        return 64
+    return 1 if backend == "onnx" else 4
+
+
+def evaluate_dir(model_dir: str, data_file: str, out_dir: str, batch_size: int | None = None, backend: str = "torch") -> dict:
     """Predict a SQuAD file and write predictions.json, null_odds.json, nbest.json and metrics.json."""
     from .cli import write_json_atomic
 

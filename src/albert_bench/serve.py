@@ -182,7 +182,8 @@ def serve(model_dir: str, host: str = "127.0.0.1", port: int = 8000, max_context
 
     from .qa import QuestionAnswerer
 
-    qa = QuestionAnswerer.from_pretrained(model_dir, batch_size=max_batch, backend=backend)
+    # max_batch bounds the requests gathered per turn; the forward passes inside use the device's batch size.
+    qa = QuestionAnswerer.from_pretrained(model_dir, backend=backend)
     app = create_app(qa, max_context_chars, max_batch, micro_batching)
     print(f"albert-bench: answering with {model_dir} ({backend}) on http://{host}:{port}/  (API docs: /docs)")
     uvicorn.run(app, host=host, port=port, log_level="warning")
