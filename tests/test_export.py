@@ -78,3 +78,14 @@ def test_backend_and_export_errors(trained, exported, tmp_path, capsys):
     assert main(["evaluate", "--model", str(broken), "--data", str(trained[1] / "dev.json"), "--out", str(tmp_path / "e"), "--backend", "onnx"]) == 2
     err = capsys.readouterr().err
     assert "model.onnx" in err and "Traceback" not in err
+
+
+def test_export_never_replaces_a_directory_that_is_not_an_export(trained, tmp_path):
+    best = str(trained[0] / "best")
+    keep = tmp_path / "mine"
+    keep.mkdir()
+    (keep / "notes.txt").write_text("precious")
+    assert main(["export", "--model", best, "--onnx", "--out", str(keep)]) == 2
+    assert (keep / "notes.txt").read_text() == "precious"
+    assert main(["export", "--model", best, "--onnx", "--out", str(trained[0])]) == 2  # the run holding the model
+    assert (trained[0] / "best" / "model.safetensors").exists()

@@ -170,3 +170,43 @@ def test_feature_cache_off(dev, albert_tok, tmp_path, monkeypatch):
     monkeypatch.setenv("ALBERT_BENCH_FEATURE_CACHE", "0")
     F.cached_features(dev.examples[:10], albert_tok)
     assert not list(tmp_path.rglob("*.npz"))
+
+
+def test_cache_key_tells_apart_which_context_a_question_reuses(albert_tok):
+    # Two same-length contexts; the third question refers to the first in one set and the second in the other.
+    x, y = "Alpha is red.", "Gamma is tan."
+    a = [_example(x, "red", id="1"), _example(y, "tan", id="2"), _example(x, "", id="3")]
+    b = [_example(x, "red", id="1"), _example(y, "tan", id="2"), _example(y, "", id="3")]
+    assert F.features_cache_key(a, albert_tok, FeatureConfig()) != F.features_cache_key(b, albert_tok, FeatureConfig())
+
+
+def test_empty_feature_set_round_trips_through_cache(albert_tok, tmp_path):
+    assert len(F.cached_features([], albert_tok, cache_dir=str(tmp_path))) == 0
+    assert len(F.cached_features([], albert_tok, cache_dir=str(tmp_path))) == 0
+
+
+def test_byte_level_bpe_with_trimmed_offsets_uses_the_reference(dev):
+    """RoBERTa-style post-processors trim the first token of each overflow window: the windows are not cut from
+    one encoding there, so the result still equals the tokenizer's own pair encoding."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    texts = [e.context for e in dev.examples[:400:10]] + [e.question for e in dev.examples[:400]]
+    bpe = Tokenizer(models.BPE(unk_token="<unk>"))
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=True)
+    bpe.decoder = decoders.ByteLevel()
+    bpe.train_from_iterator(texts, trainers.BpeTrainer(vocab_size=800, special_tokens=["<s>", "<pad>", "</s>", "<unk>"]))
+    bpe.post_processor = processors.RobertaProcessing(("</s>", 2), ("<s>", 0), trim_offsets=True, add_prefix_space=True)
+    tok = PreTrainedTokenizerFast(tokenizer_object=bpe, bos_token="<s>", eos_token="</s>", sep_token="</s>", cls_token="<s>",
+                                  unk_token="<unk>", pad_token="<pad>")
+    ex, cfg = dev.examples[:200], FeatureConfig(128, 32, 32)
+    assert F._trims_offsets(tok) and not F._trims_offsets(F.load_tokenizer(str(__import__("tests.conftest", fromlist=["ALBERT_DIR"]).ALBERT_DIR)))
+    assert F.features_equal(F.build_features(ex, tok, cfg), F.build_features_reference(ex, tok, cfg)) is None
+
+
+def test_question_that_grows_when_recut_still_matches_on_short_contexts(albert_tok):
+    # Cutting a question on the string can re-tokenize to one token more than max_query_length; with a context
+    # that fits in one window no stride arithmetic is needed, and both paths give that one window.
+    cfg = FeatureConfig(64, 52, 8)
+    ex = [_example("Polish words.", "Polish", question='What is Polish for "female"? ' * 3)]
+    assert F.features_equal(F.build_features(ex, albert_tok, cfg), F.build_features_reference(ex, albert_tok, cfg)) is None

@@ -47,6 +47,8 @@ def _flatten(logits, lengths: np.ndarray) -> np.ndarray:
     """All windows' logits, unpadded, end to end (a list of rows or a padded [n, width] array)."""
     if isinstance(logits, np.ndarray) and logits.ndim == 2:
         return logits[np.arange(logits.shape[1])[None, :] < lengths[:, None]].astype(np.float32)
+    if all(isinstance(r, np.ndarray) and r.ndim == 1 for r in logits) and list(map(len, logits)) == lengths.tolist():
+        return np.concatenate(logits).astype(np.float32, copy=False)  # rows already unpadded (what `infer` returns)
     return np.concatenate([np.asarray(r, dtype=np.float32)[:n] for r, n in zip(logits, lengths)])
 
 
@@ -103,7 +105,7 @@ def decode(
     lengths = feats.lengths
     base = np.concatenate([[0], np.cumsum(lengths)[:-1]])
     S, E = _flatten(start_logits, lengths), _flatten(end_logits, lengths)
-    offs = np.concatenate(feats.offsets).astype(np.int64)
+    offs = feats.flat_offsets()
     ctx = offs[:, 0] >= 0
     cls = base + feats.cls_index
     null = S[cls] + E[cls]
@@ -170,22 +172,26 @@ def decode(
         np.add.at(denom, ex_of, exp_c)
         prob_c, prob_null = exp_c / denom[ex_of], exp_null / denom
 
-    bounds = np.searchsorted(ex_of, np.arange(n_ex + 1)).tolist()
-    # Plain lists: indexing NumPy arrays element by element in the loop below would cost more than all else.
-    L_s, L_e, L_odds = char_s.tolist(), char_e.tolist(), odds_ex.tolist()
-    out = Decoded({}, {}, NBest(examples, bounds, char_s, char_e, cs, prob_c, null_ex, prob_null), {}, {})
-    for i in np.unique(feats.example_index).tolist():
-        ex = examples[i]
-        lo, hi = bounds[i], bounds[i + 1]
-        odds = L_odds[i]
-        best = ex.context[L_s[lo] : L_e[lo]] if hi > lo else ""
-        out.best_text[ex.id] = best
-        out.predictions[ex.id] = best if odds <= cfg.null_threshold else ""
-        out.null_odds[ex.id] = odds
-        out.nbest._index[ex.id] = i
-        if hi > lo:
-            out.spans[ex.id] = (L_s[lo], L_e[lo])
-    return out
+    bounds = np.searchsorted(ex_of, np.arange(n_ex + 1))
+    present = np.unique(feats.example_index)
+    lo, has = bounds[present], bounds[present + 1] > bounds[present]
+    first = np.where(has, lo, 0)
+    # Plain lists and comprehensions: element-wise NumPy indexing in a Python loop would cost more than all else.
+    s_first, e_first = char_s[first].tolist() if len(char_s) else [0] * len(present), char_e[first].tolist() if len(char_e) else [0] * len(present)
+    exs = [examples[i] for i in present.tolist()]
+    ids = [ex.id for ex in exs]
+    has_l, odds = has.tolist(), odds_ex[present].tolist()
+    best = [ex.context[a:b] if h else "" for ex, a, b, h in zip(exs, s_first, e_first, has_l)]
+    nbest = NBest(examples, bounds.tolist(), char_s, char_e, cs, prob_c, null_ex, prob_null)
+    nbest._index = dict(zip(ids, present.tolist()))
+    thr = cfg.null_threshold
+    return Decoded(
+        predictions={k: (b if o <= thr else "") for k, b, o in zip(ids, best, odds)},
+        null_odds=dict(zip(ids, odds)),
+        nbest=nbest,
+        spans={k: (a, b) for k, a, b, h in zip(ids, s_first, e_first, has_l) if h},
+        best_text=dict(zip(ids, best)),
+    )
 
 
 class NBest(Mapping):
@@ -202,11 +208,13 @@ class NBest(Mapping):
 
     def __getitem__(self, qid: str) -> list[dict]:
         i = self._index[qid]
+        if not isinstance(self._s, list):  # Python lists once: cheaper than a NumPy slice per question
+            self._s, self._e, self._c, self._p = (x.tolist() for x in (self._s, self._e, self._c, self._p))
         ctx, lo, hi = self._examples[i].context, self._bounds[i], self._bounds[i + 1]
-        c = self._c[lo:hi].tolist()
+        c = self._c[lo:hi]
         entries = [
             {"text": ctx[s:t], "start": s, "end": t, "score": sc, "probability": p}
-            for s, t, sc, p in zip(self._s[lo:hi].tolist(), self._e[lo:hi].tolist(), c, self._p[lo:hi].tolist())
+            for s, t, sc, p in zip(self._s[lo:hi], self._e[lo:hi], c, self._p[lo:hi])
         ]
         null = float(self._null[i])
         at = bisect.bisect_right([-x for x in c], -null)  # a span tied with null stays ahead of it

@@ -3,8 +3,10 @@
 `albert-bench export --model DIR --onnx [--int8] --out OUT` writes OUT/model.onnx next to the tokenizer,
 config.json and qa_config.json, so OUT is a model directory that `ask`, `evaluate` and `serve` take with
 `--backend onnx`. `--int8` quantizes the weights of every matrix multiplication to int8 (dynamic quantization:
-activations are quantized per batch at run time), which is where a CPU spends its time; `export` then checks the
-quantized model against the fp32 one on a few probe questions and writes what it found to onnx_info.json.
+activations are quantized per batch at run time), which is where a CPU spends its time. `export` runs the new
+model on probe questions against PyTorch and records the largest logit difference in onnx_info.json; an fp32
+export that differs by more than 0.01 is refused (int8 differs by design; how much it changes answers is in
+benchmarks/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -40,10 +42,15 @@ def export_onnx(model_dir: str, out_dir: str, int8: bool = False, opset: int = 1
     from .model import load_model, uses_token_type_ids
 
     _need_onnx()
-    if os.path.abspath(model_dir) == os.path.abspath(out_dir):
-        raise BenchError(f"--out {out_dir} is the model directory itself; pass a new directory for the ONNX model")
     if not os.path.isdir(model_dir):
         raise BenchError(f"{model_dir}: no such model directory; pass the `best/` folder of a training run or another saved QA model")
+    src, dst = os.path.realpath(model_dir), os.path.realpath(out_dir)
+    if src == dst or src.startswith(dst.rstrip(os.sep) + os.sep):
+        raise BenchError(f"--out {out_dir} holds the model directory {model_dir}; pass a new directory for the ONNX model")
+    if os.path.lexists(out_dir) and not (os.path.isdir(out_dir) and not os.path.islink(out_dir)
+                                         and (not os.listdir(out_dir) or os.path.exists(os.path.join(out_dir, ONNX_INFO)))):
+        # Only an empty directory or an earlier export is replaced: --out must never wipe a user's files.
+        raise BenchError(f"--out {out_dir} exists and is not an earlier ONNX export (no {ONNX_INFO}); pass a new directory")
     model, tokenizer = load_model(model_dir)
     model.eval()
     names = ["input_ids", "attention_mask"] + (["token_type_ids"] if uses_token_type_ids(tokenizer) else [])
@@ -89,6 +96,7 @@ def export_onnx(model_dir: str, out_dir: str, int8: bool = False, opset: int = 1
         for f in _KEEP:
             if os.path.exists(os.path.join(model_dir, f)):
                 shutil.copy2(os.path.join(model_dir, f), tmp)
+        tokenizer.backend_tokenizer.no_padding()  # the probe call switched padding on; the saved file must not keep it
         tokenizer.save_pretrained(tmp)
         # Check against PyTorch on the probe before anyone relies on it.
         runner = OnnxModel(os.path.join(tmp, ONNX_FILE), names)

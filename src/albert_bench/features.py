@@ -48,6 +48,15 @@ class Features:
     def lengths(self) -> np.ndarray:
         return np.fromiter((len(x) for x in self.input_ids), dtype=np.int64, count=len(self.input_ids))
 
+    def flat_offsets(self) -> np.ndarray:
+        """All windows' offsets end to end, [total tokens, 2]; computed once (the decoder needs them per call)."""
+        key = (id(self.offsets), len(self.offsets))  # features are not edited in place; a new list is new features
+        cached = self.__dict__.get("_flat_offsets")
+        if cached is None or cached[0] != key:
+            cached = (key, np.concatenate(self.offsets) if self.offsets else np.empty((0, 2), np.int32))
+            self.__dict__["_flat_offsets"] = cached
+        return cached[1]
+
 
 def load_tokenizer(name_or_dir: str):
     """A fast tokenizer (character offsets are required) from a directory or a hub name."""
@@ -237,6 +246,13 @@ def _pair_template(tokenizer) -> _PairTemplate | None:
     )
 
 
+def _trims_offsets(tokenizer) -> bool:
+    """Byte-level BPE post-processors with trim_offsets (RoBERTa) trim the first token of every overflow window
+    as if it began the text, so cutting windows from one encoding would give other offsets: use the reference."""
+    pp = tokenizer.backend_tokenizer.post_processor
+    return pp is not None and b'"trim_offsets":true' in pp.__getstate__().replace(b" ", b"")
+
+
 def _encode(tokenizer, texts: list[str], offsets: bool):
     """Token ids (and character offsets) of texts without special tokens, straight from the Rust tokenizer."""
     encs = tokenizer.backend_tokenizer.encode_batch(texts, add_special_tokens=False)
@@ -260,7 +276,7 @@ def build_features(examples: list[Example], tokenizer, cfg: FeatureConfig = Feat
     if tokenizer.padding_side != "right":
         raise BenchError("tokenizers that pad on the left are not supported (question first, context second)")
     tpl = _pair_template(tokenizer)
-    if tpl is None or tokenizer.backend_tokenizer.truncation is not None:
+    if tpl is None or _trims_offsets(tokenizer):
         return build_features_reference(examples, tokenizer, cfg, progress=progress)
     bar = progress_bar(total=len(examples), desc="features", unit="q", disable=not progress)
 
@@ -288,10 +304,10 @@ def build_features(examples: list[Example], tokenizer, cfg: FeatureConfig = Feat
         q, ci = q_ids[ei], ex_ctx[ei]
         cids, coffs = c_ids[ci], c_offs[ci]
         n, room = len(cids), budget - len(q)
-        if room <= cfg.doc_stride:
-            raise BenchError(f"question {ex.id}: {len(q)} tokens leave {room} for the context, not more than doc_stride {cfg.doc_stride}; lower --max-query-length or --doc-stride")
         if n <= room:
             spans = [(0, n)]
+        elif room <= cfg.doc_stride:  # the tokenizer itself would panic here
+            raise BenchError(f"question {ex.id}: {len(q)} tokens leave {room} for the context, not more than doc_stride {cfg.doc_stride}; lower --max-query-length or --doc-stride")
         else:  # tokenizers' Encoding::truncate (direction right)
             spans, step = [], room - cfg.doc_stride
             for a in range(0, n, step):
@@ -363,24 +379,35 @@ CACHE_FORMAT = 1  # bump when the features for the same inputs change
 
 
 def features_cache_key(examples: list[Example], tokenizer, cfg: FeatureConfig) -> str:
-    """sha256 of what the features depend on: the questions and contexts, the tokenizer, the window settings."""
+    """sha256 of what the features depend on: the questions and contexts, the tokenizer, the window settings,
+    and the versions of the code that turns them into features."""
     import hashlib
     import json
 
+    import tokenizers
+
+    from . import __version__
+
+    def field(b: bytes) -> bytes:  # length-prefixed, so no two different inputs hash the same bytes
+        return b"%d:" % len(b) + b
+
     h = hashlib.sha256()
-    h.update(json.dumps({"format": CACHE_FORMAT, "cfg": [cfg.max_seq_length, cfg.doc_stride, cfg.max_query_length],
+    h.update(json.dumps({"format": CACHE_FORMAT, "albert_bench": __version__, "tokenizers": tokenizers.__version__,
+                         "cfg": [cfg.max_seq_length, cfg.doc_stride, cfg.max_query_length],
                          "tok": [type(tokenizer).__name__, tokenizer.padding_side, tokenizer.cls_token_id]}).encode())
-    h.update(tokenizer.backend_tokenizer.to_str().encode())
-    seen: set[str] = set()
+    tok = json.loads(tokenizer.backend_tokenizer.to_str())
+    tok["truncation"] = tok["padding"] = None  # call-time state, not part of the tokenizer's definition
+    h.update(field(json.dumps(tok, sort_keys=True).encode()))
+    first_use: dict[str, int] = {}
     for e in examples:
-        h.update(b"\x00".join([e.id.encode(), e.question.encode(), b"%d" % len(e.answers)]))
+        h.update(field(e.id.encode()) + field(e.question.encode()) + b"%d;" % len(e.answers))
         for a in e.answers:
-            h.update(b"\x01%d\x01" % a.start + a.text.encode())
-        if e.context in seen:  # contexts repeat ~10 times; hash each once, in order of first use
-            h.update(b"\x02%d" % len(e.context))
+            h.update(b"%d;" % a.start + field(a.text.encode()))
+        if e.context in first_use:  # contexts repeat ~10 times; hash each once, then refer to it by number
+            h.update(b"C%d;" % first_use[e.context])
         else:
-            seen.add(e.context)
-            h.update(b"\x03" + e.context.encode())
+            first_use[e.context] = len(first_use)
+            h.update(b"N" + field(e.context.encode()))
     return h.hexdigest()
 
 
@@ -409,6 +436,8 @@ def save_features(feats: Features, path: str) -> None:
 
 def load_features(path: str) -> Features:
     with np.load(path) as z:
+        if len(z["lengths"]) == 0:
+            return Features([], [], [], z["example_index"], z["start_positions"], z["end_positions"], z["cls_index"])
         cut = np.cumsum(z["lengths"])[:-1]
         return Features(
             input_ids=np.split(z["input_ids"], cut), token_type_ids=np.split(z["token_type_ids"], cut),

@@ -143,9 +143,14 @@ def get_raw_scores(dataset: Iterable[Mapping], preds: Mapping[str, str]) -> tupl
         pred = norm[preds[qid]]
         golds = dict.fromkeys(norm[a] for a in gold_answers)  # duplicates score the same
         exact_scores[qid] = int(pred in golds)
-        pred_toks = pred.split()
-        counts = collections.Counter(pred_toks)
-        f1_scores[qid] = max(_f1_tokens(g.split(), pred_toks, counts) for g in golds)
+        if pred in golds:  # a gold equal to the prediction has F1 1, the most any gold can give
+            f1_scores[qid] = 1.0 if pred else 1
+        elif not pred:  # no answer against real answers: 0 for each (int(gold_toks == []))
+            f1_scores[qid] = 0
+        else:
+            pred_toks = pred.split()
+            counts = collections.Counter(pred_toks)
+            f1_scores[qid] = max(_f1_tokens(g.split(), pred_toks, counts) for g in golds)
     return exact_scores, f1_scores
 
 
