@@ -61,14 +61,14 @@ def _forward_max(x: np.ndarray, m: int, L: int) -> np.ndarray:
     return np.maximum(x[:, :L], x[:, m - w : m - w + L])  # two overlapping windows of w ≥ m/2 cover m
 
 
-def _top_spans(s: np.ndarray, e: np.ndarray, k: int, max_len: int):
+def _top_spans(s: np.ndarray, e_pad: np.ndarray, k: int, max_len: int):
     """Top-k valid spans of each window: (scores [n,k], starts [n,k], ends [n,k]), best first.
 
-    `s`/`e` hold _NEG wherever a token may not start/end an answer. Slots without a valid span score _NEG.
+    `s` [n, L] / `e_pad` [n, L + min(max_len, L) - 1] hold _NEG wherever a token may not start/end an answer
+    (and in e_pad's extra columns). Slots without a valid span score _NEG.
     """
     n, L = s.shape
     m = min(max_len, L)
-    e_pad = np.concatenate([e, np.full((n, m - 1), _NEG, dtype=np.float32)], axis=1)
     # The k best spans start at no more than k starts, and those are among the k best by their best span
     # (start logit + the best end logit within max_len): rank starts by that, a running max over the ends,
     # and build span scores only for those k starts.
@@ -109,6 +109,11 @@ def decode(
     ctx = offs[:, 0] >= 0
     cls = base + feats.cls_index
     null = S[cls] + E[cls]
+    # Logits where a token may start/end an answer, _NEG elsewhere, and one _NEG at the end that padding
+    # positions point at: each chunk is then two plain gathers.
+    pad_at = len(S)
+    S_ok = np.append(np.where(ctx, S, _NEG), _NEG).astype(np.float32, copy=False)
+    E_ok = np.append(np.where(ctx, E, _NEG), _NEG).astype(np.float32, copy=False)
 
     top_s = np.full((n, k), _NEG, np.float32)
     top_a = np.zeros((n, k), np.int64)
@@ -117,11 +122,11 @@ def decode(
 
     def run_chunk(lo: int) -> None:  # chunks bound the band matrix's memory (chunk × width × max_answer_length)
         rows = by_len[lo : lo + chunk]
-        pos = np.arange(lengths[rows].max())[None, :]
-        inside = pos < lengths[rows, None]
-        flat_pos = np.where(inside, base[rows, None] + pos, 0)
-        ok = inside & ctx[flat_pos]
-        sc, a, b = _top_spans(np.where(ok, S[flat_pos], _NEG), np.where(ok, E[flat_pos], _NEG), k, cfg.max_answer_length)
+        width = int(lengths[rows].max())
+        m = min(cfg.max_answer_length, width)
+        pos = np.arange(width + m - 1)[None, :]
+        flat_pos = np.where(pos < lengths[rows, None], base[rows, None] + pos, pad_at)
+        sc, a, b = _top_spans(S_ok[flat_pos[:, :width]], E_ok[flat_pos], k, cfg.max_answer_length)
         kk = sc.shape[1]
         top_s[rows, :kk], top_a[rows, :kk], top_b[rows, :kk] = sc, a, b
 
