@@ -55,7 +55,7 @@ def export_onnx(model_dir: str, out_dir: str, int8: bool = False, opset: int = 1
     model.eval()
     names = ["input_ids", "attention_mask"] + (["token_type_ids"] if uses_token_type_ids(tokenizer) else [])
     probe = tokenizer(["Who wrote it?", "When did the war end and why?"], ["Ann wrote it in 1990.", "It ended in 1945 after a long fight."],
-                      padding=True, return_tensors="pt")
+                      padding=True, return_token_type_ids=True, return_tensors="pt")
     args = tuple(probe[n] for n in names)
 
     class Wrapped(torch.nn.Module):  # positional inputs, tuple output: what the exporter wants
