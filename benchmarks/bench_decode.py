@@ -16,13 +16,12 @@ import os
 import re
 import string
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _results import write_section  # noqa: E402
+from _results import best_of, write_section  # noqa: E402
 
 from albert_bench.data import load_squad
 from albert_bench.decode import DecodeConfig, decode
@@ -30,11 +29,16 @@ from albert_bench.features import cached_features, load_tokenizer
 from albert_bench.metric import squad_v2_evaluate
 
 
+def windows_by_example(feats) -> dict[int, list[int]]:
+    out: dict[int, list[int]] = {}
+    for f, ei in enumerate(feats.example_index.tolist()):
+        out.setdefault(ei, []).append(f)
+    return out
+
+
 def baseline_best(examples, feats, S, E, cfg: DecodeConfig):
     """The same per-window top-20 × top-20 double loop, keeping only each question's best span and null score."""
-    by_example: dict[int, list[int]] = {}
-    for f, ei in enumerate(feats.example_index):
-        by_example.setdefault(int(ei), []).append(f)
+    by_example = windows_by_example(feats)
     preds, odds = {}, {}
     for ei, fs in by_example.items():
         ex = examples[ei]
@@ -58,9 +62,7 @@ def baseline_best(examples, feats, S, E, cfg: DecodeConfig):
 
 def baseline_decode(examples, feats, S, E, cfg: DecodeConfig):
     """Hugging Face's `postprocess_qa_predictions` (SQuAD 2.0 branch), minus its file writing."""
-    by_example: dict[int, list[int]] = {}
-    for f, ei in enumerate(feats.example_index):
-        by_example.setdefault(int(ei), []).append(f)
+    by_example = windows_by_example(feats)
     preds, odds, nbest = {}, {}, {}
     for ei, fs in by_example.items():
         ex = examples[ei]
@@ -170,15 +172,6 @@ def exhaustive_best(s, e, offs, max_len) -> float:
     return best
 
 
-def best_of(n: int, fn):
-    best, out = float("inf"), None
-    for _ in range(n):
-        t = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t)
-    return best, out
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default=os.environ.get("ALBERT_BENCH_DATA", "../shared/data"))
@@ -231,9 +224,7 @@ def main() -> None:
     # more. Where the two differ, an exhaustive search over every (start, end) pair must agree with ours.
     assert all(d.null_odds[k] <= bo[k] + 1e-4 for k in bo)
     differ = differ_ids(d, bp, bo)
-    windows_of: dict[int, list[int]] = {}
-    for f, ei in enumerate(feats.example_index.tolist()):
-        windows_of.setdefault(ei, []).append(f)
+    windows_of = windows_by_example(feats)
     index_of = {e.id: i for i, e in enumerate(sq.examples)}
     for qid in differ:
         best = max(exhaustive_best(S[f], E[f], feats.offsets[f], cfg.max_answer_length) for f in windows_of[index_of[qid]])

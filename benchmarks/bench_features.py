@@ -15,23 +15,13 @@ import argparse
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _results import write_section  # noqa: E402
+from _results import best_of, write_section  # noqa: E402
 
 from albert_bench.data import load_squad
 from albert_bench.features import FeatureConfig, build_features, build_features_reference, cached_features, features_equal, load_tokenizer
-
-
-def best_of(n, fn):
-    best, out = float("inf"), None
-    for _ in range(n):
-        t = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t)
-    return best, out
 
 
 def main() -> None:

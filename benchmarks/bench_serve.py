@@ -112,7 +112,8 @@ def main() -> None:
         if not args.no_onnx:
             from albert_bench.export import export_onnx
 
-            int8 = export_onnx(model, os.path.join(tmp, "int8"), int8=True, log=lambda m: None) and os.path.join(tmp, "int8")
+            int8 = os.path.join(tmp, "int8")
+            export_onnx(model, int8, int8=True, log=lambda m: None)
             rows["micro-batching, ONNX Runtime int8 (`--backend onnx`)"] = run_mode(int8, True, items, args.clients, args.seconds, backend="onnx")
     assert all(r["errors"] == 0 for r in rows.values()), rows
     base = rows["one at a time"]["rps"]

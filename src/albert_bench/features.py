@@ -119,6 +119,16 @@ def label_answer(ex: Example):
     return min(counted, key=lambda a: len(a.text))
 
 
+def _columns() -> dict[str, list]:
+    return {k: [] for k in ("input_ids", "token_type_ids", "offsets", "example_index", "start", "end", "cls")}
+
+
+def _from_columns(cols: dict[str, list]) -> Features:
+    as_int = lambda k: np.asarray(cols[k], dtype=np.int64)  # noqa: E731
+    return Features(cols["input_ids"], cols["token_type_ids"], cols["offsets"], as_int("example_index"),
+                    as_int("start"), as_int("end"), as_int("cls"))
+
+
 def build_features_reference(examples: list[Example], tokenizer, cfg: FeatureConfig = FeatureConfig(), batch_size: int = 1000, progress: bool = False) -> Features:
     """The usual way: tokenize each (question, context) pair with the tokenizer's own overflow windows.
 
@@ -130,7 +140,7 @@ def build_features_reference(examples: list[Example], tokenizer, cfg: FeatureCon
     pad_right = tokenizer.padding_side == "right"
     if not pad_right:
         raise BenchError("tokenizers that pad on the left are not supported (question first, context second)")
-    cols: dict[str, list] = {k: [] for k in ("input_ids", "token_type_ids", "offsets", "example_index", "start", "end", "cls")}
+    cols = _columns()
     bar = progress_bar(total=len(examples), desc="features", unit="q", disable=not progress)
     for lo in range(0, len(examples), batch_size):
         chunk = examples[lo : lo + batch_size]
@@ -166,15 +176,7 @@ def build_features_reference(examples: list[Example], tokenizer, cfg: FeatureCon
             cols["cls"].append(cls)
         bar.update(len(chunk))
     bar.close()
-    return Features(
-        input_ids=cols["input_ids"],
-        token_type_ids=cols["token_type_ids"],
-        offsets=cols["offsets"],
-        example_index=np.asarray(cols["example_index"], dtype=np.int64),
-        start_positions=np.asarray(cols["start"], dtype=np.int64),
-        end_positions=np.asarray(cols["end"], dtype=np.int64),
-        cls_index=np.asarray(cols["cls"], dtype=np.int64),
-    )
+    return _from_columns(cols)
 
 
 def label_round_trip(examples: list[Example], feats: Features) -> dict:
@@ -299,7 +301,7 @@ def build_features(examples: list[Example], tokenizer, cfg: FeatureConfig = Feat
     cls_id = tokenizer.cls_token_id
     cls_in_prefix = np.flatnonzero(tpl.prefix == cls_id) if cls_id is not None else np.empty(0)
     budget = cfg.max_seq_length - n_special
-    cols: dict[str, list] = {k: [] for k in ("input_ids", "token_type_ids", "offsets", "example_index", "start", "end", "cls")}
+    cols = _columns()
     for ei, ex in enumerate(examples):
         q, ci = q_ids[ei], ex_ctx[ei]
         cids, coffs = c_ids[ci], c_offs[ci]
@@ -346,15 +348,7 @@ def build_features(examples: list[Example], tokenizer, cfg: FeatureConfig = Feat
             bar.update(1000)
     bar.update(len(examples) % 1000)
     bar.close()
-    return Features(
-        input_ids=cols["input_ids"],
-        token_type_ids=cols["token_type_ids"],
-        offsets=cols["offsets"],
-        example_index=np.asarray(cols["example_index"], dtype=np.int64),
-        start_positions=np.asarray(cols["start"], dtype=np.int64),
-        end_positions=np.asarray(cols["end"], dtype=np.int64),
-        cls_index=np.asarray(cols["cls"], dtype=np.int64),
-    )
+    return _from_columns(cols)
 
 
 def features_equal(a: Features, b: Features) -> str | None:
