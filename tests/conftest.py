@@ -1,14 +1,21 @@
 """Shared fixtures. Real files are read in place from $ALBERT_BENCH_DATA (default: ../shared/data)."""
 
+import atexit
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("ALBERT_BENCH_QUIET", "1")  # progress bars are for people; test logs stay readable
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing here may reach a model hub
-# Downloads and feature caches of this test session go to a fresh directory, never the user's cache.
-os.environ.setdefault("ALBERT_BENCH_CACHE", __import__("tempfile").mkdtemp(prefix="albert-bench-test-cache-"))
+# Downloads and feature caches of this test session go to a fresh directory, never the user's cache, and it
+# is removed when the session ends (it holds ~100 MB of dev-set features).
+if "ALBERT_BENCH_CACHE" not in os.environ:
+    _SESSION_CACHE = tempfile.mkdtemp(prefix="albert-bench-test-cache-")
+    os.environ["ALBERT_BENCH_CACHE"] = _SESSION_CACHE
+    atexit.register(shutil.rmtree, _SESSION_CACHE, ignore_errors=True)
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("ALBERT_BENCH_DATA", REPO.parent / "shared" / "data"))

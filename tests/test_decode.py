@@ -148,3 +148,30 @@ def test_grouped_merge_equals_full_sort(seed):
     shuffled = decode(exs, feats([wins[i] for i in p], [index[i] for i in p]), [S[i] for i in p], [E[i] for i in p], cfg)
     assert grouped.predictions == shuffled.predictions and grouped.null_odds == shuffled.null_odds
     assert dict(grouped.nbest) == dict(shuffled.nbest)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**31 - 1), st.integers(1, 5))
+def test_best_span_is_first_nbest_entry_with_ties(seed, max_len):
+    """Predictions come from a top-1 search, n-best lists from a top-k one: with integer logits (ties
+    everywhere) both must still pick the same span, by the rule: best score, earlier window, earlier start,
+    shorter span."""
+    rng = np.random.default_rng(seed)
+    exs = [Example(str(i), "?", CONTEXT, []) for i in range(3)]
+    index = rng.integers(0, 3, size=rng.integers(3, 8)).tolist()
+    wins = [window(sorted(rng.choice(8, size=rng.integers(1, 9), replace=False))) for _ in index]
+    S = [rng.integers(-2, 3, size=len(w)).astype(np.float32) for w in wins]
+    E = [rng.integers(-2, 3, size=len(w)).astype(np.float32) for w in wins]
+    d = decode(exs, feats(wins, index), S, E, DecodeConfig(n_best_size=4, max_answer_length=max_len))
+    for qid in d.predictions:
+        cands = [
+            (-(S[k][i] + E[k][j]), k, i, j)
+            for k in range(len(wins)) if index[k] == int(qid)
+            for i in range(len(wins[k])) for j in range(i, min(i + max_len, len(wins[k])))
+            if wins[k][i, 0] >= 0 and wins[k][j, 0] >= 0
+        ]
+        _, k, i, j = min(cands)
+        assert d.spans[qid] == (wins[k][i, 0], wins[k][j, 1])
+        first = next(x for x in d.nbest[qid] if x["start"] is not None)
+        assert (first["start"], first["end"]) == d.spans[qid] and first["text"] == d.best_text[qid]
+        assert first["score"] == -min(cands)[0]

@@ -1,9 +1,10 @@
 """Model outputs → answers: the best valid span per example over all its windows, or no answer.
 
 A span is valid when start ≤ end, both tokens lie in the context and it is at most `max_answer_length` tokens
-long. All valid spans of a window are scored at once as a band matrix (start logit + end logit for every end
-within `max_answer_length` of each start), so there is no Python loop over start/end pairs: the whole
-SQuAD 2.0 dev set decodes in well under a second.
+long. There is no Python loop over start/end pairs: a running maximum of the end logits over the next
+`max_answer_length` tokens gives, for every start at once, its best span's score, so a window's best span is two
+argmaxes (`_best_spans`). The n-best lists (`_top_spans`: span scores built only for the k best starts) are
+ranked when first read. The whole SQuAD 2.0 dev set decodes in about 0.05 s on 2 cores.
 
 The no-answer score of an example is the minimum over its windows of start[CLS] + end[CLS] (the window that
 is most sure an answer exists decides). An example is answered "" when null − best span > `null_threshold`;
@@ -44,12 +45,16 @@ class Decoded:
 
 
 def _flatten(logits, lengths: np.ndarray) -> np.ndarray:
-    """All windows' logits, unpadded, end to end (a list of rows or a padded [n, width] array)."""
+    """All windows' logits, unpadded, end to end, as float32 in a new array with one spare slot at the end
+    (`logits` is a list of rows or a padded [n, width] array)."""
+    out = np.empty(int(lengths.sum()) + 1, np.float32)
     if isinstance(logits, np.ndarray) and logits.ndim == 2:
-        return logits[np.arange(logits.shape[1])[None, :] < lengths[:, None]].astype(np.float32)
-    if all(isinstance(r, np.ndarray) and r.ndim == 1 for r in logits) and list(map(len, logits)) == lengths.tolist():
-        return np.concatenate(logits).astype(np.float32, copy=False)  # rows already unpadded (what `infer` returns)
-    return np.concatenate([np.asarray(r, dtype=np.float32)[:n] for r, n in zip(logits, lengths)])
+        out[:-1] = logits[np.arange(logits.shape[1])[None, :] < lengths[:, None]]
+    elif len(logits) == len(lengths) and np.array_equal(np.fromiter(map(len, logits), np.int64, len(logits)), lengths):
+        np.concatenate(logits, out=out[:-1])  # rows already unpadded (what `infer` returns)
+    else:
+        np.concatenate([np.asarray(r, dtype=np.float32)[:n] for r, n in zip(logits, lengths)], out=out[:-1])
+    return out
 
 
 def _forward_max(x: np.ndarray, m: int, L: int) -> np.ndarray:
@@ -90,16 +95,68 @@ def _top_spans(s: np.ndarray, e_pad: np.ndarray, k: int, max_len: int):
     return (np.take_along_axis(x, order, axis=1) for x in (scores, a, b))
 
 
+def _best_spans(s: np.ndarray, e_pad: np.ndarray, max_len: int):
+    """The best valid span of each window: (scores [n], starts [n], ends [n]); score _NEG when there is none.
+
+    Ties go to the earlier start, then the shorter span, as in `_top_spans`' order, and the score is the
+    same float32 sum, so the best span is always the first n-best entry.
+    """
+    n, L = s.shape
+    m = min(max_len, L)
+    best_from = np.maximum(s + _forward_max(e_pad, m, L), _NEG)
+    rows = np.arange(n)
+    a = best_from.argmax(axis=1)  # argmax keeps the first of equal values: the earliest start
+    ends_view = np.lib.stride_tricks.sliding_window_view(e_pad, m, axis=1)
+    return best_from[rows, a], a, a + ends_view[rows, a].argmax(axis=1)
+
+
+@dataclass
+class _Logits:
+    """All windows' logits end to end, with _NEG wherever a token may not start/end an answer."""
+
+    S: np.ndarray  # [total + 1]: the last slot is a _NEG that padding positions point at
+    E: np.ndarray
+    base: np.ndarray  # [n] where each window starts in S/E
+    lengths: np.ndarray  # [n]
+    max_len: int  # max_answer_length
+
+    def per_window(self, fn, chunk: int = 512) -> list:
+        """fn(s [c, width], e_pad [c, width + m - 1], rows) for chunks of windows of similar length.
+
+        Chunks bound the memory of the span matrices (chunk × width × max_answer_length) and run in
+        threads: NumPy releases the GIL in the heavy calls. Returns fn's results, one per chunk.
+        """
+        n, m = len(self.lengths), self.max_len
+        by_len = np.argsort(self.lengths, kind="stable")  # windows of similar length share a chunk: little padding
+        pad_at = len(self.S) - 1
+
+        def run(lo: int):
+            rows = by_len[lo : lo + chunk]
+            width = int(self.lengths[rows].max())
+            pos = np.arange(width + min(m, width) - 1)[None, :]
+            flat_pos = np.where(pos < self.lengths[rows, None], self.base[rows, None] + pos, pad_at)
+            return rows, fn(self.S[flat_pos[:, :width]], self.E[flat_pos])
+
+        workers = min(os.cpu_count() or 1, -(-n // chunk), 8)
+        if workers > 1:
+            with ThreadPoolExecutor(workers) as pool:
+                return list(pool.map(run, range(0, n, chunk)))
+        return [run(lo) for lo in range(0, n, chunk)]
+
+
 def decode(
     examples: list[Example],
     feats: Features,
     start_logits: np.ndarray | list[np.ndarray],
     end_logits: np.ndarray | list[np.ndarray],
     cfg: DecodeConfig = DecodeConfig(),
-    chunk: int = 512,
 ) -> Decoded:
-    """Answers for every example that has at least one window in `feats`."""
-    n, k = len(feats), cfg.n_best_size
+    """Answers for every example that has at least one window in `feats`.
+
+    Predictions need only each window's best span, found without ranking any others; the n-best lists are
+    built on first access (see `NBest`).
+    """
+    n = len(feats)
     if n == 0:
         return Decoded({}, {}, {}, {}, {})
     lengths = feats.lengths
@@ -108,36 +165,55 @@ def decode(
     offs = feats.flat_offsets()
     ctx = offs[:, 0] >= 0
     cls = base + feats.cls_index
-    null = S[cls] + E[cls]
-    # Logits where a token may start/end an answer, _NEG elsewhere, and one _NEG at the end that padding
-    # positions point at: each chunk is then two plain gathers.
-    pad_at = len(S)
-    S_ok = np.append(np.where(ctx, S, _NEG), _NEG).astype(np.float32, copy=False)
-    E_ok = np.append(np.where(ctx, E, _NEG), _NEG).astype(np.float32, copy=False)
+    null = (S[cls] + E[cls]).astype(np.float64)
+    # _NEG wherever a token may not start/end an answer, and in the spare last slot that padding points at.
+    outside = np.append(~ctx, True)
+    np.copyto(S, _NEG, where=outside)
+    np.copyto(E, _NEG, where=outside)
+    logits = _Logits(S, E, base, lengths, cfg.max_answer_length)
 
+    score, a, b = np.full(n, _NEG, np.float32), np.zeros(n, np.int64), np.zeros(n, np.int64)
+    for rows, (sc, a_, b_) in logits.per_window(lambda s, e: _best_spans(s, e, cfg.max_answer_length)):
+        score[rows], a[rows], b[rows] = sc, a_, b_
+
+    # Per example: the smallest null score, and the best span (ties to the earlier window).
+    ex = feats.example_index
+    n_ex = len(examples)
+    null_ex = np.full(n_ex, np.inf)
+    np.minimum.at(null_ex, ex, null)
+    order = np.lexsort((np.arange(n), -score, ex))
+    first = order[np.r_[True, ex[order][1:] != ex[order][:-1]]]  # each present example's best window
+    present = ex[first]
+    has = score[first] > _NEG / 2
+    best_score = np.where(has, score[first].astype(np.float64), -np.inf)
+    odds = np.clip(null_ex[present] - best_score, -_MAX_ODDS, _MAX_ODDS)
+    char_s, char_e = offs[base[first] + a[first], 0], offs[base[first] + b[first], 1]
+
+    # Plain lists and comprehensions: element-wise NumPy indexing in a Python loop would cost more than all else.
+    exs = [examples[i] for i in present.tolist()]
+    ids = [e.id for e in exs]
+    s_l, e_l, has_l, odds_l = char_s.tolist(), char_e.tolist(), has.tolist(), odds.tolist()
+    best = [e.context[i:j] if h else "" for e, i, j, h in zip(exs, s_l, e_l, has_l)]
+    thr = cfg.null_threshold
+    return Decoded(
+        predictions={q: (t if o <= thr else "") for q, t, o in zip(ids, best, odds_l)},
+        null_odds=dict(zip(ids, odds_l)),
+        nbest=NBest(examples, feats, logits, null_ex, dict(zip(ids, present.tolist())), cfg.n_best_size),
+        spans={q: (i, j) for q, i, j, h in zip(ids, s_l, e_l, has_l) if h},
+        best_text=dict(zip(ids, best)),
+    )
+
+
+def _nbest_arrays(feats: Features, logits: _Logits, null_ex: np.ndarray, k: int):
+    """Every example's n-best spans, best first: (bounds [n_ex + 1], char starts, char ends, scores,
+    probabilities) with example i's entries at bounds[i]:bounds[i + 1], and the null entries' probabilities."""
+    n = len(feats)
     top_s = np.full((n, k), _NEG, np.float32)
     top_a = np.zeros((n, k), np.int64)
     top_b = np.zeros((n, k), np.int64)
-    by_len = np.argsort(lengths, kind="stable")  # windows of similar length share a chunk: little padding
-
-    def run_chunk(lo: int) -> None:  # chunks bound the band matrix's memory (chunk × width × max_answer_length)
-        rows = by_len[lo : lo + chunk]
-        width = int(lengths[rows].max())
-        m = min(cfg.max_answer_length, width)
-        pos = np.arange(width + m - 1)[None, :]
-        flat_pos = np.where(pos < lengths[rows, None], base[rows, None] + pos, pad_at)
-        sc, a, b = _top_spans(S_ok[flat_pos[:, :width]], E_ok[flat_pos], k, cfg.max_answer_length)
+    for rows, (sc, a, b) in logits.per_window(lambda s, e: _top_spans(s, e, k, logits.max_len)):
         kk = sc.shape[1]
         top_s[rows, :kk], top_a[rows, :kk], top_b[rows, :kk] = sc, a, b
-
-    # NumPy releases the GIL in the heavy calls, so chunks run in parallel threads; each writes its own rows.
-    workers = min(os.cpu_count() or 1, -(-n // chunk), 8)
-    if workers > 1:
-        with ThreadPoolExecutor(workers) as pool:
-            list(pool.map(run_chunk, range(0, n, chunk)))
-    else:
-        for lo in range(0, n, chunk):
-            run_chunk(lo)
 
     # Merge the windows' candidates per example, best first; ties go to the earlier window, then the earlier
     # start, then the shorter span. A window's own list is already in that order, so only examples with
@@ -160,15 +236,12 @@ def decode(
     group_start = np.maximum.accumulate(np.where(first, np.arange(len(ex_of)), 0))
     keep = np.arange(len(ex_of)) - group_start < k
     win, cs, ex_of = win[keep], cs[keep].astype(np.float64), ex_of[keep]
-    char_s, char_e = offs[base[win] + ca[keep], 0], offs[base[win] + cb[keep], 1]
+    offs = feats.flat_offsets()
+    char_s, char_e = offs[logits.base[win] + ca[keep], 0], offs[logits.base[win] + cb[keep], 1]
 
-    n_ex = len(examples)
-    null_ex = np.full(n_ex, np.inf)
-    np.minimum.at(null_ex, feats.example_index, null.astype(np.float64))
-    best_ex = np.full(n_ex, -np.inf)
-    np.maximum.at(best_ex, ex_of, cs)
-    odds_ex = np.clip(null_ex - best_ex, -_MAX_ODDS, _MAX_ODDS)
     # Softmax over each example's n-best and its null entry, shifted by the larger of the two for stability.
+    best_ex = np.full(len(null_ex), -np.inf)
+    np.maximum.at(best_ex, ex_of, cs)
     top_ex = np.maximum(null_ex, best_ex)
     with np.errstate(invalid="ignore"):  # examples without windows give inf - inf here; they are never read
         exp_c = np.exp(cs - top_ex[ex_of])
@@ -176,54 +249,36 @@ def decode(
         denom = exp_null.copy()
         np.add.at(denom, ex_of, exp_c)
         prob_c, prob_null = exp_c / denom[ex_of], exp_null / denom
-
-    bounds = np.searchsorted(ex_of, np.arange(n_ex + 1))
-    present = np.unique(feats.example_index)
-    lo, has = bounds[present], bounds[present + 1] > bounds[present]
-    first = np.where(has, lo, 0)
-    # Plain lists and comprehensions: element-wise NumPy indexing in a Python loop would cost more than all else.
-    s_first, e_first = char_s[first].tolist() if len(char_s) else [0] * len(present), char_e[first].tolist() if len(char_e) else [0] * len(present)
-    exs = [examples[i] for i in present.tolist()]
-    ids = [ex.id for ex in exs]
-    has_l, odds = has.tolist(), odds_ex[present].tolist()
-    best = [ex.context[a:b] if h else "" for ex, a, b, h in zip(exs, s_first, e_first, has_l)]
-    nbest = NBest(examples, bounds.tolist(), char_s, char_e, cs, prob_c, null_ex, prob_null)
-    nbest._index = dict(zip(ids, present.tolist()))
-    thr = cfg.null_threshold
-    return Decoded(
-        predictions={k: (b if o <= thr else "") for k, b, o in zip(ids, best, odds)},
-        null_odds=dict(zip(ids, odds)),
-        nbest=nbest,
-        spans={k: (a, b) for k, a, b, h in zip(ids, s_first, e_first, has_l) if h},
-        best_text=dict(zip(ids, best)),
-    )
+    bounds = np.searchsorted(ex_of, np.arange(len(null_ex) + 1))
+    return bounds.tolist(), char_s.tolist(), char_e.tolist(), cs.tolist(), prob_c.tolist(), prob_null
 
 
 class NBest(Mapping):
     """id → n-best answers [{text, start, end, score, probability}], best first, the null entry among them.
 
-    Built per question on access: most callers read one question's list or none, and building ~20 dicts for
-    every question of a dev set would cost more than decoding it. `dict(nbest)` builds them all (for JSON).
+    The spans are ranked for all examples at once on first access (most callers never read an n-best list),
+    and each question's dicts are built when read: `dict(nbest)` builds them all (for JSON).
     """
 
-    def __init__(self, examples, bounds, char_s, char_e, scores, probs, null, prob_null):
-        self._examples, self._bounds, self._index = examples, bounds, {}
-        self._s, self._e, self._c, self._p = char_s, char_e, scores, probs
-        self._null, self._pnull = null, prob_null
+    def __init__(self, examples, feats, logits, null_ex, index, k):
+        self._examples, self._index, self._null = examples, index, null_ex
+        self._make = lambda: _nbest_arrays(feats, logits, null_ex, k)
+        self._arrays = None
 
     def __getitem__(self, qid: str) -> list[dict]:
         i = self._index[qid]
-        if not isinstance(self._s, list):  # Python lists once: cheaper than a NumPy slice per question
-            self._s, self._e, self._c, self._p = (x.tolist() for x in (self._s, self._e, self._c, self._p))
-        ctx, lo, hi = self._examples[i].context, self._bounds[i], self._bounds[i + 1]
-        c = self._c[lo:hi]
+        if self._arrays is None:
+            self._arrays = self._make()
+        bounds, cs, ce, sc, pr, pnull = self._arrays
+        ctx, lo, hi = self._examples[i].context, bounds[i], bounds[i + 1]
+        c = sc[lo:hi]
         entries = [
-            {"text": ctx[s:t], "start": s, "end": t, "score": sc, "probability": p}
-            for s, t, sc, p in zip(self._s[lo:hi], self._e[lo:hi], c, self._p[lo:hi])
+            {"text": ctx[s:t], "start": s, "end": t, "score": x, "probability": p}
+            for s, t, x, p in zip(cs[lo:hi], ce[lo:hi], c, pr[lo:hi])
         ]
         null = float(self._null[i])
         at = bisect.bisect_right([-x for x in c], -null)  # a span tied with null stays ahead of it
-        entries.insert(at, {"text": "", "start": None, "end": None, "score": null, "probability": float(self._pnull[i])})
+        entries.insert(at, {"text": "", "start": None, "end": None, "score": null, "probability": float(pnull[i])})
         return entries
 
     def __iter__(self):
