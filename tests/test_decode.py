@@ -175,3 +175,30 @@ def test_best_span_is_first_nbest_entry_with_ties(seed, max_len):
         first = next(x for x in d.nbest[qid] if x["start"] is not None)
         assert (first["start"], first["end"]) == d.spans[qid] and first["text"] == d.best_text[qid]
         assert first["score"] == -min(cands)[0]
+
+
+def test_nbest_ties_at_the_cut_go_to_earlier_starts():
+    """Eight starts tie, only two make the cut: the earliest two, every time (argpartition alone would pick any)."""
+    w = window(range(8))
+    s, e = logits(len(w), {i: 1.0 for i in range(4, 12)}, {i: 1.0 for i in range(4, 12)}, cls=(-9, -9))
+    for _ in range(3):
+        nb = decode(EX, feats([w]), [s], [e], DecodeConfig(n_best_size=2, max_answer_length=1)).nbest["q"]
+        assert [x["text"] for x in nb if x["start"] is not None] == ["alpha", "beta"]
+
+
+def test_shorter_span_wins_when_float32_sums_tie():
+    """e[5] > e[4], but 8 + e[4] == 8 + e[5] in float32: the spans tie, so the shorter one is the answer."""
+    w = window(range(8))
+    s, e = logits(len(w), {4: 8.0}, {4: 1.0, 5: float(np.float32(1.0000001))}, cls=(-20, -20), rest=-20.0)
+    d = decode(EX, feats([w]), [s], [e])
+    assert d.predictions["q"] == "alpha"
+    assert d.nbest["q"][0]["text"] == "alpha"
+
+
+def test_decoded_pickles_with_its_lazy_nbest():
+    import pickle
+
+    w = window(range(8))
+    s, e = logits(len(w), {5: 3.0}, {6: 4.0}, cls=(-1, -1))
+    d = pickle.loads(pickle.dumps(decode(EX, feats([w]), [s], [e])))
+    assert d.nbest["q"][0]["text"] == "beta gamma"

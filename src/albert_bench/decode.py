@@ -66,28 +66,46 @@ def _forward_max(x: np.ndarray, m: int, L: int) -> np.ndarray:
     return np.maximum(x[:, :L], x[:, m - w : m - w + L])  # two overlapping windows of w ≥ m/2 cover m
 
 
+def _largest_first(x: np.ndarray, k: int) -> np.ndarray:
+    """Column indices of the k largest values of each row, ties to the lower index, in increasing order.
+
+    `argpartition` alone picks arbitrarily among values tied at the cut; n-best lists must break ties the
+    way `_best_spans` does, or the best span and the first n-best entry could differ.
+    """
+    n, L = x.shape
+    if k >= L:
+        return np.broadcast_to(np.arange(L), (n, L))
+    kth = np.partition(x, L - k, axis=1)[:, L - k, None]  # each row's k-th largest value
+    above, tied = x > kth, x == kth
+    room = k - above.sum(axis=1, keepdims=True)  # how many of the tied values fit, the first ones
+    take = above | (tied & (np.cumsum(tied, axis=1) <= room))
+    return np.nonzero(take)[1].reshape(n, k)  # exactly k per row, row-major: increasing within a row
+
+
 def _top_spans(s: np.ndarray, e_pad: np.ndarray, k: int, max_len: int):
-    """Top-k valid spans of each window: (scores [n,k], starts [n,k], ends [n,k]), best first.
+    """Top-k valid spans of each window: (scores [n,k], starts [n,k], ends [n,k]), best first; ties go to
+    the earlier start, then the shorter span.
 
     `s` [n, L] / `e_pad` [n, L + min(max_len, L) - 1] hold _NEG wherever a token may not start/end an answer
     (and in e_pad's extra columns). Slots without a valid span score _NEG.
     """
     n, L = s.shape
     m = min(max_len, L)
-    # The k best spans start at no more than k starts, and those are among the k best by their best span
-    # (start logit + the best end logit within max_len): rank starts by that, a running max over the ends,
-    # and build span scores only for those k starts.
+    # The k best spans start at no more than k starts, and those are among the k first starts ranked by
+    # their best span (start logit + the best end logit within max_len; ties to the earlier start): each
+    # start ranked above a top-k span's start has a span ranked above that span. So rank starts by that, a
+    # running max over the ends, and build span scores only for those k starts.
     best_from = np.maximum(s + _forward_max(e_pad, m, L), _NEG)
     ks = min(k, L)
-    starts = np.argpartition(best_from, L - ks, axis=1)[:, L - ks :]  # the ks largest, in no order
+    starts = _largest_first(best_from, ks)
     # band[w, r, j] = s[w, start_r] + e[w, start_r + j]: every span of the chosen starts, from a strided view.
     ends_view = np.lib.stride_tricks.sliding_window_view(e_pad, m, axis=1)
     rows = np.arange(n)[:, None]
     band = np.take_along_axis(s, starts, axis=1)[:, :, None] + ends_view[rows, starts]
     np.maximum(band, _NEG, out=band)  # one "invalid" value, so sums of two invalid slots stay invalid
     flat = band.reshape(n, ks * m)
-    kq = min(k, ks * m)
-    part = np.argpartition(flat, ks * m - kq, axis=1)[:, ks * m - kq :]
+    # Starts are in increasing order, so a lower flat index is an earlier start, then a shorter span.
+    part = _largest_first(flat, min(k, ks * m))
     scores = np.take_along_axis(flat, part, axis=1)
     a = np.take_along_axis(starts, part // m, axis=1)
     b = a + part % m
@@ -107,7 +125,10 @@ def _best_spans(s: np.ndarray, e_pad: np.ndarray, max_len: int):
     rows = np.arange(n)
     a = best_from.argmax(axis=1)  # argmax keeps the first of equal values: the earliest start
     ends_view = np.lib.stride_tricks.sliding_window_view(e_pad, m, axis=1)
-    return best_from[rows, a], a, a + ends_view[rows, a].argmax(axis=1)
+    # The end by the float32 sum, not by the end logit alone: two end logits can round to the same sum, and
+    # then the shorter span must win, as in `_top_spans`.
+    sums = s[rows, a][:, None] + ends_view[rows, a]
+    return best_from[rows, a], a, a + sums.argmax(axis=1)
 
 
 @dataclass
@@ -121,10 +142,10 @@ class _Logits:
     max_len: int  # max_answer_length
 
     def per_window(self, fn, chunk: int = 512) -> list:
-        """fn(s [c, width], e_pad [c, width + m - 1], rows) for chunks of windows of similar length.
+        """(rows, fn(s [c, width], e_pad [c, width + m - 1])) for chunks of c windows of similar length.
 
-        Chunks bound the memory of the span matrices (chunk × width × max_answer_length) and run in
-        threads: NumPy releases the GIL in the heavy calls. Returns fn's results, one per chunk.
+        Chunks bound the memory of the temporaries (`_top_spans` builds chunk × k × max_answer_length span
+        scores) and run in threads: NumPy releases the GIL in the heavy calls.
         """
         n, m = len(self.lengths), self.max_len
         by_len = np.argsort(self.lengths, kind="stable")  # windows of similar length share a chunk: little padding
@@ -262,13 +283,13 @@ class NBest(Mapping):
 
     def __init__(self, examples, feats, logits, null_ex, index, k):
         self._examples, self._index, self._null = examples, index, null_ex
-        self._make = lambda: _nbest_arrays(feats, logits, null_ex, k)
+        self._args = (feats, logits, null_ex, k)  # for _nbest_arrays, on first access
         self._arrays = None
 
     def __getitem__(self, qid: str) -> list[dict]:
         i = self._index[qid]
         if self._arrays is None:
-            self._arrays = self._make()
+            self._arrays = _nbest_arrays(*self._args)
         bounds, cs, ce, sc, pr, pnull = self._arrays
         ctx, lo, hi = self._examples[i].context, bounds[i], bounds[i + 1]
         c = sc[lo:hi]
