@@ -7,11 +7,13 @@ with albert-base-v2's real tokenizer and config, 384/128 windows, answered
   * the original notebook's way: one question at a time, padded to max_seq_length, fp32, eager, torch.no_grad;
   * one at a time as `ask` does (windows padded only to their own length, inference_mode);
   * all at once as `evaluate` and `serve` (micro-batching) do: length-sorted batches with dynamic padding;
+  * the same with bf16 autocast (`--precision bf16`; fast where the CPU has AVX512-BF16 or AMX);
   * the same through ONNX Runtime, fp32 and int8 (`albert-bench export --onnx [--int8]`).
-Every row returns the same answer format through the same decoder; the PyTorch rows' answers must be identical.
+Every row returns the same answer format through the same decoder; the fp32 PyTorch rows' answers must be identical.
 
 Agreement: the tiny ALBERT trained here on synthetic data (real CLI, ~1 minute) and, when given, a MiniLM
-fine-tune (`benchmarks/minilm_offline.sh`): predictions of ONNX fp32/int8 against PyTorch fp32, and EM/F1 of each.
+fine-tune (`benchmarks/minilm_offline.sh`): predictions of PyTorch bf16 and ONNX fp32/int8 against PyTorch fp32,
+and EM/F1 of each.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from albert_bench.decode import decode
 from albert_bench.export import export_onnx
 from albert_bench.features import build_features_reference
 from albert_bench.model import QAConfig, collate, uses_token_type_ids
-from albert_bench.qa import QuestionAnswerer
+from albert_bench.qa import QuestionAnswerer, _cpu_has_bf16
 
 
 def quiet(_msg):
@@ -103,11 +105,15 @@ def speed(args, work: str) -> str:
     for qa in (torch_qa, onnx_qa, int8_qa):  # warm-up: first-call allocations and kernel selection
         all_at_once(qa, examples[:4])
     big = QuestionAnswerer(torch_qa.model, torch_qa.tokenizer, torch_qa.qa, "cpu", 32)
+    bf16 = QuestionAnswerer(torch_qa.model, torch_qa.tokenizer, torch_qa.qa, "cpu", args.batch_size, precision="bf16")
+    native = "native bf16 on this CPU" if _cpu_has_bf16() else "emulated: this CPU has no native bf16"
+    all_at_once(bf16, examples[:4])
     rows = [
         ("the notebook's way: one question at a time, padded to 384, fp32, eager (baseline)", notebook_way, torch_qa),
         ("one question at a time, dynamic padding, inference_mode (`ask`)", one_at_a_time, torch_qa),
         (f"all questions, length-sorted batches of {torch_qa.batch_size} windows, dynamic padding (`evaluate`, `serve`)", all_at_once, torch_qa),
         ("… in batches of 32 windows instead (slower on CPU: activations outgrow the caches)", all_at_once, big),
+        (f"… with bf16 autocast (`--precision bf16`; {native})", all_at_once, bf16),
         (f"ONNX Runtime fp32, all questions, batches of {onnx_qa.batch_size} (`--backend onnx`)", all_at_once, onnx_qa),
         ("ONNX Runtime int8, one question at a time (`ask --backend onnx`)", one_at_a_time, int8_qa),
         (f"ONNX Runtime int8, all questions, batches of {int8_qa.batch_size} (`evaluate`/`serve --backend onnx`)", all_at_once, int8_qa),
@@ -124,7 +130,7 @@ def speed(args, work: str) -> str:
         "## CPU answering, ALBERT base (`benchmarks/bench_answer.py`)\n",
         f"The first {len(examples)} questions of the SQuAD 2.0 dev set ({windows} windows, 384/128), albert-base-v2 "
         f"architecture with random weights, {torch.get_num_threads()} PyTorch threads (ONNX Runtime the same). "
-        "Every row tokenizes, runs the model and decodes; the PyTorch rows give identical answers (asserted).\n",
+        "Every row tokenizes, runs the model and decodes; the fp32 PyTorch rows give identical answers (asserted).\n",
         "| answering | questions/s | speed-up |\n| --- | ---: | ---: |",
     ]
     for name, sec, preds in results:
@@ -142,10 +148,12 @@ def agreement_rows(name: str, model_dir: str, dev_file: str, work: str, limit: i
     ids = {e.id for e in examples}
     data = [{**a, "paragraphs": [{**p, "qas": [q for q in p["qas"] if q["id"] in ids]} for p in a["paragraphs"]]} for a in sq.data]
     out = {}
-    for backend, d in (("PyTorch fp32", model_dir), ("ONNX fp32", f"{work}/{name}-onnx"), ("ONNX int8", f"{work}/{name}-int8")):
-        if backend != "PyTorch fp32":
+    runs = (("PyTorch fp32", model_dir), ("PyTorch bf16", model_dir), ("ONNX fp32", f"{work}/{name}-onnx"), ("ONNX int8", f"{work}/{name}-int8"))
+    for backend, d in runs:
+        if backend.startswith("ONNX"):
             export_onnx(model_dir, d, int8="int8" in backend, log=quiet)
-        qa = QuestionAnswerer.from_pretrained(d, device="cpu", backend="torch" if backend == "PyTorch fp32" else "onnx")
+        qa = QuestionAnswerer.from_pretrained(d, device="cpu", backend="onnx" if backend.startswith("ONNX") else "torch",
+                                              precision="bf16" if "bf16" in backend else "fp32")
         sec, dec = timed(qa.predict, examples)
         m = squad_v2_evaluate(data, dec.predictions)  # at the model's saved no-answer threshold
         m["best_f1"] = squad_v2_evaluate(data, dec.best_text, dec.null_odds)["best_f1"]  # at the best threshold
@@ -201,9 +209,9 @@ def agreement(args, work: str) -> str:
     if args.minilm:
         rows += agreement_rows("MiniLM-L6 fine-tune, SQuAD 2.0 dev odd half", args.minilm, args.minilm_dev, work, args.minilm_questions)
     head = (
-        "## int8 answers against fp32 on trained models (`benchmarks/bench_answer.py`)\n\n"
-        "Same questions through PyTorch fp32, ONNX Runtime fp32 and ONNX Runtime int8 (dynamic quantization of "
-        "the matrix multiplications); \"same answers\" compares each prediction with PyTorch's, EM/F1 at the "
+        "## bf16 and int8 answers against fp32 on trained models (`benchmarks/bench_answer.py`)\n\n"
+        "Same questions through PyTorch fp32, PyTorch with bf16 autocast, ONNX Runtime fp32 and ONNX Runtime int8 "
+        "(dynamic quantization of the matrix multiplications); \"same answers\" compares each prediction with PyTorch's, EM/F1 at the "
         "model's saved no-answer threshold; \"same best span\" compares the best span whatever the threshold, and "
         "|Δ null odds| is the mean change of the no-answer score difference; best F1 is at the best threshold. "
         "Differences to PyTorch in brackets.\n\n"

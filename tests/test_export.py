@@ -1,4 +1,5 @@
-"""ONNX export and the ONNX Runtime backend, on the tiny ALBERT trained on synthetic data (`trained` fixture)."""
+"""ONNX export, the ONNX Runtime backend and PyTorch's bf16 precision, on the tiny ALBERT trained on synthetic
+data (`trained` fixture)."""
 
 import json
 
@@ -16,8 +17,8 @@ def exported(trained, tmp_path_factory):
     return d
 
 
-def _evaluate(model, data, out, backend):
-    assert main(["evaluate", "--model", str(model), "--data", str(data), "--out", str(out), "--backend", backend]) == 0
+def _evaluate(model, data, out, backend, precision="fp32"):
+    assert main(["evaluate", "--model", str(model), "--data", str(data), "--out", str(out), "--backend", backend, "--precision", precision]) == 0
     return (json.load(open(out / f)) for f in ("predictions.json", "null_odds.json", "metrics.json"))
 
 
@@ -89,3 +90,24 @@ def test_export_never_replaces_a_directory_that_is_not_an_export(trained, tmp_pa
     assert (keep / "notes.txt").read_text() == "precious"
     assert main(["export", "--model", best, "--onnx", "--out", str(trained[0])]) == 2  # the run holding the model
     assert (trained[0] / "best" / "model.safetensors").exists()
+
+
+def test_bf16_precision_answers_nearly_like_fp32(trained, tmp_path, capsys):
+    from fastapi.testclient import TestClient
+
+    from albert_bench.qa import QuestionAnswerer
+    from albert_bench.serve import create_app
+
+    run, d = trained
+    p_ref, o_ref, m_ref = _evaluate(run / "best", d / "dev.json", tmp_path / "fp32", "torch")
+    p16, o16, m16 = _evaluate(run / "best", d / "dev.json", tmp_path / "bf16", "torch", "bf16")
+    assert max(abs(o16[k] - o_ref[k]) for k in o_ref) > 0  # bf16 really ran: its logits round differently
+    same = sum(p16[k] == p_ref[k] for k in p_ref) / len(p_ref)
+    assert same >= 0.95 and abs(m16["f1"] - m_ref["f1"]) <= 3.0
+    qa = QuestionAnswerer.from_pretrained(str(run / "best"), precision="bf16")
+    with TestClient(create_app(qa, 10_000, 8, True)) as client:
+        assert client.get("/healthz").json()["precision"] == "bf16"
+    capsys.readouterr()
+    assert main(["ask", "--model", str(run / "best"), "--backend", "onnx", "--precision", "bf16", "--question", "q?", "--context", "c."]) == 2
+    err = capsys.readouterr().err
+    assert "--precision bf16 is for --backend torch" in err and "Traceback" not in err

@@ -144,7 +144,7 @@ def cmd_evaluate(args) -> int:
 
     if args.batch_size is not None and args.batch_size < 1:
         raise BenchError("--batch-size must be at least 1")
-    m = evaluate_dir(args.model, args.data, args.out, args.batch_size, backend=args.backend)
+    m = evaluate_dir(args.model, args.data, args.out, args.batch_size, backend=args.backend, precision=args.precision)
     _print_json(m)
     return 0
 
@@ -168,7 +168,7 @@ def cmd_ask(args) -> int:
         raise BenchError("the context is empty; pass the passage with --context or --context-file")
     if args.top_k < 1:
         raise BenchError("--top-k must be at least 1")
-    qa = QuestionAnswerer.from_pretrained(args.model, backend=args.backend)
+    qa = QuestionAnswerer.from_pretrained(args.model, backend=args.backend, precision=args.precision)
     res = qa.answer(args.question, context, top_k=args.top_k)
     if args.json:
         _print_json(res)
@@ -197,7 +197,7 @@ def cmd_serve(args) -> int:
 
     if args.max_context_chars < 1 or args.max_batch < 1:
         raise BenchError("--max-context-chars and --max-batch must be positive")
-    serve(args.model, args.host, args.port, args.max_context_chars, args.max_batch, not args.no_micro_batching, backend=args.backend)
+    serve(args.model, args.host, args.port, args.max_context_chars, args.max_batch, not args.no_micro_batching, backend=args.backend, precision=args.precision)
     return 0
 
 
@@ -300,6 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--out", required=True, metavar="DIR")
     ev.add_argument("--batch-size", type=int, default=None, help="windows per forward pass (default: 64 on a GPU; on CPU 4, or 1 with --backend onnx: fastest on CPU)")
     ev.add_argument("--backend", choices=("torch", "onnx"), default="torch", help="'torch' (PyTorch; CPU or GPU) or 'onnx' (ONNX Runtime on CPU; the directory must come from `albert-bench export`)")
+    ev.add_argument("--precision", choices=("fp32", "bf16"), default="fp32", help="PyTorch precision: fp32 (default) or bf16 autocast, about twice as fast on a CPU with AVX512-BF16/AMX and on GPUs; answers can differ slightly (benchmarks/RESULTS.md)")
     ev.set_defaults(func=cmd_evaluate)
 
     ak = sub.add_parser("ask", help="answer a question about a passage", description="Answer a question about a passage: the answer with its character offsets in the passage, or an explicit 'no answer'.")
@@ -311,6 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
     ak.add_argument("--top-k", type=int, default=1, help="also list this many candidate answers (default 1)")
     ak.add_argument("--json", action="store_true", help="print JSON")
     ak.add_argument("--backend", choices=("torch", "onnx"), default="torch", help="'torch' (PyTorch; CPU or GPU) or 'onnx' (ONNX Runtime on CPU; the directory must come from `albert-bench export`)")
+    ak.add_argument("--precision", choices=("fp32", "bf16"), default="fp32", help="PyTorch precision: fp32 (default) or bf16 autocast, about twice as fast on a CPU with AVX512-BF16/AMX and on GPUs; answers can differ slightly (benchmarks/RESULTS.md)")
     ak.set_defaults(func=cmd_ask)
 
     sv = sub.add_parser("serve", help="HTTP API and answer-highlighting web page", description=(
@@ -322,6 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--max-batch", type=int, default=32, help="most requests answered in one forward pass (default 32)")
     sv.add_argument("--no-micro-batching", action="store_true", help="answer requests one at a time")
     sv.add_argument("--backend", choices=("torch", "onnx"), default="torch", help="'torch' (PyTorch; CPU or GPU) or 'onnx' (ONNX Runtime on CPU; the directory must come from `albert-bench export`)")
+    sv.add_argument("--precision", choices=("fp32", "bf16"), default="fp32", help="PyTorch precision: fp32 (default) or bf16 autocast, about twice as fast on a CPU with AVX512-BF16/AMX and on GPUs; answers can differ slightly (benchmarks/RESULTS.md)")
     sv.set_defaults(func=cmd_serve)
 
     ex = sub.add_parser("export", help="export a model to ONNX (optionally int8) for fast CPU answering", description=(

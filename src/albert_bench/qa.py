@@ -23,8 +23,11 @@ from .metric import squad_v2_evaluate
 from .model import QAConfig, infer, load_model
 
 
+PRECISIONS = ("fp32", "bf16")
+
+
 class QuestionAnswerer:
-    def __init__(self, model, tokenizer, qa: QAConfig | None = None, device: str | None = None, batch_size: int | None = None, name: str = ""):
+    def __init__(self, model, tokenizer, qa: QAConfig | None = None, device: str | None = None, batch_size: int | None = None, name: str = "", precision: str = "fp32"):
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.model = model.to(self.device).eval()
         self.tokenizer = tokenizer
@@ -32,10 +35,14 @@ class QuestionAnswerer:
         self.name = name
         self.backend = "onnx" if not hasattr(model, "parameters") else "torch"
         self.batch_size = batch_size or default_batch_size(self.device, self.backend)
+        self.precision = check_precision(precision, self.backend, self.device)
 
     @classmethod
-    def from_pretrained(cls, model_dir: str, device: str | None = None, batch_size: int | None = None, backend: str = "torch") -> "QuestionAnswerer":
-        """`backend`: "torch" (PyTorch, CPU or GPU) or "onnx" (ONNX Runtime on CPU; see `albert-bench export`)."""
+    def from_pretrained(cls, model_dir: str, device: str | None = None, batch_size: int | None = None, backend: str = "torch", precision: str = "fp32") -> "QuestionAnswerer":
+        """`backend`: "torch" (PyTorch, CPU or GPU) or "onnx" (ONNX Runtime on CPU; see `albert-bench export`).
+        `precision`: "fp32", or "bf16" (PyTorch autocast: about twice as fast on a CPU with AVX512-BF16 or AMX,
+        and on GPUs; answers can differ slightly from fp32, see benchmarks/RESULTS.md)."""
+        check_precision(precision, backend)  # before loading anything
         if not os.path.isdir(model_dir):
             raise BenchError(f"{model_dir}: no such model directory; pass the `best/` folder of a training run or another saved QA model")
         if backend == "onnx":
@@ -47,7 +54,7 @@ class QuestionAnswerer:
             model, tokenizer = load_model(model_dir)
         else:
             raise BenchError(f"--backend {backend!r}: expected 'torch' or 'onnx'")
-        return cls(model, tokenizer, QAConfig.load(model_dir), device, batch_size, name=model_dir)
+        return cls(model, tokenizer, QAConfig.load(model_dir), device, batch_size, name=model_dir, precision=precision)
 
     @property
     def decode_config(self) -> DecodeConfig:
@@ -59,7 +66,10 @@ class QuestionAnswerer:
             feats = cached_features(examples, self.tokenizer, self.qa.features, progress=progress, log=lambda m: print(m, file=sys.stderr))
         else:
             feats = build_features(examples, self.tokenizer, self.qa.features, progress=progress)
-        starts, ends, _ = infer(self.model, self.tokenizer, feats, self.batch_size, self.device, progress=progress)
+        autocast = None
+        if self.precision == "bf16":
+            autocast = lambda: torch.autocast(self.device.type, dtype=torch.bfloat16)  # noqa: E731
+        starts, ends, _ = infer(self.model, self.tokenizer, feats, self.batch_size, self.device, autocast=autocast, progress=progress)
         return decode(examples, feats, starts, ends, self.decode_config)
 
     def answer_batch(self, pairs: list[tuple[str, str]], top_k: int = 1) -> list[dict]:
@@ -105,12 +115,38 @@ def default_batch_size(device, backend: str) -> int:
     return 1 if backend == "onnx" else 4
 
 
-def evaluate_dir(model_dir: str, data_file: str, out_dir: str, batch_size: int | None = None, backend: str = "torch") -> dict:
+def check_precision(precision: str, backend: str, device: torch.device | None = None) -> str:
+    """The precision, if this backend (and device, when given) can use it; bf16 on a CPU without native bf16
+    only warns."""
+    if precision not in PRECISIONS:
+        raise BenchError(f"--precision {precision!r}: expected one of {', '.join(PRECISIONS)}")
+    if precision == "fp32":
+        return precision
+    if backend != "torch":
+        raise BenchError("--precision bf16 is for --backend torch; for a faster ONNX model export it with `albert-bench export --onnx --int8`")
+    if device is None:
+        return precision
+    if device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        raise BenchError(f"--precision bf16: {torch.cuda.get_device_name(device)} has no bf16 support; use --precision fp32")
+    if device.type == "cpu" and not _cpu_has_bf16():
+        print("albert-bench: warning: this CPU has no native bf16 (AVX512-BF16 or AMX): --precision bf16 is emulated "
+              "and slower than fp32 here", file=sys.stderr)
+    return precision
+
+
+def _cpu_has_bf16() -> bool:
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):  # a private oneDNN probe: absent in some builds
+        return False
+
+
+def evaluate_dir(model_dir: str, data_file: str, out_dir: str, batch_size: int | None = None, backend: str = "torch", precision: str = "fp32") -> dict:
     """Predict a SQuAD file and write predictions.json, null_odds.json, nbest.json and metrics.json."""
     from .cli import write_json_atomic
 
     sq = load_squad(data_file, flag="--data")
-    qa = QuestionAnswerer.from_pretrained(model_dir, batch_size=batch_size, backend=backend)
+    qa = QuestionAnswerer.from_pretrained(model_dir, batch_size=batch_size, backend=backend, precision=precision)
     dec = qa.predict(sq.examples, progress=True, cache=True)
     metrics = squad_v2_evaluate(sq.data, dec.best_text, dec.null_odds, na_prob_thresh=qa.qa.null_threshold)
     metrics["null_threshold"] = qa.qa.null_threshold

@@ -161,7 +161,7 @@ def create_app(qa, max_context_chars: int = 100_000, max_batch: int = 32, micro_
 
     @app.get("/healthz")
     async def healthz():
-        return {"status": "ok", "model": qa.name, "device": str(qa.device), "backend": qa.backend,
+        return {"status": "ok", "model": qa.name, "device": str(qa.device), "backend": qa.backend, "precision": qa.precision,
                 "micro_batching": micro_batching, "max_batch": batcher.max_batch, "batches": batcher.batches,
                 "uptime_s": round(time.time() - started, 1)}
 
@@ -177,13 +177,13 @@ def jsonable(errors: list[dict]) -> list[dict]:
     return [{k: (v if k != "ctx" else {kk: str(vv) for kk, vv in v.items()}) for k, v in e.items() if k in ("type", "loc", "msg", "ctx")} for e in errors]
 
 
-def serve(model_dir: str, host: str = "127.0.0.1", port: int = 8000, max_context_chars: int = 100_000, max_batch: int = 32, micro_batching: bool = True, backend: str = "torch") -> None:
+def serve(model_dir: str, host: str = "127.0.0.1", port: int = 8000, max_context_chars: int = 100_000, max_batch: int = 32, micro_batching: bool = True, backend: str = "torch", precision: str = "fp32") -> None:
     import uvicorn
 
     from .qa import QuestionAnswerer
 
     # max_batch bounds the requests gathered per turn; the forward passes inside use the device's batch size.
-    qa = QuestionAnswerer.from_pretrained(model_dir, backend=backend)
+    qa = QuestionAnswerer.from_pretrained(model_dir, backend=backend, precision=precision)
     app = create_app(qa, max_context_chars, max_batch, micro_batching)
-    print(f"albert-bench: answering with {model_dir} ({backend}) on http://{host}:{port}/  (API docs: /docs)")
+    print(f"albert-bench: answering with {model_dir} ({backend}, {precision}) on http://{host}:{port}/  (API docs: /docs)")
     uvicorn.run(app, host=host, port=port, log_level="warning")
