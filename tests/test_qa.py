@@ -86,3 +86,23 @@ def test_ask_cli(trained, tmp_path, capsys):
     assert main(["ask", "--model", best, "--question", "Who?", "--context-file", str(tmp_path / "none.txt")]) == 2
     err = capsys.readouterr().err
     assert err.count("error: ") == 4 and "Traceback" not in err
+
+
+def test_precision_checks(monkeypatch, capsys):
+    import torch
+
+    from albert_bench import qa as qa_mod
+    from albert_bench.errors import BenchError
+
+    cpu = torch.device("cpu")
+    assert qa_mod.check_precision("fp32", "onnx", cpu) == "fp32"
+    with pytest.raises(BenchError, match="expected one of fp32, bf16"):
+        qa_mod.check_precision("fp16", "torch", cpu)
+    with pytest.raises(BenchError, match="--int8"):
+        qa_mod.check_precision("bf16", "onnx")
+    monkeypatch.setattr(qa_mod, "_cpu_has_bf16", lambda: False)
+    assert qa_mod.check_precision("bf16", "torch", cpu) == "bf16"
+    assert "emulated" in capsys.readouterr().err
+    monkeypatch.setattr(qa_mod, "_cpu_has_bf16", lambda: True)
+    qa_mod.check_precision("bf16", "torch", cpu)
+    assert capsys.readouterr().err == ""
