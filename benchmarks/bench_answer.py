@@ -37,7 +37,7 @@ from albert_bench.decode import decode
 from albert_bench.export import export_onnx
 from albert_bench.features import build_features_reference
 from albert_bench.model import QAConfig, collate, uses_token_type_ids
-from albert_bench.qa import QuestionAnswerer, _cpu_has_bf16
+from albert_bench.qa import QuestionAnswerer, cpu_has_bf16
 
 
 def quiet(_msg):
@@ -106,7 +106,7 @@ def speed(args, work: str) -> str:
         all_at_once(qa, examples[:4])
     big = QuestionAnswerer(torch_qa.model, torch_qa.tokenizer, torch_qa.qa, "cpu", 32)
     bf16 = QuestionAnswerer(torch_qa.model, torch_qa.tokenizer, torch_qa.qa, "cpu", args.batch_size, precision="bf16")
-    native = "native bf16 on this CPU" if _cpu_has_bf16() else "emulated: this CPU has no native bf16"
+    native = "native bf16 on this CPU" if cpu_has_bf16() else "emulated: this CPU has no native bf16"
     all_at_once(bf16, examples[:4])
     rows = [
         ("the notebook's way: one question at a time, padded to 384, fp32, eager (baseline)", notebook_way, torch_qa),

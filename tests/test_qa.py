@@ -100,9 +100,9 @@ def test_precision_checks(monkeypatch, capsys):
         qa_mod.check_precision("fp16", "torch", cpu)
     with pytest.raises(BenchError, match="--int8"):
         qa_mod.check_precision("bf16", "onnx")
-    monkeypatch.setattr(qa_mod, "_cpu_has_bf16", lambda: False)
+    monkeypatch.setattr(qa_mod, "cpu_has_bf16", lambda: False)
     assert qa_mod.check_precision("bf16", "torch", cpu) == "bf16"
     assert "emulated" in capsys.readouterr().err
-    monkeypatch.setattr(qa_mod, "_cpu_has_bf16", lambda: True)
+    monkeypatch.setattr(qa_mod, "cpu_has_bf16", lambda: True)
     qa_mod.check_precision("bf16", "torch", cpu)
     assert capsys.readouterr().err == ""

@@ -66,6 +66,15 @@ def _forward_max(x: np.ndarray, m: int, L: int) -> np.ndarray:
     return np.maximum(x[:, :L], x[:, m - w : m - w + L])  # two overlapping windows of w ≥ m/2 cover m
 
 
+def _best_from(s: np.ndarray, e_pad: np.ndarray, max_len: int):
+    """Each start's best span score (start logit + the best end logit within max_len, _NEG when none), and
+    the [n, L, m] strided view of the ends each start may take."""
+    L = s.shape[1]
+    m = min(max_len, L)
+    best_from = np.maximum(s + _forward_max(e_pad, m, L), _NEG)
+    return best_from, np.lib.stride_tricks.sliding_window_view(e_pad, m, axis=1)
+
+
 def _largest_first(x: np.ndarray, k: int) -> np.ndarray:
     """Column indices of the k largest values of each row, ties to the lower index, in increasing order.
 
@@ -90,16 +99,15 @@ def _top_spans(s: np.ndarray, e_pad: np.ndarray, k: int, max_len: int):
     (and in e_pad's extra columns). Slots without a valid span score _NEG.
     """
     n, L = s.shape
-    m = min(max_len, L)
     # The k best spans start at no more than k starts, and those are among the k first starts ranked by
     # their best span (start logit + the best end logit within max_len; ties to the earlier start): each
     # start ranked above a top-k span's start has a span ranked above that span. So rank starts by that, a
     # running max over the ends, and build span scores only for those k starts.
-    best_from = np.maximum(s + _forward_max(e_pad, m, L), _NEG)
+    best_from, ends_view = _best_from(s, e_pad, max_len)
+    m = ends_view.shape[2]
     ks = min(k, L)
     starts = _largest_first(best_from, ks)
     # band[w, r, j] = s[w, start_r] + e[w, start_r + j]: every span of the chosen starts, from a strided view.
-    ends_view = np.lib.stride_tricks.sliding_window_view(e_pad, m, axis=1)
     rows = np.arange(n)[:, None]
     band = np.take_along_axis(s, starts, axis=1)[:, :, None] + ends_view[rows, starts]
     np.maximum(band, _NEG, out=band)  # one "invalid" value, so sums of two invalid slots stay invalid
@@ -119,12 +127,9 @@ def _best_spans(s: np.ndarray, e_pad: np.ndarray, max_len: int):
     Ties go to the earlier start, then the shorter span, as in `_top_spans`' order, and the score is the
     same float32 sum, so the best span is always the first n-best entry.
     """
-    n, L = s.shape
-    m = min(max_len, L)
-    best_from = np.maximum(s + _forward_max(e_pad, m, L), _NEG)
-    rows = np.arange(n)
+    best_from, ends_view = _best_from(s, e_pad, max_len)
+    rows = np.arange(len(s))
     a = best_from.argmax(axis=1)  # argmax keeps the first of equal values: the earliest start
-    ends_view = np.lib.stride_tricks.sliding_window_view(e_pad, m, axis=1)
     # The end by the float32 sum, not by the end logit alone: two end logits can round to the same sum, and
     # then the shorter span must win, as in `_top_spans`.
     sums = s[rows, a][:, None] + ends_view[rows, a]
@@ -194,7 +199,7 @@ def decode(
     logits = _Logits(S, E, base, lengths, cfg.max_answer_length)
 
     score, a, b = np.full(n, _NEG, np.float32), np.zeros(n, np.int64), np.zeros(n, np.int64)
-    for rows, (sc, a_, b_) in logits.per_window(lambda s, e: _best_spans(s, e, cfg.max_answer_length)):
+    for rows, (sc, a_, b_) in logits.per_window(lambda s, e: _best_spans(s, e, logits.max_len)):
         score[rows], a[rows], b[rows] = sc, a_, b_
 
     # Per example: the smallest null score, and the best span (ties to the earlier window).

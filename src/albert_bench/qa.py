@@ -128,13 +128,14 @@ def check_precision(precision: str, backend: str, device: torch.device | None = 
         return precision
     if device.type == "cuda" and not torch.cuda.is_bf16_supported():
         raise BenchError(f"--precision bf16: {torch.cuda.get_device_name(device)} has no bf16 support; use --precision fp32")
-    if device.type == "cpu" and not _cpu_has_bf16():
+    if device.type == "cpu" and not cpu_has_bf16():
         print("albert-bench: warning: this CPU has no native bf16 (AVX512-BF16 or AMX): --precision bf16 is emulated "
               "and slower than fp32 here", file=sys.stderr)
     return precision
 
 
-def _cpu_has_bf16() -> bool:
+def cpu_has_bf16() -> bool:
+    """Whether this CPU runs bf16 natively (AVX512-BF16 or AMX), as oneDNN sees it."""
     try:
         return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     except (AttributeError, RuntimeError):  # a private oneDNN probe: absent in some builds
