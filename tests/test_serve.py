@@ -1,26 +1,56 @@
-"""The HTTP API against the tiny trained model, and the web page in a real headless Chromium."""
+"""The HTTP API against the tiny trained model on a real uvicorn server on loopback, hostile clients included,
+and the web page and /docs in a real headless Chromium with no network."""
 
 import asyncio
+import contextlib
+import json
 import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
 
 import httpx
 import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
 
+from albert_bench.decode import TOP_K
 from albert_bench.qa import QuestionAnswerer
-from albert_bench.serve import create_app
+from albert_bench.serve import MicroBatcher, ServeLimits, create_app, utf16_index
 
 PASSAGE = "The city of Grace is Vienna. The job of Oscar is pilot."
 ARTIFACTS = Path(os.environ.get("ALBERT_BENCH_ARTIFACTS", Path(__file__).resolve().parents[1] / "test-artifacts"))
+# Small limits, so that each can be tested at its exact boundary.
+LIMITS = ServeLimits(max_body_bytes=40_000, max_question_chars=100, max_context_chars=2000, max_batch_items=4, max_batch_chars=3000, max_queue=64)
 
 
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serving(app):
+    """A real uvicorn server on loopback, in a thread; yields its base URL."""
+    import uvicorn
+
+    port = _free_port()
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="critical"))
+    t = threading.Thread(target=srv.run, daemon=True)
+    t.start()
+    deadline = time.time() + 30
+    while not srv.started and time.time() < deadline:
+        time.sleep(0.05)
+    assert srv.started
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        srv.should_exit = True
+        t.join(10)
 
 
 @pytest.fixture(scope="module")
@@ -30,25 +60,35 @@ def qa(trained):
 
 @pytest.fixture(scope="module")
 def server(qa):
-    """A real uvicorn server on loopback, in a thread; yields its base URL and the app."""
-    import uvicorn
-
-    app = create_app(qa, max_context_chars=2000, max_batch=16)
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    t = threading.Thread(target=srv.run, daemon=True)
-    t.start()
-    deadline = time.time() + 30
-    while not srv.started and time.time() < deadline:
-        time.sleep(0.05)
-    assert srv.started
-    yield f"http://127.0.0.1:{port}", app
-    srv.should_exit = True
-    t.join(10)
+    app = create_app(qa, LIMITS, max_batch=16)
+    with serving(app) as url:
+        yield url, app
 
 
 def post(url, path, body=None, **kw):
-    return httpx.post(url + path, json=body, timeout=30, **kw)
+    return httpx.post(url + path, json=body, timeout=60, **kw)
+
+
+def solo(qa, question, context, top_k=TOP_K):
+    """What the model answers for this question alone (no batch-mates), as the API reports it."""
+    from albert_bench.serve import with_utf16
+
+    return with_utf16(qa.answer(question, context, top_k), context)
+
+
+def same(a, b):
+    """The same answer: equal texts, offsets and flags; scores equal to float noise (a batch's other rows can
+    change how a CPU kernel rounds)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    if isinstance(a, float) and isinstance(b, float):
+        return abs(a - b) <= 1e-4 * max(1.0, abs(a))
+    return a == b
+
+
+# ---------------------------------------------------------------- answers
 
 
 def test_answer_offsets_index_the_context(server):
@@ -57,13 +97,14 @@ def test_answer_offsets_index_the_context(server):
     assert r.status_code == 200, r.text
     b = r.json()
     assert b["answer"] == "pilot" and PASSAGE[b["start"]:b["end"]] == "pilot" and not b["no_answer"]
+    assert (b["start_utf16"], b["end_utf16"]) == (b["start"], b["end"])  # no astral characters here
     assert len(b["alternatives"]) == 3 and all(PASSAGE[a["start"]:a["end"]] == a["text"] for a in b["alternatives"])
 
 
 def test_no_answer(server):
     url, _ = server
     b = post(url, "/v1/answer", {"question": "What is the pet of Grace?", "context": PASSAGE}).json()
-    assert b["no_answer"] and b["answer"] == "" and b["start"] is None and b["null_odds"] > b["threshold"]
+    assert b["no_answer"] and b["answer"] == "" and b["start"] is None and b["start_utf16"] is None and b["null_odds"] > b["threshold"]
 
 
 def test_batch_endpoint(server):
@@ -75,114 +116,510 @@ def test_batch_endpoint(server):
     assert [x["answer"] for x in res] == ["Vienna", ""] and len(res[1]["alternatives"]) == 1
 
 
-@pytest.mark.parametrize("body, field", [
-    ({"question": "  ", "context": PASSAGE}, "question"),
-    ({"question": "Who?", "context": ""}, "context"),
-    ({"question": 3, "context": PASSAGE}, "question"),
-    ({"context": PASSAGE}, "question"),
-    ({"question": "Who?", "context": PASSAGE, "top_k": 0}, "top_k"),
-    ({"items": []}, "items"),
+def test_one_top_k_default_for_api_cli_and_python(server, qa, trained, capsys):
+    from albert_bench.cli import main
+
+    url, _ = server
+    assert len(post(url, "/v1/answer", {"question": "What is the city of Grace?", "context": PASSAGE}).json()["alternatives"]) == TOP_K
+    assert len(post(url, "/v1/answer", {"question": "What is the city of Grace?", "context": PASSAGE, "top_k": 2.0}).json()["alternatives"]) == 2  # a JSON Schema integer
+    assert len(qa.answer("What is the city of Grace?", PASSAGE)["alternatives"]) == TOP_K
+    assert main(["ask", "--model", str(trained[0] / "best"), "--question", "What is the city of Grace?", "--context", PASSAGE, "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)["alternatives"]) == TOP_K
+    assert TOP_K > 1  # the page shows candidates to click
+
+
+def test_utf16_offsets_count_astral_characters_twice():
+    text = "a😀b𝐀c"
+    u = utf16_index(text)
+    js_length = len(text.encode("utf-16-le")) // 2
+    assert [u(i) for i in range(len(text) + 1)] == [0, 1, 3, 4, 6, 7] and u(len(text)) == js_length and u(None) is None
+
+
+# ---------------------------------------------------------------- one error shape
+
+
+@pytest.mark.parametrize("body, status, field", [
+    ({"question": "  ", "context": PASSAGE}, 422, "question"),
+    ({"question": "Who?", "context": ""}, 422, "context"),
+    ({"question": "Who?", "context": "\u3000\t\n "}, 422, "context"),
+    ({"question": 3, "context": PASSAGE}, 422, "question"),
+    ({"question": None, "context": PASSAGE}, 422, "question"),
+    ({"context": PASSAGE}, 422, "question"),
+    ({"question": "Who?", "context": PASSAGE, "top_k": 0}, 422, "top_k"),
+    ({"question": "Who?", "context": PASSAGE, "top_k": 21}, 422, "top_k"),
+    ({"question": "Who?", "context": PASSAGE, "top_k": True}, 422, "top_k"),  # not read as 1
+    ({"question": "Who?", "context": PASSAGE, "top_k": 2.5}, 422, "top_k"),
+    ({"question": "Who?", "context": PASSAGE, "top_k": "3"}, 422, "top_k"),
+    ({"question": "Who?", "context": PASSAGE, "topk": 3}, 422, "topk"),  # a typo is not silently dropped
+    ({"items": []}, 422, "items"),
+    ({"items": {"question": "Who?"}}, 422, "items"),
+    ({"items": [{"question": "Who?", "context": PASSAGE}, {"question": "Who?"}]}, 422, "items.1.context"),
 ])
-def test_invalid_requests_name_the_field(server, body, field):
+def test_invalid_requests_name_the_field(server, body, status, field):
     url, _ = server
     path = "/v1/answer:batch" if "items" in body else "/v1/answer"
     r = post(url, path, body)
-    assert r.status_code == 422 and r.json()["error"].startswith(field), r.text
+    assert r.status_code == status and list(r.json()) == ["error"] and r.json()["error"].startswith(field + ":"), r.text
 
 
-def test_invalid_json_and_limits(server):
+def test_lone_surrogates_are_refused_at_the_edge_naming_field_and_position(server):
     url, _ = server
-    r = httpx.post(url + "/v1/answer", content=b"{not json", headers={"Content-Type": "application/json"})
-    assert r.status_code == 422 and "error" in r.json()
-    r = post(url, "/v1/answer", {"question": "Who?", "context": "x" * 2001})
-    assert r.status_code == 413 and "2,001 characters" in r.json()["error"]
-    r = post(url, "/v1/answer:batch", {"items": [{"question": "Who?", "context": "ok"}, {"question": "Who?", "context": "x" * 2001}]})
-    assert r.status_code == 413 and r.json()["error"].startswith("items.1.context")
-    assert httpx.get(url + "/healthz").json()["status"] == "ok"  # still serving
+    for field, other in (("context", "question"), ("question", "context")):
+        body = json.dumps({field: "ab\\ud800 cd", other: "What is it?"}).replace("\\\\ud800", "\\ud800")
+        assert "\\ud800" in body  # valid JSON: an escaped lone surrogate
+        r = httpx.post(url + "/v1/answer", content=body, headers={"Content-Type": "application/json"})
+        assert r.status_code == 422 and r.json() == {"error": f"{field}: contains a lone surrogate at character 2; send valid Unicode text"}, r.text
 
 
-def test_healthz_and_docs(server, qa):
+DEEP = b'{"question": "Who?", "context": "x", "top_k": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+
+
+@pytest.mark.parametrize("content, ctype, status, error_start", [
+    (b"{not json", "application/json", 422, "body: not valid JSON (line 1, column 2"),
+    (b'{"question": "Who?", "context": "caf\xe9"}', "application/json", 422, "body: not UTF-8 text"),
+    ('{"question": "Who?", "context": "x"}'.encode("utf-16"), "application/json", 422, "body: not UTF-8 text (invalid byte at position 0; it looks like UTF-16 LE"),
+    (b"", "application/json", 422, "body:"),
+    (b"[1, 2]", "application/json", 422, "body:"),
+    (DEEP, "application/json", 422, "body: JSON nested too deeply"),
+    (b'{"question": "Who?", "context": "x", "top_k": ' + b"7" * 5000 + b"}", "application/json", 422, "body: a number of 5,000 characters"),
+    (b'{"question": "Who?", "context": "x", "top_k": NaN}', "application/json", 422, "body: NaN is not a JSON number"),
+    (b'{"question": "Who?", "context": "x", "top_k": 1e999}', "application/json", 422, "body: the number 1e999 is too large"),
+    (b'{"question": "Who?", "context": "x"}', "text/plain", 415, "content-type: 'text/plain'"),
+    (b'{"question": "Who?", "context": "x"}', None, 415, "content-type: '(none)'"),
+    (b'question=Who', "application/x-www-form-urlencoded", 415, "content-type:"),
+])
+def test_malformed_bodies_get_one_error_shape(server, content, ctype, status, error_start):
     url, _ = server
-    h = httpx.get(url + "/healthz").json()
-    assert h["model"] == qa.name and h["device"] == "cpu" and h["backend"] == "torch"
-    assert "/v1/answer:batch" in httpx.get(url + "/openapi.json").json()["paths"]
-    assert httpx.get(url + "/docs").status_code == 200
+    headers = {"Content-Type": ctype} if ctype else {}
+    r = httpx.post(url + "/v1/answer", content=content, headers=headers, timeout=30)
+    assert r.status_code == status and list(r.json()) == ["error"] and r.json()["error"].startswith(error_start), r.text
+    assert r.headers["content-type"] == "application/json" and r.headers["x-content-type-options"] == "nosniff"
 
 
-def test_concurrent_requests_share_forward_passes(server):
+def test_unknown_paths_and_methods_get_the_error_shape(server):
+    url, _ = server
+    r = httpx.get(url + "/v1/nope")
+    assert r.status_code == 404 and r.json()["error"].startswith("path: '/v1/nope'")
+    r = httpx.get(url + "/v1/answer")
+    assert r.status_code == 405 and r.json()["error"] == "method: GET is not allowed on /v1/answer"
+
+
+# ---------------------------------------------------------------- limits before work, at their exact boundary
+
+
+def _padded(body: dict, size: int) -> bytes:
+    raw = json.dumps(body).encode()
+    assert len(raw) <= size
+    return raw[:-1] + b" " * (size - len(raw)) + b"}"
+
+
+def test_body_limit_boundary_and_cut_off_while_reading(server):
+    url, _ = server
+    ok = {"question": "What is the city of Grace?", "context": PASSAGE}
+    h = {"Content-Type": "application/json"}
+    r = httpx.post(url + "/v1/answer", content=_padded(ok, LIMITS.max_body_bytes), headers=h)
+    assert r.status_code == 200 and r.json()["answer"] == "Vienna", r.text
+    r = httpx.post(url + "/v1/answer", content=_padded(ok, LIMITS.max_body_bytes + 1), headers=h)
+    assert r.status_code == 413 and r.json() == {"error": f"body: larger than {LIMITS.max_body_bytes:,} bytes (--max-body-bytes)"}
+
+    # No Content-Length (chunked), a client that keeps sending: the server answers 413 once the limit is passed,
+    # without waiting for the other 10 MB.
+    port = int(url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(b"POST /v1/answer HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
+        sent, chunk = 0, b"x" * 10_000
+        sock.setblocking(False)
+        reply = b""
+        while sent < 10_000_000 and not reply:
+            with contextlib.suppress(BlockingIOError):
+                sock.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                sent += len(chunk)
+            with contextlib.suppress(BlockingIOError):
+                reply = sock.recv(65536)
+            time.sleep(0.001)
+    assert reply.startswith(b"HTTP/1.1 413") and b'"body: larger than 40,000 bytes' in reply
+    assert sent < 200_000  # the server stopped reading right after the limit
+
+
+@pytest.mark.parametrize("field, limit, flag", [("question", LIMITS.max_question_chars, "--max-question-chars"),
+                                                ("context", LIMITS.max_context_chars, "--max-context-chars")])
+def test_text_limits_at_the_boundary(server, field, limit, flag):
+    url, _ = server
+    body = {"question": "What is the city of Grace?", "context": PASSAGE}
+    body[field] = body[field].ljust(limit)  # exactly the limit
+    assert post(url, "/v1/answer", body).status_code == 200
+    body[field] += "x"
+    r = post(url, "/v1/answer", body)
+    assert r.status_code == 413 and r.json() == {"error": f"{field}: {limit + 1:,} characters; the limit is {limit:,} ({flag})"}
+    r = post(url, "/v1/answer:batch", {"items": [{"question": "Who?", "context": "ok"}, body]})
+    assert r.status_code == 413 and r.json()["error"].startswith(f"items.1.{field}: {limit + 1:,} characters")
+
+
+def test_batch_limits_at_the_boundary(server):
+    url, _ = server
+    item = {"question": "What is the city of Grace?", "context": PASSAGE}
+    n = LIMITS.max_batch_items
+    assert post(url, "/v1/answer:batch", {"items": [item] * n}).status_code == 200
+    r = post(url, "/v1/answer:batch", {"items": [item] * (n + 1)})
+    assert r.status_code == 413 and r.json() == {"error": f"items: {n + 1} items; the limit is {n} (--max-batch-items)"}
+    # total characters: 3 items, the last context sized so the batch holds exactly the limit
+    q = "What is the city of Grace?"
+    rest = LIMITS.max_batch_chars - 2 * (len(q) + 1000) - len(q)
+    items = [{"question": q, "context": ("Vienna. " * 200)[:1000]}] * 2 + [{"question": q, "context": ("Vienna. " * 200)[:rest]}]
+    assert sum(len(i["question"]) + len(i["context"]) for i in items) == LIMITS.max_batch_chars
+    assert post(url, "/v1/answer:batch", {"items": items}).status_code == 200
+    items[2] = {"question": q, "context": items[2]["context"] + "x"}
+    r = post(url, "/v1/answer:batch", {"items": items})
+    assert r.status_code == 413 and r.json() == {"error": f"items: {LIMITS.max_batch_chars + 1:,} characters in all; the limit is {LIMITS.max_batch_chars:,} (--max-batch-chars)"}
+
+
+class Gated:
+    """The real model behind a gate that the test opens: holds the worker so that the queue fills up."""
+
+    def __init__(self, qa):
+        self.qa, self.gate, self.entered = qa, threading.Event(), threading.Event()
+        for name in ("name", "device", "backend", "precision"):
+            setattr(self, name, getattr(qa, name))
+
+    def answer_batch(self, pairs, top_k):
+        self.entered.set()
+        self.gate.wait(60)
+        return self.qa.answer_batch(pairs, top_k)
+
+
+def test_full_queue_answers_503_at_the_boundary(qa):
+    gated = Gated(qa)
+    limits = ServeLimits(max_queue=6, max_batch_items=4)
+    with serving(create_app(gated, limits, max_batch=1)) as url:
+        body = {"question": "What is the city of Grace?", "context": PASSAGE}
+
+        async def go():
+            async with httpx.AsyncClient(timeout=60) as c:
+                first = asyncio.create_task(c.post(url + "/v1/answer", json=body))  # taken by the worker, held at the gate
+                await asyncio.get_running_loop().run_in_executor(None, gated.entered.wait, 30)
+                queued = [asyncio.create_task(c.post(url + "/v1/answer", json=body)) for _ in range(limits.max_queue)]
+                while (await c.get(url + "/healthz")).json()["queued"] < limits.max_queue:
+                    await asyncio.sleep(0.02)
+                over = await c.post(url + "/v1/answer", json=body)
+                over_batch = await c.post(url + "/v1/answer:batch", json={"items": [body]})
+                gated.gate.set()
+                return await first, await asyncio.gather(*queued), over, over_batch
+
+        first, queued, over, over_batch = asyncio.run(go())
+        for r in (over, over_batch):
+            assert r.status_code == 503 and r.headers["retry-after"] == "1" and r.json()["error"].startswith("queue: 6 questions are waiting (--max-queue 6)")
+        assert first.status_code == 200 and [r.status_code for r in queued] == [200] * limits.max_queue
+        assert post(url, "/v1/answer:batch", {"items": [body] * 4}).status_code == 200  # the queue drained
+
+
+# ---------------------------------------------------------------- isolation: one bad request fails alone
+
+
+def test_poisoned_request_fails_alone_among_many(server, qa):
+    """A lone surrogate sent together with 24 valid requests, several rounds: it gets 422, each valid request
+    exactly its solo answer."""
     url, app = server
-    before = app.state.batcher.batches
-    questions = ["What is the city of Grace?", "What is the job of Oscar?", "What is the pet of Grace?"] * 8
+    questions = ["What is the city of Grace?", "What is the job of Oscar?", "What is the pet of Grace?", "What is the city of Oscar?"] * 6
+    expected = [solo(qa, q, PASSAGE) for q in questions]
+    poison = json.dumps({"question": "What is it?", "context": "ab\\ud800 cd"}).replace("\\\\", "\\")
 
     async def go():
         async with httpx.AsyncClient(timeout=60) as c:
-            return await asyncio.gather(*(c.post(url + "/v1/answer", json={"question": q, "context": PASSAGE}) for q in questions))
+            valid = [c.post(url + "/v1/answer", json={"question": q, "context": PASSAGE}) for q in questions]
+            bad = c.post(url + "/v1/answer", content=poison, headers={"Content-Type": "application/json"})
+            return await asyncio.gather(bad, *valid)
 
-    rs = asyncio.run(go())
-    assert all(r.status_code == 200 for r in rs)
-    assert [r.json()["answer"] for r in rs] == ["Vienna", "pilot", ""] * 8  # each answer reaches its own request
-    assert app.state.batcher.batches - before < len(questions)  # fewer forward passes than requests
+    before = app.state.batcher.batches
+    for _ in range(3):
+        bad, *valid = asyncio.run(go())
+        assert bad.status_code == 422 and "lone surrogate at character 2" in bad.json()["error"]
+        assert [r.status_code for r in valid] == [200] * len(questions)
+        assert all(same(r.json(), e) for r, e in zip(valid, expected))
+    assert app.state.batcher.batches - before < 3 * len(questions)  # they did share forward passes
 
 
-def _browser():
+def test_batch_that_fails_is_retried_request_by_request(qa):
+    """Behind the edge: a real tokenizer failure (a lone surrogate reaches the tokenizer) inside a shared batch.
+    Only the culprit fails; the 20 others get their solo answers."""
+    questions = ["What is the city of Grace?", "What is the job of Oscar?", "What is the pet of Grace?", "What is the city of Oscar?"] * 5
+    expected = [{**qa.answer(q, PASSAGE, 2)} for q in questions]
+
+    async def go():
+        b = MicroBatcher(qa, max_batch=32)
+        await b.start()
+        try:
+            items = [(q, PASSAGE, 2) for q in questions]
+            items.insert(7, ("What is it?", "ab\ud800 cd", 2))
+            results = await b.submit(items)
+            return b, results
+        finally:
+            await b.stop()
+
+    b, results = asyncio.run(go())
+    assert isinstance(results[7], TypeError)  # the tokenizer's own error, for the culprit alone
+    assert same(results[:7] + results[8:], expected)
+    assert b.retried == 1
+
+
+class Faulty:
+    """The real model, plus a fault no edge check catches: any question containing 'boom' fails inside the batch."""
+
+    def __init__(self, qa):
+        self.qa = qa
+        for name in ("name", "device", "backend", "precision"):
+            setattr(self, name, getattr(qa, name))
+
+    def answer_batch(self, pairs, top_k):
+        if any("boom" in q for q, _ in pairs):
+            raise RuntimeError("/secret/path/model.py exploded")
+        return self.qa.answer_batch(pairs, top_k)
+
+
+def test_internal_failure_is_500_with_request_id_and_others_unharmed(qa, caplog):
+    app = create_app(Faulty(qa), LIMITS, max_batch=32)
+    questions = ["What is the city of Grace?", "What is the job of Oscar?", "What is the pet of Grace?"] * 7
+    expected = [solo(qa, q, PASSAGE) for q in questions]
+    with serving(app) as url:
+        async def go():
+            async with httpx.AsyncClient(timeout=60) as c:
+                valid = [c.post(url + "/v1/answer", json={"question": q, "context": PASSAGE}) for q in questions]
+                bad = c.post(url + "/v1/answer", json={"question": "boom?", "context": PASSAGE})
+                bad_batch = c.post(url + "/v1/answer:batch", json={"items": [{"question": "ok?", "context": PASSAGE}, {"question": "boom?", "context": PASSAGE}]})
+                return await asyncio.gather(bad, bad_batch, *valid)
+
+        for _ in range(3):
+            bad, bad_batch, *valid = asyncio.run(go())
+            assert all(same(r.json(), e) for r, e in zip(valid, expected))
+            rid = bad.headers["x-request-id"]
+            assert bad.status_code == 500 and bad.json() == {"error": f"request: answering failed (RuntimeError); request id {rid}", "request_id": rid}
+            assert bad_batch.status_code == 500 and bad_batch.json()["error"].startswith("items.1: answering failed (RuntimeError)")
+            assert "secret" not in bad.text and "Traceback" not in bad.text
+        assert app.state.batcher.retried >= 3
+    assert any(rid in r.getMessage() and r.exc_info for r in caplog.records)  # the details went to the server log
+
+
+# ---------------------------------------------------------------- safe defaults
+
+
+def test_healthz_names_the_model_without_its_path(server, qa, trained):
+    url, _ = server
+    h = httpx.get(url + "/healthz").json()
+    assert h["model"] == "run/best" and str(trained[0]) not in json.dumps(h)
+    assert h["backend"] == "torch" and h["precision"] == "fp32" and h["device"] == "cpu" and h["limits"]["max_queue"] == LIMITS.max_queue
+
+
+def test_host_allow_list(server):
+    url, _ = server
+    r = httpx.get(url + "/healthz", headers={"Host": "evil.example:80"})
+    assert r.status_code == 400 and r.json()["error"].startswith("host: 'evil.example' is not served here")
+    for host in ("localhost", "127.0.0.1:9", "[::1]:8000"):
+        assert httpx.get(url + "/healthz", headers={"Host": host}).status_code == 200, host
+
+
+def test_security_headers(server):
+    url, _ = server
+    page = httpx.get(url + "/")
+    csp = page.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "default-src 'none'" in csp and "unsafe-inline" not in csp
+    assert page.headers["x-content-type-options"] == "nosniff" and page.headers["x-frame-options"] == "DENY"
+    assert "<script>" not in page.text and '<script src="/static/page.js">' in page.text  # no inline script for the CSP to allow
+    for path in ("/healthz", "/static/page.js", "/openapi.json"):
+        r = httpx.get(url + path)
+        assert r.headers["x-content-type-options"] == "nosniff" and len(r.headers["x-request-id"]) == 16
+
+
+def test_serve_on_a_public_address_warns_in_one_line(trained):
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "albert_bench", "serve", "--model", str(trained[0] / "best"), "--host", "0.0.0.0", "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stderr.readline()
+        assert line.startswith("albert-bench: warning: listening on 0.0.0.0, reachable from other machines") and "--allowed-hosts" in line
+        for _ in range(200):
+            with contextlib.suppress(httpx.HTTPError):
+                r = httpx.get(f"http://127.0.0.1:{port}/healthz", headers={"Host": "qa.example.com"})
+                break
+            time.sleep(0.1)
+        assert r.status_code == 200  # no allow-list given: any host, as the warning says
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+# ---------------------------------------------------------------- the schema, and the live server driven from it
+
+
+def test_openapi_declares_what_the_server_enforces(server):
+    url, _ = server
+    spec = httpx.get(url + "/openapi.json").json()
+    op = spec["paths"]["/v1/answer"]["post"]
+    assert {"400", "413", "415", "422", "500", "503"} <= set(op["responses"])
+    assert op["responses"]["422"]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorResponse")
+    req = spec["components"]["schemas"]["AnswerRequest"]
+    assert req["additionalProperties"] is False
+    q, c, k = req["properties"]["question"], req["properties"]["context"], req["properties"]["top_k"]
+    assert (q["minLength"], q["maxLength"], c["maxLength"]) == (1, LIMITS.max_question_chars, LIMITS.max_context_chars)
+    assert (k["minimum"], k["maximum"], k["default"]) == (1, 20, TOP_K)
+    items = spec["components"]["schemas"]["BatchRequest"]["properties"]["items"]
+    assert items["maxItems"] == LIMITS.max_batch_items
+    assert "HTTPValidationError" not in spec["components"]["schemas"]  # FastAPI's own 422 shape is not promised
+
+
+@pytest.mark.parametrize("mode", ["positive", "negative"])
+def test_live_server_conforms_to_its_own_openapi_schema(qa, mode):
+    """Schemathesis drives the live server from its own /openapi.json: schema-valid requests (positive) must be
+    answered 200, schema-invalid ones (negative) refused with a documented 4xx, and every response must match
+    its declared schema. Limits chosen so that the schema states each exactly (a batch of the most items at the
+    longest texts fits --max-batch-chars)."""
+    limits = ServeLimits(max_question_chars=100, max_context_chars=600, max_batch_items=3, max_batch_chars=3 * 700)
+    with serving(create_app(qa, limits, max_batch=16)) as url:
+        schema = schemathesis.openapi.from_url(url + "/openapi.json")
+
+        @given(case=schema.as_strategy(schemathesis.GenerationMode(mode)))
+        @settings(max_examples=60, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+        def check(case):
+            case.call_and_validate()
+
+        check()
+
+
+# ---------------------------------------------------------------- the page and /docs in Chromium, offline
+
+
+@contextlib.contextmanager
+def offline_page(url):
+    """A Chromium page that can reach only this server: every other request is aborted and recorded, as are
+    console errors and failed responses."""
     from playwright.sync_api import sync_playwright
 
     if not os.path.exists("/usr/bin/chromium"):
         pytest.fail("/usr/bin/chromium is missing: install Debian's chromium package (.ci/run does)")
-    pw = sync_playwright().start()
-    browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=[
-        "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"])
-    return pw, browser
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        try:
+            page = browser.new_page()
+            page.problems = []
+            page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(url)
+                       else (page.problems.append(f"external request {route.request.url}"), route.abort()))
+            page.on("console", lambda m: m.type in ("error", "warning") and page.problems.append(f"console {m.type}: {m.text}"))
+            page.on("pageerror", lambda e: page.problems.append(f"page error: {e}"))
+            page.on("response", lambda r: r.status >= 400 and page.problems.append(f"{r.status} {r.url}"))
+            yield page
+        finally:
+            browser.close()
+
+
+def ask_on_page(page, context, question):
+    page.fill("#context", context)
+    page.fill("#question", question)
+    with page.expect_response(lambda r: r.url.endswith("/v1/answer")):
+        page.click("#submit")
+    # plain selectors: the page's CSP forbids the string evaluation that wait_for_function uses
+    page.wait_for_selector("#submit:not([disabled])", state="attached")
+    page.wait_for_selector("#result:not([hidden])", state="attached")
 
 
 def test_web_page_highlights_the_answer(server):
     url, _ = server
-    api = post(url, "/v1/answer", {"question": "What is the job of Oscar?", "context": PASSAGE, "top_k": 5}).json()
-    pw, browser = _browser()
-    try:
-        page = browser.new_page()
+    api = post(url, "/v1/answer", {"question": "What is the job of Oscar?", "context": PASSAGE}).json()
+    with offline_page(url) as page:
         page.goto(url + "/")
-        page.fill("#context", PASSAGE)
-        page.fill("#question", "What is the job of Oscar?")
-        page.click("#submit")
-        page.wait_for_selector("#passage mark")
+        ask_on_page(page, PASSAGE, "What is the job of Oscar?")
         assert page.inner_text("#passage mark") == api["answer"] == "pilot"
         assert page.inner_text("#passage") == PASSAGE
-        # clicking an alternative moves the highlight to it
         alts = page.query_selector_all("#alternatives li")
-        assert len(alts) == len(api["alternatives"])
+        assert len(alts) == len(api["alternatives"]) == TOP_K  # the page asks for the server's default
         alts[1].click()
         assert page.inner_text("#passage mark") == api["alternatives"][1]["text"]
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "web-answer.png"), full_page=True)
-        # the explicit no-answer state
-        page.fill("#question", "What is the pet of Grace?")
-        page.click("#submit")
-        page.wait_for_selector("#status.noanswer")
+        ask_on_page(page, PASSAGE, "What is the pet of Grace?")
         assert "No answer in this passage" in page.inner_text("#status") and page.query_selector("#passage mark") is None
-    finally:
-        browser.close()
-        pw.stop()
+        assert page.problems == []  # no 404 (favicon), no CSP violation, nothing fetched from outside
 
 
-def test_web_page_shows_html_in_the_passage_as_text(server):
+# Text before (and inside) the answer that JavaScript's UTF-16 strings count differently from Python's code points.
+TRICKY = {
+    "emoji": "Weather 😀🎉 today. ",
+    "math letters": "The 𝐀𝐁𝐂 set, 𝔸 and 𝕫. ",
+    "zwj sequence": "Family 👩‍👩‍👧‍👦 and flag 🏳️‍🌈 here. ",
+    "combining marks": "Cafe\u0301 and n\u0303 and a\u0308\u0304 too. ",
+    "crlf": "First line.\r\nSecond line.\r\n",
+    "right-to-left": "שלום עולם and مرحبا بالعالم said. ",
+}
+
+
+@pytest.mark.parametrize("prefix", TRICKY.values(), ids=TRICKY.keys())
+def test_web_page_highlights_exactly_the_api_answer_after_tricky_text(server, prefix):
     url, _ = server
-    evil = 'The city of Grace is Vienna. <script>window.pwned = 1</script><img src="x" onerror="window.pwned = 2"> <b>bold</b>'
-    pw, browser = _browser()
-    try:
-        page = browser.new_page()
+    # The page's textarea turns CRLF into LF (HTML forms do); the API is asked about what the page sends.
+    context = prefix + PASSAGE.replace("Vienna", "Vie😀nna") + " " + prefix
+    sent = context.replace("\r\n", "\n")
+    question = "What is the city of Grace?"
+    api = post(url, "/v1/answer", {"question": question, "context": sent, "top_k": TOP_K}).json()
+    with offline_page(url) as page:
+        page.goto(url + "/")
+        ask_on_page(page, context, question)
+        assert page.inner_text("#passage") .replace("\r\n", "\n") == sent
+        if api["no_answer"]:
+            assert page.query_selector("#passage mark") is None
+        else:
+            assert page.eval_on_selector("#passage mark", "m => m.textContent") == api["answer"] == sent[api["start"]:api["end"]]
+        alts = page.query_selector_all("#alternatives li")
+        assert len(alts) == len(api["alternatives"])
+        for li, alt in zip(alts, api["alternatives"]):  # the alternatives path, each highlighted exactly
+            li.click()
+            assert page.eval_on_selector("#passage mark", "m => m.textContent") == alt["text"]
+        assert page.problems == []
+    if prefix != TRICKY["crlf"]:  # the test means something: the offsets differ in UTF-16
+        assert any(a["start_utf16"] != a["start"] for a in api["alternatives"])
+
+
+MARKUP = '<script>window.pwned = 1</script><img src="x" onerror="window.pwned = 2"> <b>bold</b> '
+
+
+@pytest.mark.parametrize("path", ["answer", "alternatives", "no-answer", "error"])
+def test_web_page_inserts_text_never_html(server, path):
+    url, _ = server
+    context = MARKUP + "The city of Grace is Vienna. " + MARKUP
+    question = {"no-answer": "What is the pet of Grace?", "error": "x" * (LIMITS.max_question_chars + 1)}.get(path, "What is the city of Grace?")
+    with offline_page(url) as page:
         dialogs = []
         page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
         page.goto(url + "/")
-        page.fill("#context", evil)
-        page.fill("#question", "What is the city of Grace?")
-        page.click("#submit")
-        page.wait_for_selector("#passage mark")
-        assert page.inner_text("#passage") == evil  # shown literally
-        assert page.query_selector("#passage script") is None and page.query_selector("#passage img") is None
-        page.wait_for_timeout(300)
+        ask_on_page(page, context, question)
+        if path == "error":
+            assert page.inner_text("#status").startswith("Error: question: 101 characters")
+        else:
+            assert page.inner_text("#passage") == context  # shown literally
+        if path == "alternatives":
+            for li in page.query_selector_all("#alternatives li"):
+                li.click()
+        assert page.query_selector("#result script, #result img, #result b") is None
+        page.wait_for_timeout(200)
         assert page.evaluate("window.pwned") is None and not dialogs
-        page.screenshot(path=str(ARTIFACTS / "web-literal-html.png"), full_page=True)
-    finally:
-        browser.close()
-        pw.stop()
+        assert [p for p in page.problems if "413" not in p] == []  # the error path's own 413 is expected
+        if path == "answer":
+            page.screenshot(path=str(ARTIFACTS / "web-literal-html.png"), full_page=True)
+
+
+def test_docs_work_offline(server):
+    url, _ = server
+    with offline_page(url) as page:
+        page.goto(url + "/docs")
+        page.wait_for_selector(".opblock-summary-path", timeout=20_000)
+        paths = page.eval_on_selector_all(".opblock-summary-path", "els => els.map(e => e.textContent)")
+        assert {"/v1/answer", "/v1/answer:batch", "/healthz"} <= {p.replace("\u200b", "") for p in paths}
+        page.screenshot(path=str(ARTIFACTS / "docs-offline.png"), full_page=False)
+        assert page.problems == []
+
+
+def test_blank_means_the_same_to_the_server_the_schema_and_python():
+    import re
+    import sys
+
+    from albert_bench.serve import NOT_BLANK
+
+    every = map(chr, range(sys.maxunicode + 1))
+    assert [c for c in every if c.isspace() == bool(re.search(NOT_BLANK, c))] == []

@@ -9,18 +9,12 @@ import sys
 import time
 
 from .errors import BenchError
+from .files import write_json_atomic
+from .decode import TOP_K, DecodeConfig
 
 
 def _print_json(obj) -> None:
     print(json.dumps(obj, indent=2, ensure_ascii=False))
-
-
-def write_json_atomic(path: str, obj) -> None:
-    """Write JSON so that a reader never sees half a file, even if we are killed mid-write."""
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(obj, f, ensure_ascii=False, indent=1)
-    os.replace(tmp, path)
 
 
 def read_json(path: str, what: str):
@@ -166,8 +160,8 @@ def cmd_ask(args) -> int:
         raise BenchError("--question is empty; ask a question in words")
     if not context.strip():
         raise BenchError("the context is empty; pass the passage with --context or --context-file")
-    if args.top_k < 1:
-        raise BenchError("--top-k must be at least 1")
+    if not 1 <= args.top_k <= DecodeConfig.n_best_size:
+        raise BenchError(f"--top-k must be between 1 and {DecodeConfig.n_best_size}")
     qa = QuestionAnswerer.from_pretrained(args.model, backend=args.backend, precision=args.precision)
     res = qa.answer(args.question, context, top_k=args.top_k)
     if args.json:
@@ -193,11 +187,16 @@ def cmd_report(args) -> int:
 
 
 def cmd_serve(args) -> int:
-    from .serve import serve
+    from dataclasses import fields
 
-    if args.max_context_chars < 1 or args.max_batch < 1:
-        raise BenchError("--max-context-chars and --max-batch must be positive")
-    serve(args.model, args.host, args.port, args.max_context_chars, args.max_batch, not args.no_micro_batching, backend=args.backend, precision=args.precision)
+    from .serve import ServeLimits, serve
+
+    if args.max_batch < 1:
+        raise BenchError("--max-batch must be at least 1")
+    limits = ServeLimits(**{f.name: getattr(args, f.name) for f in fields(ServeLimits)})
+    hosts = [h.strip() for h in args.allowed_hosts.split(",") if h.strip()] if args.allowed_hosts else None
+    serve(args.model, args.host, args.port, limits, args.max_batch, not args.no_micro_batching, backend=args.backend,
+          precision=args.precision, allowed_hosts=hosts)
     return 0
 
 
@@ -309,18 +308,26 @@ def build_parser() -> argparse.ArgumentParser:
     g = ak.add_mutually_exclusive_group(required=True)
     g.add_argument("--context", metavar="TEXT", help="the passage")
     g.add_argument("--context-file", metavar="F", help="a UTF-8 text file holding the passage")
-    ak.add_argument("--top-k", type=int, default=1, help="also list this many candidate answers (default 1)")
+    ak.add_argument("--top-k", type=int, default=TOP_K, help=f"list this many candidate answers, 1 to {DecodeConfig.n_best_size} (default {TOP_K}, as the HTTP API and the page)")
     ak.add_argument("--json", action="store_true", help="print JSON")
     ak.add_argument("--backend", choices=("torch", "onnx"), default="torch", help="'torch' (PyTorch; CPU or GPU) or 'onnx' (ONNX Runtime on CPU; the directory must come from `albert-bench export`)")
     ak.add_argument("--precision", choices=("fp32", "bf16"), default="fp32", help="PyTorch precision: fp32 (default) or bf16 autocast, about twice as fast on a CPU with AVX512-BF16/AMX and on GPUs; answers can differ slightly (benchmarks/RESULTS.md)")
     ak.set_defaults(func=cmd_ask)
 
     sv = sub.add_parser("serve", help="HTTP API and answer-highlighting web page", description=(
-        "Serve a model: POST /v1/answer, POST /v1/answer:batch, GET /healthz, the web page at /, API docs at /docs."))
+        "Serve a model: POST /v1/answer, POST /v1/answer:batch, GET /healthz, the web page at /, API docs at /docs "
+        "(offline). Every limit is checked before any work; errors are {\"error\": \"<field>: <what>\"} (README: Serving)."))
     sv.add_argument("--model", required=True, metavar="DIR", help="saved model directory (e.g. RUN/best)")
     sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     sv.add_argument("--port", type=int, default=8000, help="port (default 8000)")
-    sv.add_argument("--max-context-chars", type=int, default=100_000, help="longer contexts get HTTP 413 (default 100000)")
+    from dataclasses import fields
+
+    from .serve import ServeLimits
+
+    for f in fields(ServeLimits):
+        sv.add_argument(f"--{f.name.replace('_', '-')}", type=int, default=f.default, metavar="N", help=f"{f.metadata['help']} (default {f.default:,})")
+    sv.add_argument("--allowed-hosts", metavar="H1,H2", help="Host header names the server answers, comma-separated, '*' for any (default: localhost, 127.0.0.1, ::1 when "
+                    "bound to loopback; any host otherwise, with a warning); other hosts get 400")
     sv.add_argument("--max-batch", type=int, default=32, help="most requests answered in one forward pass (default 32)")
     sv.add_argument("--no-micro-batching", action="store_true", help="answer requests one at a time")
     sv.add_argument("--backend", choices=("torch", "onnx"), default="torch", help="'torch' (PyTorch; CPU or GPU) or 'onnx' (ONNX Runtime on CPU; the directory must come from `albert-bench export`)")

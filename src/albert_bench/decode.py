@@ -28,6 +28,9 @@ _NEG = np.float32(-1e30)
 _MAX_ODDS = 1e9  # null_odds when a window set has no valid span at all (JSON has no infinity)
 
 
+TOP_K = 3  # candidate answers returned by default: `ask`, the Python API, the HTTP API and the page
+
+
 @dataclass(frozen=True)
 class DecodeConfig:
     n_best_size: int = 20

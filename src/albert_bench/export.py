@@ -143,6 +143,7 @@ class OnnxModel:
             raise BenchError(f"{path}: not a loadable ONNX model ({str(e).splitlines()[0][:200]}); re-run `albert-bench export`") from None
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.path = path
+        self.weights = "fp32"  # or "int8": what the export holds (onnx_info.json), reported as the precision
         self.training = False
 
     def __call__(self, **batch):
@@ -172,4 +173,9 @@ def load_onnx(model_dir: str):
     path = os.path.join(model_dir, ONNX_FILE)
     if not os.path.exists(path):
         raise BenchError(f"{model_dir}: no {ONNX_FILE}; create one with `albert-bench export --model {model_dir} --onnx --out DIR` and pass --model DIR")
-    return OnnxModel(path), load_tokenizer(model_dir)
+    model = OnnxModel(path)
+    info_path = os.path.join(model_dir, ONNX_INFO)
+    if os.path.exists(info_path):
+        with open(info_path, encoding="utf-8") as f:
+            model.weights = json.load(f).get("weights", "fp32")
+    return model, load_tokenizer(model_dir)

@@ -16,9 +16,10 @@ import sys
 import torch
 
 from .data import Example, load_squad
-from .decode import DecodeConfig, decode
+from .decode import TOP_K, DecodeConfig, decode
 from .errors import BenchError
 from .features import build_features, cached_features
+from .files import write_json_atomic
 from .metric import squad_v2_evaluate
 from .model import QAConfig, infer, load_model
 
@@ -36,6 +37,8 @@ class QuestionAnswerer:
         self.backend = "onnx" if not hasattr(model, "parameters") else "torch"
         self.batch_size = batch_size or default_batch_size(self.device, self.backend)
         self.precision = check_precision(precision, self.backend, self.device)
+        if self.backend == "onnx":
+            self.precision = model.weights  # an int8 export answers in int8, whatever was asked
 
     @classmethod
     def from_pretrained(cls, model_dir: str, device: str | None = None, batch_size: int | None = None, backend: str = "torch", precision: str = "fp32") -> "QuestionAnswerer":
@@ -72,7 +75,7 @@ class QuestionAnswerer:
         starts, ends, _ = infer(self.model, self.tokenizer, feats, self.batch_size, self.device, autocast=autocast, progress=progress)
         return decode(examples, feats, starts, ends, self.decode_config)
 
-    def answer_batch(self, pairs: list[tuple[str, str]], top_k: int = 1) -> list[dict]:
+    def answer_batch(self, pairs: list[tuple[str, str]], top_k: int = TOP_K) -> list[dict]:
         for i, (q, c) in enumerate(pairs):
             if not isinstance(q, str) or not q.strip():
                 raise BenchError(f"question {i}: empty; ask a question in words")
@@ -82,7 +85,7 @@ class QuestionAnswerer:
         dec = self.predict(examples)
         return [self._result(dec, str(i), top_k) for i in range(len(pairs))]
 
-    def answer(self, question: str, context: str, top_k: int = 1) -> dict:
+    def answer(self, question: str, context: str, top_k: int = TOP_K) -> dict:
         return self.answer_batch([(question, context)], top_k)[0]
 
     def _result(self, dec, id: str, top_k: int) -> dict:
@@ -102,7 +105,7 @@ class QuestionAnswerer:
             "no_answer_score": null["score"],
             "null_odds": odds,  # no-answer score − best span score; "" is answered when this exceeds the threshold
             "threshold": self.qa.null_threshold,
-            "alternatives": alts if top_k > 1 else alts[:1],
+            "alternatives": alts,
         }
 
 
@@ -144,8 +147,6 @@ def cpu_has_bf16() -> bool:
 
 def evaluate_dir(model_dir: str, data_file: str, out_dir: str, batch_size: int | None = None, backend: str = "torch", precision: str = "fp32") -> dict:
     """Predict a SQuAD file and write predictions.json, null_odds.json, nbest.json and metrics.json."""
-    from .cli import write_json_atomic
-
     sq = load_squad(data_file, flag="--data")
     qa = QuestionAnswerer.from_pretrained(model_dir, batch_size=batch_size, backend=backend, precision=precision)
     dec = qa.predict(sq.examples, progress=True, cache=True)

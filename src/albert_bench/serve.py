@@ -1,54 +1,154 @@
 """`albert-bench serve`: the HTTP API and the answer-highlighting web page.
 
-    POST /v1/answer        {"question", "context", "top_k"?} → {"answer", "start", "end", "score", "no_answer", "alternatives", ...}
+    POST /v1/answer        {"question", "context", "top_k"?} → {"answer", "start", "end", "start_utf16", ..., "alternatives"}
     POST /v1/answer:batch  {"items": [{"question", "context", "top_k"?}, ...]} → {"results": [...]}
-    GET  /healthz          model, device, backend
-    GET  /                 the web page;  GET /docs  OpenAPI
+    GET  /healthz          model, backend, precision, queue
+    GET  /                 the web page;  GET /docs  Swagger UI (offline);  GET /openapi.json
 
 Requests that arrive together are answered in one forward pass (micro-batching): a single worker task takes
 whatever is queued, up to `max_batch`, and runs the model in a thread, so the event loop never waits on it.
+A server that other teams share must not let one client hurt the others, hence, in order:
+- limits before work (`ServeLimits`): the body is cut off while it is read, sizes are checked before the model
+  sees anything, and a full queue answers 503 at once instead of piling up;
+- text the tokenizer cannot take (lone surrogates) is refused at the edge, naming the field;
+- if a shared batch fails anyway, each of its requests is retried alone, so only the culprit fails (500 with a
+  request id; the traceback goes to the server log, never to the client);
+- every error is `{"error": "<field>: <what>"}` with a documented status (README, OpenAPI schema).
+Offsets count Unicode code points (Python's `str`); `start_utf16`/`end_utf16` count UTF-16 code units, which
+is what JavaScript's `String.slice` takes.
 """
 
-from __future__ import annotations
 
 import asyncio
+import bisect
+import ipaddress
+import json
+import logging
+import os
+import re
 import time
+import uuid
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
+from pydantic_core import PydanticCustomError
 
 from .errors import BenchError
+from .files import parse_json
+from .decode import TOP_K, DecodeConfig
 
-PAGE = Path(__file__).with_name("static") / "index.html"
+STATIC = Path(__file__).with_name("static")
+log = logging.getLogger("albert_bench.serve")
+
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
+# The page may run only its own script and style, and talk only to this server.
+PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
+                               "base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
 
 
-class AnswerRequest(BaseModel):
-    question: str = Field(description="the question, in words")
-    context: str = Field(description="the passage that may hold the answer")
-    top_k: int = Field(3, ge=1, le=20, description="how many candidate answers to return")
+@dataclass(frozen=True)
+class ServeLimits:
+    """What one request may hold, checked before any work. Each field is a `serve` flag (`--max-body-bytes`, ...)."""
 
-    @field_validator("question", "context")
-    @classmethod
-    def not_blank(cls, v: str) -> str:
-        if not v.strip():
-            raise ValueError("must not be empty")
-        return v
+    max_body_bytes: int = field(default=8 * 1024 * 1024, metadata={"help": "request bodies larger than this many bytes get 413 while they are read"})
+    max_question_chars: int = field(default=1_000, metadata={"help": "longer questions get 413"})
+    max_context_chars: int = field(default=100_000, metadata={"help": "longer contexts get 413"})
+    max_batch_items: int = field(default=64, metadata={"help": "batch requests with more items get 413"})
+    max_batch_chars: int = field(default=1_000_000, metadata={"help": "batch requests whose questions and contexts hold more characters in all get 413"})
+    max_queue: int = field(default=256, metadata={"help": "questions waiting for the model; when full, new requests get 503 with Retry-After"})
 
-class BatchRequest(BaseModel):
-    items: list[AnswerRequest] = Field(min_length=1, max_length=256)
+    def __post_init__(self):
+        for f in fields(self):
+            if getattr(self, f.name) < 1:
+                raise BenchError(f"--{f.name.replace('_', '-')} must be at least 1")
+        if self.max_queue < self.max_batch_items:
+            raise BenchError(f"--max-queue ({self.max_queue}) must be at least --max-batch-items ({self.max_batch_items}), or no full batch could ever be queued")
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
+
+
+def _no_surrogates(v):
+    # Before pydantic's own str check, which refuses them too but cannot say where: the tokenizer cannot take them.
+    if isinstance(v, str) and (m := _SURROGATE.search(v)):
+        raise PydanticCustomError("surrogate", f"contains a lone surrogate at character {m.start()}; send valid Unicode text")
+    return v
+
+
+def _json_integer(v):
+    # JSON Schema's integer: 3 and 3.0, never true (Python's bool is an int) nor "3".
+    if isinstance(v, float) and v.is_integer():
+        return int(v)
+    if isinstance(v, bool):
+        raise PydanticCustomError("int_type", "Input should be a valid integer, not a boolean")
+    return v
+
+
+# "Not only white space" as one pattern that Python's `re`, the OpenAPI schema's (ECMAScript) regex and
+# `str.strip` agree on: a character outside Python's white space (JavaScript's `\S` differs on \x1c-\x1f, \ufeff).
+NOT_BLANK = "[^\\u0009-\\u000d\\u001c-\\u0020\\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+_NOT_BLANK = re.compile(NOT_BLANK)
+
+
+def _not_blank(v: str) -> str:
+    if not _NOT_BLANK.search(v):
+        raise PydanticCustomError("blank", "must not be empty or only white space")
+    return v
+
+
+def _text(limit: int, description: str):
+    return Annotated[str, StringConstraints(min_length=1, max_length=limit), BeforeValidator(_no_surrogates), AfterValidator(_not_blank),
+                     Field(description=f"{description}; 1 to {limit:,} characters, not only white space", json_schema_extra={"pattern": NOT_BLANK})]
+
+
+def request_models(limits: ServeLimits):
+    """The request bodies, with the limits this server enforces written into their schema."""
+
+    class AnswerRequest(BaseModel):
+        model_config = ConfigDict(strict=True, extra="forbid")  # `top_k: true` is not 1; an unknown field is a typo
+        question: _text(limits.max_question_chars, "the question, in words")
+        context: _text(limits.max_context_chars, "the passage that may hold the answer")
+        top_k: Annotated[int, BeforeValidator(_json_integer)] = Field(TOP_K, ge=1, le=DecodeConfig.n_best_size, description="how many candidate answers to return in `alternatives`")
+
+    class BatchRequest(BaseModel):
+        model_config = ConfigDict(strict=True, extra="forbid")
+        items: list[AnswerRequest] = Field(min_length=1, max_length=limits.max_batch_items, description=(
+            f"1 to {limits.max_batch_items} questions; their questions and contexts may hold {limits.max_batch_chars:,} characters in all"))
+
+        @model_validator(mode="after")
+        def total_size(self):
+            n = sum(len(it.question) + len(it.context) for it in self.items)
+            if n > limits.max_batch_chars:
+                raise PydanticCustomError("batch_too_large", f"{n:,} characters in all; the limit is {limits.max_batch_chars:,} (--max-batch-chars)")
+            return self
+
+    return AnswerRequest, BatchRequest
+
 
 class Alternative(BaseModel):
     text: str
-    start: int
+    start: int = Field(description="character (Unicode code point) offset in the context")
     end: int
+    start_utf16: int = Field(description="the same offset in UTF-16 code units, for JavaScript's String.slice")
+    end_utf16: int
     score: float
     probability: float
 
+
 class AnswerResponse(BaseModel):
     answer: str
-    start: int | None = Field(description="character offset of the answer in the context as sent; null for no answer")
+    start: int | None = Field(description="character (Unicode code point) offset of the answer in the context as sent; null for no answer")
     end: int | None
+    start_utf16: int | None = Field(description="the same offsets in UTF-16 code units (JavaScript string indices)")
+    end_utf16: int | None
     score: float
     no_answer: bool
     no_answer_score: float
@@ -56,19 +156,52 @@ class AnswerResponse(BaseModel):
     threshold: float
     alternatives: list[Alternative]
 
+
 class BatchResponse(BaseModel):
     results: list[AnswerResponse]
 
+
+class ErrorResponse(BaseModel):
+    error: str = Field(description="`<field>: <what is wrong and how to fix it>`")
+    request_id: str | None = Field(None, description="on 500: quote it to whoever runs the server; their log has the details")
+
+
+ERROR_RESPONSES = {
+    400: {"model": ErrorResponse, "description": "the Host header is not one this server answers (--allowed-hosts)"},
+    413: {"model": ErrorResponse, "description": "the body, a question, a context or a batch is over its limit"},
+    415: {"model": ErrorResponse, "description": "the body is not sent as application/json"},
+    422: {"model": ErrorResponse, "description": "the body is not valid JSON in UTF-8, or a field is missing, mistyped, blank or holds text the tokenizer cannot take"},
+    500: {"model": ErrorResponse, "description": "answering this request failed; other requests are unaffected"},
+    503: {"model": ErrorResponse, "description": "the queue is full (--max-queue); retry after the Retry-After header's seconds"},
+}
+
+
+def utf16_index(context: str):
+    """A function mapping code-point offsets in `context` to UTF-16 offsets: each character outside the Basic
+    Multilingual Plane before the offset (emoji, mathematical letters) counts twice in UTF-16."""
+    astral = [m.start() for m in _ASTRAL.finditer(context)]
+    return lambda i: None if i is None else i + bisect.bisect_left(astral, i)
+
+
+def with_utf16(res: dict, context: str) -> dict:
+    u = utf16_index(context)
+    alts = [{**a, "start_utf16": u(a["start"]), "end_utf16": u(a["end"])} for a in res["alternatives"]]
+    return {**res, "start_utf16": u(res["start"]), "end_utf16": u(res["end"]), "alternatives": alts}
+
+
+class QueueFull(Exception):
+    pass
 
 
 class MicroBatcher:
     """Collects (question, context, top_k) requests and answers them in shared batches."""
 
-    def __init__(self, qa, max_batch: int = 32, enabled: bool = True):
-        self.qa, self.max_batch, self.enabled = qa, max_batch if enabled else 1, enabled
+    def __init__(self, qa, max_batch: int = 32, enabled: bool = True, max_queue: int = ServeLimits.max_queue):
+        self.qa, self.max_batch, self.max_queue = qa, max_batch if enabled else 1, max_queue
         self.queue: asyncio.Queue | None = None
         self.task: asyncio.Task | None = None
         self.batches = 0  # forward passes run: for tests and /healthz
+        self.retried = 0  # batches that failed and were answered request by request
 
     async def start(self) -> None:
         self.queue = asyncio.Queue()
@@ -78,12 +211,16 @@ class MicroBatcher:
         if self.task:
             self.task.cancel()
 
-    async def submit(self, items: list[tuple[str, str, int]]) -> list[dict]:
+    async def submit(self, items: list[tuple[str, str, int]]) -> list:
+        """Each item's result dict, or the exception that answering it alone raised. All or none of a request's
+        items are queued: QueueFull when they do not fit."""
+        if self.queue.qsize() + len(items) > self.max_queue:
+            raise QueueFull
         loop = asyncio.get_running_loop()
         futures = [loop.create_future() for _ in items]
         for item, fut in zip(items, futures):
-            await self.queue.put((item, fut))
-        return list(await asyncio.gather(*futures))
+            self.queue.put_nowait((item, fut))
+        return list(await asyncio.gather(*futures, return_exceptions=True))
 
     async def _worker(self) -> None:
         loop = asyncio.get_running_loop()
@@ -91,27 +228,174 @@ class MicroBatcher:
             batch = [await self.queue.get()]
             while len(batch) < self.max_batch and not self.queue.empty():
                 batch.append(self.queue.get_nowait())
-            pairs = [(q, c) for (q, c, _), _ in batch]
-            top_k = max(k for (_, _, k), _ in batch)
             try:
                 # The model runs in a thread: the event loop keeps accepting requests meanwhile.
-                results = await loop.run_in_executor(None, self.qa.answer_batch, pairs, top_k)
+                results = await loop.run_in_executor(None, self._answer, [item for item, _ in batch])
+            except Exception as e:  # noqa: BLE001 - the worker must outlive anything
+                results = [e] * len(batch)
+            for (_, fut), res in zip(batch, results):
+                if fut.done():  # the client went away
+                    continue
+                if isinstance(res, BaseException):
+                    fut.set_exception(res)
+                else:
+                    fut.set_result(res)
+
+    def _answer(self, items: list[tuple[str, str, int]]) -> list:
+        """Results for a batch; if the shared forward pass fails, each item alone, so that only the culprit fails."""
+        top_k = max(k for _, _, k in items)
+        try:
+            results = self.qa.answer_batch([(q, c) for q, c, _ in items], top_k)
+            self.batches += 1
+            return [{**res, "alternatives": res["alternatives"][:k]} for (_, _, k), res in zip(items, results)]
+        except Exception as e:  # noqa: BLE001
+            if len(items) == 1:
+                return [e]
+        self.retried += 1
+        out = []
+        for q, c, k in items:
+            try:
+                out.append(self.qa.answer_batch([(q, c)], k)[0])
                 self.batches += 1
-                for ((_, _, k), fut), res in zip(batch, results):
-                    if not fut.done():
-                        fut.set_result({**res, "alternatives": res["alternatives"][:k]})
-            except Exception as e:  # a failure answers this batch with an error, and the worker lives on
-                for _, fut in batch:
-                    if not fut.done():
-                        fut.set_exception(e)
+            except Exception as e:  # noqa: BLE001
+                out.append(e)
+        return out
 
 
-def create_app(qa, max_context_chars: int = 100_000, max_batch: int = 32, micro_batching: bool = True):
-    from fastapi import FastAPI, Request
+def _host_of(header: str) -> str:
+    """'example.com:8000' → 'example.com'; '[::1]:8000' → '::1'."""
+    if header.startswith("["):
+        return header[1:header.find("]")] if "]" in header else header
+    return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def default_allowed_hosts(bind_host: str) -> list[str]:
+    """Loopback names when bound to loopback (a page on another site cannot reach us through DNS rebinding);
+    any host otherwise, with a warning (`serve` prints it) to set --allowed-hosts."""
+    return [*LOOPBACK_NAMES, bind_host] if is_loopback(bind_host) else ["*"]
+
+
+def _json_response(status: int, error: str, request_id: str | None = None, headers: dict | None = None):
+    from fastapi.responses import JSONResponse
+
+    body = {"error": error} if request_id is None else {"error": error, "request_id": request_id}
+    return JSONResponse(status_code=status, content=body, headers=headers)
+
+
+class Guard:
+    """ASGI middleware in front of the app: a request id, the Host allow-list, POST bodies (JSON content type,
+    at most `max_body` bytes, cut off while they are read, before any parsing), and
+    `X-Content-Type-Options: nosniff` on every response."""
+
+    def __init__(self, app, allowed_hosts: list[str], max_body: int):
+        self.app, self.allowed, self.max_body = app, {h.lower() for h in allowed_hosts}, max_body
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        from starlette.datastructures import Headers, MutableHeaders
+
+        rid = uuid.uuid4().hex[:16]
+        scope.setdefault("state", {})["request_id"] = rid
+        headers = Headers(scope=scope)
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                h = MutableHeaders(scope=message)
+                h["X-Content-Type-Options"] = "nosniff"
+                h["X-Request-ID"] = rid
+            await send(message)
+
+        host = _host_of(headers.get("host", "")).lower()
+        if "*" not in self.allowed and host not in self.allowed:
+            shown = host[:80] or "(none)"
+            return await _json_response(400, f"host: {shown!r} is not served here; the server answers {', '.join(sorted(self.allowed))} (--allowed-hosts)")(scope, receive, send_with_headers)
+        if scope["method"] == "POST":
+            ctype = headers.get("content-type", "")
+            main = ctype.split(";")[0].strip().lower()
+            if not (main == "application/json" or (main.startswith("application/") and main.endswith("+json"))):
+                return await _json_response(415, f"content-type: {ctype[:80] or '(none)'!r}; send the body as application/json")(scope, receive, send_with_headers)
+            body = await self._read_body(headers, receive)
+            if body is None:
+                return await _json_response(413, f"body: larger than {self.max_body:,} bytes (--max-body-bytes)")(scope, receive, send_with_headers)
+            receive = _replay(body, receive)
+        await self.app(scope, receive, send_with_headers)
+
+    async def _read_body(self, headers, receive) -> bytes | None:
+        """The whole body, or None as soon as it is over the limit (by its Content-Length, or while reading)."""
+        declared = headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self.max_body:
+            return None
+        chunks, size, more = [], 0, True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body:
+                return None
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        return b"".join(chunks)
+
+
+def _replay(body: bytes, receive):
+    """An ASGI receive that hands the app the body already read, then waits on the client as before."""
+    sent = False
+
+    async def replay():
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+    return replay
+
+
+def _describe(err: dict, limits: ServeLimits) -> str:
+    loc = ".".join(str(x) for x in err.get("loc", ()) if x != "body") or "body"
+    if err["type"] == "json_invalid":
+        return f"body: {err.get('ctx', {}).get('error', 'not valid JSON')}"
+    if err["type"] == "string_too_long":
+        flag = {"question": "--max-question-chars", "context": "--max-context-chars"}.get(loc.rsplit(".", 1)[-1], "")
+        return f"{loc}: {len(err['input']):,} characters; the limit is {err['ctx']['max_length']:,} ({flag})"
+    if err["type"] == "too_long":
+        return f"{loc}: {err.get('ctx', {}).get('actual_length', '?')} items; the limit is {limits.max_batch_items} (--max-batch-items)"
+    if err["type"] == "missing":
+        return f"{loc}: required" if loc != "body" else "body: empty; send a JSON object"
+    if err["type"] == "extra_forbidden":
+        return f"{loc}: not a field of this request; the fields are question, context and top_k"
+    if err["type"] == "batch_too_large":
+        return f"items: {err['msg']}"
+    if err["type"] == "string_too_short":
+        return f"{loc}: must not be empty"
+    return f"{loc}: {err.get('msg', 'invalid')}"
+
+
+SIZE_ERRORS = ("string_too_long", "too_long", "batch_too_large")
+
+
+def create_app(qa, limits: ServeLimits = ServeLimits(), max_batch: int = 32, micro_batching: bool = True, allowed_hosts: list[str] | None = None):
+    from fastapi import Request
     from fastapi.exceptions import RequestValidationError
-    from fastapi.responses import HTMLResponse, JSONResponse
+    from fastapi.responses import HTMLResponse
+    from fastapi.routing import APIRoute
+    from fastapi_offline import FastAPIOffline
+    from starlette.exceptions import HTTPException
+    from starlette.staticfiles import StaticFiles
 
-    batcher = MicroBatcher(qa, max_batch, micro_batching)
+    batcher = MicroBatcher(qa, max_batch, micro_batching, limits.max_queue)
+    AnswerRequest, BatchRequest = request_models(limits)
 
     @asynccontextmanager
     async def lifespan(_app):
@@ -119,71 +403,140 @@ def create_app(qa, max_context_chars: int = 100_000, max_batch: int = 32, micro_
         yield
         await batcher.stop()
 
-    app = FastAPI(title="albert-bench", description="Extractive question answering: the answer's span in the passage, or no answer.", lifespan=lifespan)
+    class StrictJSONRequest(Request):
+        """The body parsed by the project's strict JSON reader: invalid UTF-8, NaN, 5,000-digit numbers and
+        deep nesting become 422 naming the problem, not FastAPI's bare 400."""
+
+        async def json(self):
+            if not hasattr(self, "_json"):
+                try:
+                    self._json = parse_json(await self.body())
+                except BenchError as e:
+                    raise json.JSONDecodeError(str(e), "", 0) from None
+            return self._json
+
+    class StrictRoute(APIRoute):
+        def get_route_handler(self):
+            handler = super().get_route_handler()
+
+            async def strict_handler(request):
+                return await handler(StrictJSONRequest(request.scope, request.receive))
+            return strict_handler
+
+    # FastAPIOffline: FastAPI whose /docs and /redoc load Swagger UI and ReDoc from the installed package, not a CDN.
+    app = FastAPIOffline(title="albert-bench", version=_version(), lifespan=lifespan,
+                         favicon_url="/static/favicon.svg", description=(
+                             "Extractive question answering: the answer's span in the passage, or no answer. Offsets count "
+                             "Unicode code points; `*_utf16` offsets count UTF-16 code units (JavaScript string indices). "
+                             "Every error is `{\"error\": \"<field>: <what>\"}`."))
+    app.router.route_class = StrictRoute
     app.state.batcher = batcher
+    app.state.limits = limits
+    app.add_middleware(Guard, allowed_hosts=allowed_hosts or list(LOOPBACK_NAMES), max_body=limits.max_body_bytes)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    def request_id(request: Request) -> str:
+        return request.scope.get("state", {}).get("request_id", "-")
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_request: Request, exc: RequestValidationError):
-        parts = []
-        for err in exc.errors():
-            loc = ".".join(str(x) for x in err.get("loc", ()) if x != "body") or "body"
-            parts.append(f"{loc}: {err.get('msg', 'invalid')}")
-        return JSONResponse(status_code=422, content={"error": "; ".join(parts), "detail": jsonable(exc.errors())})
+        errs = exc.errors()
+        big = [e for e in errs if e["type"] in SIZE_ERRORS]
+        return _json_response(413 if big else 422, "; ".join(_describe(e, limits) for e in (big or errs)))
 
-    def too_long(items: list[AnswerRequest]):
-        for i, it in enumerate(items):
-            if len(it.context) > max_context_chars:
-                where = "context" if len(items) == 1 else f"items.{i}.context"
-                return JSONResponse(status_code=413, content={"error": f"{where}: {len(it.context):,} characters; the limit is {max_context_chars:,} (--max-context-chars)"})
-        return None
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException):
+        if exc.status_code == 404:
+            msg = f"path: {request.url.path[:100]!r} is not an endpoint of this server; see /docs"
+        elif exc.status_code == 405:
+            msg = f"method: {request.method} is not allowed on {request.url.path}"
+        else:
+            msg = f"request: {exc.detail}"
+        return _json_response(exc.status_code, msg, headers=getattr(exc, "headers", None))
 
-    async def answer_items(items: list[AnswerRequest]):
+    @app.exception_handler(Exception)
+    async def crashed(request: Request, exc: Exception):
+        log.error("request %s failed", request_id(request), exc_info=exc)
+        return _json_response(500, f"server: internal error ({type(exc).__name__}); request id {request_id(request)}", request_id(request))
+
+    async def answer_items(request: Request, items) -> list[dict] | object:
+        """The results for `items`, or the error response that the whole request gets."""
         try:
-            return await batcher.submit([(it.question, it.context, it.top_k) for it in items])
-        except BenchError as e:
-            return JSONResponse(status_code=422, content={"error": str(e)})
+            results = await batcher.submit([(it.question, it.context, it.top_k) for it in items])
+        except QueueFull:
+            return _json_response(503, f"queue: {batcher.queue.qsize()} questions are waiting (--max-queue {limits.max_queue}); retry shortly",
+                                  headers={"Retry-After": "1"})
+        for i, res in enumerate(results):
+            if isinstance(res, BaseException):
+                where = "request" if len(items) == 1 else f"items.{i}"
+                if isinstance(res, BenchError):
+                    return _json_response(422, f"{where}: {res}")
+                rid = request_id(request)
+                log.error("request %s failed while answering%s", rid, "" if len(items) == 1 else f" item {i}", exc_info=res)
+                return _json_response(500, f"{where}: answering failed ({type(res).__name__}); request id {rid}", rid)
+        return [with_utf16(res, it.context) for res, it in zip(results, items)]
 
-    @app.post("/v1/answer", response_model=AnswerResponse)
-    async def answer(req: AnswerRequest):
-        if (resp := too_long([req])) is not None:
-            return resp
-        out = await answer_items([req])
-        return out if isinstance(out, JSONResponse) else out[0]
+    @app.post("/v1/answer", response_model=AnswerResponse, responses=ERROR_RESPONSES)
+    async def answer(req: AnswerRequest, request: Request):
+        out = await answer_items(request, [req])
+        return out[0] if isinstance(out, list) else out
 
-    @app.post("/v1/answer:batch", response_model=BatchResponse)
-    async def answer_batch(req: BatchRequest):
-        if (resp := too_long(req.items)) is not None:
-            return resp
-        out = await answer_items(req.items)
-        return out if isinstance(out, JSONResponse) else {"results": out}
+    @app.post("/v1/answer:batch", response_model=BatchResponse, responses=ERROR_RESPONSES)
+    async def answer_batch(req: BatchRequest, request: Request):
+        out = await answer_items(request, req.items)
+        return {"results": out} if isinstance(out, list) else out
 
     started = time.time()
 
     @app.get("/healthz")
     async def healthz():
-        return {"status": "ok", "model": qa.name, "device": str(qa.device), "backend": qa.backend, "precision": qa.precision,
+        return {"status": "ok", "model": display_name(qa.name), "device": str(qa.device), "backend": qa.backend, "precision": qa.precision,
                 "micro_batching": micro_batching, "max_batch": batcher.max_batch, "batches": batcher.batches,
-                "uptime_s": round(time.time() - started, 1)}
+                "retried_batches": batcher.retried, "queued": batcher.queue.qsize() if batcher.queue else 0,
+                "limits": {f.name: getattr(limits, f.name) for f in fields(limits)}, "uptime_s": round(time.time() - started, 1)}
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def page():
-        return PAGE.read_text(encoding="utf-8")
+        return HTMLResponse((STATIC / "index.html").read_text(encoding="utf-8"), headers=PAGE_HEADERS)
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def favicon():
+        from fastapi.responses import FileResponse
+
+        return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml")
 
     return app
 
 
-def jsonable(errors: list[dict]) -> list[dict]:
-    """Pydantic error entries with only JSON-friendly values (its `ctx` may hold exception objects)."""
-    return [{k: (v if k != "ctx" else {kk: str(vv) for kk, vv in v.items()}) for k, v in e.items() if k in ("type", "loc", "msg", "ctx")} for e in errors]
+def display_name(model_dir: str) -> str:
+    """The model's last two path parts ('run-3/best'): enough to tell models apart, no absolute path to leak."""
+    parts = Path(os.path.normpath(model_dir)).parts
+    return "/".join(p for p in parts[-2:] if p not in ("/", "")) or model_dir
 
 
-def serve(model_dir: str, host: str = "127.0.0.1", port: int = 8000, max_context_chars: int = 100_000, max_batch: int = 32, micro_batching: bool = True, backend: str = "torch", precision: str = "fp32") -> None:
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("albert-bench")
+    except PackageNotFoundError:
+        return "0"
+
+
+def serve(model_dir: str, host: str = "127.0.0.1", port: int = 8000, limits: ServeLimits = ServeLimits(), max_batch: int = 32,
+          micro_batching: bool = True, backend: str = "torch", precision: str = "fp32", allowed_hosts: list[str] | None = None) -> None:
+    import sys
+
     import uvicorn
 
     from .qa import QuestionAnswerer
 
     # max_batch bounds the requests gathered per turn; the forward passes inside use the device's batch size.
+    hosts = allowed_hosts or default_allowed_hosts(host)
+    if not is_loopback(host):
+        print(f"albert-bench: warning: listening on {host}, reachable from other machines; the API has no authentication"
+              + ("" if allowed_hosts else " and answers any Host header (set --allowed-hosts to the names clients use)"), file=sys.stderr, flush=True)
     qa = QuestionAnswerer.from_pretrained(model_dir, backend=backend, precision=precision)
-    app = create_app(qa, max_context_chars, max_batch, micro_batching)
-    print(f"albert-bench: answering with {model_dir} ({backend}, {precision}) on http://{host}:{port}/  (API docs: /docs)")
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    app = create_app(qa, limits, max_batch, micro_batching, hosts)
+    print(f"albert-bench: answering with {display_name(model_dir)} ({qa.backend}, {qa.precision}) on http://{host}:{port}/  (API docs: /docs)")
+    uvicorn.run(app, host=host, port=port, log_level="warning", server_header=False)
