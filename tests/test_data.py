@@ -33,6 +33,14 @@ def test_stats_cli_json_with_tokenizer(dev_file, capsys):
     assert 100 < st["tokens"]["context"]["p50"] < st["tokens"]["context"]["max"]
 
 
+def test_repair_takes_the_occurrence_nearest_the_stated_offset():
+    context = "fox one. fox two. fox three. fox four."
+    assert [i for i in range(len(context)) if context.startswith("fox", i)] == [0, 9, 18, 29]
+    # stated 14 and 24: more than two characters off, so the nearest occurrence wins, not the first
+    sq = parse_squad(squad(qa("a", [("fox", 14)]), qa("b", [("fox", 24)]), context=context))
+    assert [e.answers[0].start for e in sq.examples] == [18, 29] and sq.repaired == 2
+
+
 def test_offsets_off_by_one_or_two_are_repaired_and_counted():
     sq = parse_squad(squad(qa("a", [("quick", 3)]), qa("b", [("fox", 18)]), qa("c", [("lazy", 35)])))
     assert sq.repaired == 2
@@ -57,9 +65,18 @@ def test_v1_file_without_is_impossible():
     ([1, 2], "'data' list"),
     ({"data": [{"paragraphs": [{"qas": []}]}]}, "'context'"),
     (squad(qa("q1", [("fox", 999)])), "question id q1 answer 0: answer_start 999 is outside"),
-    (squad(qa("q2", [("fox", "16")])), "question id q2 answer 0: field 'answer_start' should be a int, got a str"),
-    (squad({"id": "q3", "answers": []}), "question id q3: field 'question' should be a str, got missing"),
-    (squad(qa("q4"), context="   "), "empty context"),
+    (squad(qa("q2", [("fox", "16")])), "question id q2 answer 0: field 'answer_start' should be an integer, got a string \"16\""),
+    (squad(qa("q2b", [("fox", True)])), "question id q2b answer 0: field 'answer_start' should be an integer, got a boolean true"),
+    (squad(qa("q2c", [("fox", 16.0)])), "question id q2c answer 0: field 'answer_start' should be an integer, got a number 16.0"),
+    (squad({"id": "q3", "answers": []}), "question id q3: field 'question' should be a string, got nothing"),
+    (squad({"id": "q3b", "question": "  ", "answers": []}), "question id q3b: field 'question' is empty"),
+    (squad({"id": "q3c", "question": "Wh\ud800o?", "answers": []}), "question id q3c: field 'question' holds a lone surrogate at character 2"),
+    (squad(qa("q3d"), context="The fox\udc80."), "paragraph 0: field 'context' holds a lone surrogate at character 7"),
+    (squad({**qa("q3e", [("fox", 16)]), "answers": [{"text": "f\ud800", "answer_start": 16}]}), "question id q3e answer 0: field 'text' holds a lone surrogate"),
+    (squad({"id": 7, "question": "What?", "answers": []}), "question 0: field 'id' should be a string, got a number 7"),
+    (squad({"id": "q3f", "question": "What?", "answers": [], "is_impossible": "false"}), "question id q3f: field 'is_impossible' should be true or false, got a string \"false\""),
+    (squad({"id": "q3g", "question": "What?", "answers": [], "is_impossible": 0}), "question id q3g: field 'is_impossible' should be true or false, got a number 0"),
+    (squad(qa("q4"), context="   "), "field 'context' is empty"),
     (squad(qa("q5"), qa("q5")), "duplicate question id"),
     (squad(qa("q6", [("", 3)])), "question id q6 answer 0: empty answer text"),
 ])
@@ -90,12 +107,6 @@ def test_url_offline_without_cache_names_url_and_flag(tmp_path):
         resolve(url, cache_dir=tmp_path, flag="--dev-file")
     assert url in str(e.value) and "--dev-file" in str(e.value)
     assert not list(tmp_path.iterdir())  # nothing half-written in the cache
-
-
-def test_url_served_from_cache(tmp_path):
-    (tmp_path / "dev-v2.0.json").write_text(json.dumps(squad(qa("a", [("fox", 16)]))))
-    sq = load_squad("http://127.0.0.1:9/dev-v2.0.json", cache_dir=str(tmp_path))
-    assert sq.examples[0].answers[0].text == "fox"
 
 
 def test_show_marks_answers(dev_file, capsys):

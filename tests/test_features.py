@@ -153,6 +153,30 @@ def test_feature_cache_key_depends_on_tokenizer(dev, albert_tok, minilm_dir):
     assert F.features_cache_key(ex, albert_tok, FeatureConfig()) != F.features_cache_key(ex, F.load_tokenizer(minilm_dir), FeatureConfig())
 
 
+def test_feature_cache_key_changes_when_any_answer_changes(dev, albert_tok):
+    """Labels come from the answers: a key that left them out would serve features labelled for other answers."""
+    import dataclasses
+
+    from albert_bench.data import Answer
+
+    ex = [dataclasses.replace(e, answers=list(e.answers)) for e in dev.examples[:30]]
+    key = F.features_cache_key(ex, albert_tok, FeatureConfig())
+    i = next(i for i, e in enumerate(ex) if len(e.answers) > 1)
+    changes = {
+        "start": lambda a: Answer(a.text, a.start + 1),
+        "text": lambda a: Answer(a.text + "s", a.start),
+    }
+    for name, change in changes.items():
+        for k in range(len(ex[i].answers)):  # any answer, not just the first
+            changed = [dataclasses.replace(e) for e in ex]
+            changed[i] = dataclasses.replace(ex[i], answers=[change(a) if j == k else a for j, a in enumerate(ex[i].answers)])
+            assert F.features_cache_key(changed, albert_tok, FeatureConfig()) != key, (name, k)
+    dropped = list(ex)
+    dropped[i] = dataclasses.replace(ex[i], answers=ex[i].answers[:-1])
+    assert F.features_cache_key(dropped, albert_tok, FeatureConfig()) != key
+    assert F.features_cache_key([dataclasses.replace(e) for e in ex], albert_tok, FeatureConfig()) == key  # and only then
+
+
 def test_damaged_cache_file_is_rebuilt(dev, albert_tok, tmp_path):
     ex = dev.examples[:40]
     first = F.cached_features(ex, albert_tok, cache_dir=str(tmp_path))

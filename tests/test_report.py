@@ -85,9 +85,9 @@ def test_markdown_twin_and_leaderboard(trained, tmp_path):
         shutil.copy(trained[0] / f, second / f)
     rows = [json.loads(line) for line in open(second / "metrics.jsonl")][:2]  # a shorter run, without TensorBoard
     (second / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    out = tmp_path / "r" / "both.html"
-    assert main(["report", str(trained[0]), str(second), "--out", str(out)]) == 0
-    md = (tmp_path / "r" / "both.md").read_text()
+    assert main(["report", str(trained[0]), str(second), "--out", str(tmp_path / "r") + "/"]) == 0  # a directory: both inside
+    out = tmp_path / "r" / "report.html"
+    md = (tmp_path / "r" / "report.md").read_text()
     assert md.count("## Run ") == 2 and "## Leaderboard" in md
     for line in md.splitlines():
         if line.startswith("![") :
@@ -111,3 +111,33 @@ def test_bad_run_dir(tmp_path, capsys):
     assert main(["report", str(tmp_path), "--out", str(tmp_path / "x.html")]) == 2
     assert "no metrics.jsonl" in capsys.readouterr().err
     assert main(["report", str(tmp_path / "nope")]) == 2
+
+
+def test_out_suffix_decides_what_is_written_and_is_checked_first(trained, tmp_path, capsys):
+    run = str(trained[0])
+    assert main(["report", run, "--out", str(tmp_path / "r.md")]) == 0
+    md = (tmp_path / "r.md").read_text()
+    assert md.startswith("# albert-bench report") and "<html" not in md and not (tmp_path / "r.html").exists()
+    assert any(p.suffix == ".png" for p in tmp_path.iterdir())  # its plots beside it
+    assert main(["report", run, "--out", str(tmp_path / "p.html")]) == 0
+    assert (tmp_path / "p.html").read_text().startswith("<!doctype html>") and not (tmp_path / "p.md").exists()
+    both = tmp_path / "both"
+    both.mkdir()
+    assert main(["report", run, "--out", str(both)]) == 0
+    assert (both / "report.html").exists() and (both / "report.md").exists()
+    capsys.readouterr()
+    assert main(["report", run, "--out", str(tmp_path / "r.txt")]) == 2
+    err = capsys.readouterr().err
+    assert "ends neither in .html" in err and "Traceback" not in err
+
+
+def test_markdown_report_escapes_html_in_dataset_text(trained):
+    from albert_bench.report import build
+
+    run = load_run(str(trained[0]))
+    evil = '<img src=x onerror="alert(1)">'
+    worst = run.analysis["worst_answerable"] or run.analysis["worst_unanswerable"]
+    worst[0] = {**worst[0], "question": evil + " who?", "gold": [evil], "prediction": "<script>x()</script>"}
+    page, md, _ = build([run])
+    assert "<img src=x" not in md and "<script>" not in md and "&lt;img src=x onerror=\"alert(1)\"&gt; who?" in md
+    assert "<img src=x" not in page  # as the HTML report always did

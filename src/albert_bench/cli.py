@@ -4,27 +4,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import time
 
 from .errors import BenchError
-from .files import write_json_atomic
+from .files import lone_surrogate, read_json, read_text, write_json_atomic
 from .decode import TOP_K, DecodeConfig
 
 
 def _print_json(obj) -> None:
-    print(json.dumps(obj, indent=2, ensure_ascii=False))
-
-
-def read_json(path: str, what: str):
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except FileNotFoundError:
-        raise BenchError(f"{path}: no such file; pass an existing {what}") from None
-    except json.JSONDecodeError as e:
-        raise BenchError(f"{path}: not valid JSON (line {e.lineno}, column {e.colno}: {e.msg}); pass a {what}") from None
+    print(json.dumps(obj, indent=2, ensure_ascii=False, allow_nan=False))
 
 
 # ---------------------------------------------------------------- data
@@ -147,15 +138,12 @@ def cmd_ask(args) -> int:
     from .qa import QuestionAnswerer
 
     if args.context_file:
-        try:
-            with open(args.context_file, encoding="utf-8") as f:
-                context = f.read()
-        except (FileNotFoundError, IsADirectoryError):
-            raise BenchError(f"{args.context_file}: no such file; pass a text file with --context-file") from None
-        except UnicodeDecodeError:
-            raise BenchError(f"{args.context_file}: not UTF-8 text; pass a plain text file") from None
+        context = read_text(args.context_file, "a UTF-8 text file holding the passage with --context-file")
     else:
         context = args.context
+    for name, text in (("--question", args.question), ("--context" if not args.context_file else args.context_file, context)):
+        if (at := lone_surrogate(text)) is not None:  # what Python makes of bytes on the command line that are not UTF-8
+            raise BenchError(f"{name}: not valid UTF-8 text (at character {at}); pass UTF-8 text")
     if not args.question.strip():
         raise BenchError("--question is empty; ask a question in words")
     if not context.strip():
@@ -181,8 +169,7 @@ def cmd_report(args) -> int:
     for d in args.runs:
         if not os.path.isdir(d):
             raise BenchError(f"{d}: no such run directory; pass folders written by `albert-bench train`")
-    page, md = write_report(args.runs, args.out, args.dev_file)
-    print(f"{page}\n{md}")
+    print("\n".join(write_report(args.runs, args.out, args.dev_file)))
     return 0
 
 
@@ -213,19 +200,30 @@ def cmd_export(args) -> int:
 # ---------------------------------------------------------------- score
 
 
+def _id_map(path: str, what: str, kind, want: str) -> dict:
+    """A JSON object {question id: value of `kind`}; the first wrong value is named by its id."""
+    obj = read_json(path, what)
+    if not isinstance(obj, dict):
+        raise BenchError(f"{path}: expected a JSON object {{question id: {want}}}, got {type(obj).__name__}; pass {what}")
+    for qid, v in obj.items():
+        if isinstance(v, bool) or not isinstance(v, kind):
+            raise BenchError(f"{path}: the value for id {qid!r} is {json.dumps(v)[:40]}; expected {want}")
+        if isinstance(v, str) and (at := lone_surrogate(v)) is not None:
+            raise BenchError(f"{path}: the value for id {qid!r} holds a lone surrogate at character {at} (not valid Unicode)")
+    return obj
+
+
 def cmd_score(args) -> int:
     from .data import load_squad
     from .metric import missing_and_extra, squad_v2_evaluate
 
-    sq = load_squad(args.data, flag="--data")
-    preds = read_json(args.predictions, "predictions JSON ({id: answer text})")
-    if not isinstance(preds, dict) or not all(isinstance(v, str) for v in preds.values()):
-        raise BenchError(f"{args.predictions}: expected a JSON object mapping question id to answer text")
+    if not math.isfinite(args.na_prob_thresh):
+        raise BenchError(f"--na-prob-thresh {args.na_prob_thresh}: pass a finite number")
+    sq = load_squad(args.data, flag="--data", need_questions=True)
+    preds = _id_map(args.predictions, "predictions JSON ({id: answer text}) with --predictions", str, "answer text (a string, \"\" for no answer)")
     na = None
     if args.na_probs:
-        na = read_json(args.na_probs, "no-answer JSON ({id: number})")
-        if not isinstance(na, dict) or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in na.values()):
-            raise BenchError(f"{args.na_probs}: expected a JSON object mapping question id to a number")
+        na = _id_map(args.na_probs, "no-answer JSON ({id: number}) with --na-probs", (int, float), "a number")
     missing, extra = missing_and_extra(sq.data, preds)
     if missing or extra:
         print(f"warning: {len(missing)} question(s) of {args.data} have no prediction (e.g. {missing[:1]}), "
@@ -349,7 +347,7 @@ def build_parser() -> argparse.ArgumentParser:
         "One self-contained HTML page (images embedded) and a Markdown twin: per-run facts, per-epoch table, plots, "
         "error analysis of the best model's dev predictions, published results for the same model; a leaderboard for several runs."))
     rp.add_argument("runs", nargs="+", metavar="RUN_DIR")
-    rp.add_argument("--out", default="report.html", help="HTML file to write; the Markdown twin and its PNGs go beside it (default report.html)")
+    rp.add_argument("--out", default="report.html", help="what to write: FILE.html (one self-contained page), FILE.md (Markdown, its PNG plots beside it) or a DIRECTORY (both inside) (default report.html)")
     rp.add_argument("--dev-file", metavar="FILE", help="the dev file the runs used, if it has moved since")
     rp.set_defaults(func=cmd_report)
 

@@ -8,10 +8,13 @@ answers whose text is not in the context at all are kept and listed in ``SquadFi
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
 import os
+import re
 import tempfile
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import BenchError
+from .files import lone_surrogate, parse_json, read_json
 
 SQUAD2_URLS = {
     "train": "https://rajpurkar.github.io/SQuAD-explorer/dataset/train-v2.0.json",
@@ -84,36 +88,61 @@ def default_cache_dir() -> Path:
     return Path(root)
 
 
-def resolve(path_or_url: str, cache_dir: str | os.PathLike | None = None, flag: str = "FILE") -> str:
-    """A local path for `path_or_url`, downloading a URL into the cache once (atomically)."""
+def resolve(path_or_url: str, cache_dir: str | os.PathLike | None = None, flag: str = "FILE", check=None) -> str:
+    """A local path for `path_or_url`. A URL is downloaded once into the cache, keyed by the whole URL (two URLs
+    ending in the same file name never share an entry), and becomes the cached file only after its length matches
+    Content-Length and `check(bytes)` (when given) accepts it; otherwise one line and nothing cached."""
     if not path_or_url.startswith(("http://", "https://")):
         if not os.path.exists(path_or_url):
             raise BenchError(f"{path_or_url}: no such file; pass an existing SQuAD JSON file as {flag}")
         if os.path.isdir(path_or_url):
             raise BenchError(f"{path_or_url}: is a directory; pass the SQuAD JSON file itself as {flag}")
         return path_or_url
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", urllib.parse.urlsplit(path_or_url).path.rstrip("/").rsplit("/", 1)[-1])
+    if not name.strip("._"):
+        raise BenchError(f"{path_or_url}: the URL names no file; pass the URL of the JSON file itself (for example .../dev-v2.0.json) as {flag}")
     cache = Path(cache_dir) if cache_dir else default_cache_dir() / "squad"
-    target = cache / path_or_url.rstrip("/").rsplit("/", 1)[-1]
+    # The key is the whole URL; the file name after it is for people browsing the cache.
+    target = cache / f"{hashlib.sha256(path_or_url.encode()).hexdigest()[:16]}-{name}"
     if target.exists():
         return str(target)
     cache.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=cache, suffix=".part")
     try:
         from .progress import bar as progress_bar
 
-        with urllib.request.urlopen(path_or_url, timeout=30) as resp:
-            total = int(resp.headers.get("Content-Length") or 0) or None
-            fd, tmp = tempfile.mkstemp(dir=cache, suffix=".part")
-            with os.fdopen(fd, "wb") as out, progress_bar(total=total, unit="B", unit_scale=True, desc=target.name) as bar:
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(path_or_url, timeout=30) as resp:
+            declared = resp.headers.get("Content-Length")
+            total = int(declared) if declared and declared.isdigit() else None
+            size = 0
+            with progress_bar(total=total, unit="B", unit_scale=True, desc=name) as bar:
                 for block in iter(lambda: resp.read(1 << 16), b""):
                     out.write(block)
+                    size += len(block)
                     bar.update(len(block))
-        os.replace(tmp, target)  # a half-downloaded file never sits under the final name
-    except (urllib.error.URLError, OSError, TimeoutError) as e:
-        reason = getattr(e, "reason", e)
+        if total is not None and size != total:
+            raise BenchError(f"cannot use {path_or_url}: the download stopped after {size:,} of {total:,} bytes; nothing was cached, try again")
+        if check is not None:
+            with open(tmp, "rb") as f:
+                data = f.read()
+            try:
+                check(data)
+            except BenchError as e:
+                head = data[:60].decode("utf-8", "replace").strip().replace("\n", " ")
+                raise BenchError(f"cannot use {path_or_url}: the server sent something that is not a valid file for {flag} "
+                                 f"({str(e).removeprefix(path_or_url + ': ')}; it starts with {head!r}); nothing was cached") from None
+        with open(f"{target}.url", "w", encoding="utf-8") as f:
+            f.write(path_or_url + "\n")
+        os.replace(tmp, target)  # only a complete, checked download ever sits under the final name
+    except (urllib.error.URLError, http.client.HTTPException, OSError, TimeoutError) as e:
+        reason = f"HTTP {e.code} {e.reason}" if isinstance(e, urllib.error.HTTPError) else getattr(e, "reason", None) or f"{type(e).__name__}: {e}"
         raise BenchError(
             f"cannot download {path_or_url} ({reason}) and no cached copy is at {target}; "
             f"download it elsewhere and pass the local file with {flag}"
         ) from None
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
     return str(target)
 
 
@@ -121,11 +150,31 @@ def _fail(path: str, where: str, what: str) -> BenchError:
     return BenchError(f"{path}: {where}: {what}; fix the file or pass a valid SQuAD v1.1/v2.0 JSON file")
 
 
+def json_kind(value) -> str:
+    """The JSON name of a decoded value's type, for messages."""
+    return {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "a list", dict: "an object", type(None): "null"}.get(type(value), type(value).__name__)
+
+
+_WANT = {str: "a string", list: "a list", dict: "an object", int: "an integer"}
+
+
 def _expect(value, kind, path: str, where: str, name: str):
-    if not isinstance(value, kind):
-        got = "missing" if value is None else f"a {type(value).__name__}"
-        want = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-        raise _fail(path, where, f"field '{name}' should be a {want}, got {got}")
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise _fail(path, where, f"field '{name}' should be {_WANT[kind]}, got {_got(value)}")
+    return value
+
+
+def _got(value) -> str:
+    return "nothing (missing or null)" if value is None else f"{json_kind(value)} {json.dumps(value)[:40]}"
+
+
+def _text(value, path: str, where: str, name: str, blank_ok: bool = False) -> str:
+    """A string field: a str, with no lone surrogate (no tokenizer or UTF-8 writer takes one), not blank unless allowed."""
+    _expect(value, str, path, where, name)
+    if (at := lone_surrogate(value)) is not None:
+        raise _fail(path, where, f"field '{name}' holds a lone surrogate at character {at} (text that is not valid Unicode)")
+    if not blank_ok and not value.strip():
+        raise _fail(path, where, f"field '{name}' is empty")
     return value
 
 
@@ -157,32 +206,29 @@ def parse_squad(raw, path: str = "<data>") -> SquadFile:
     for ai, article in enumerate(raw["data"]):
         where = f"article {ai}"
         _expect(article, dict, path, where, "data[]")
-        title = article.get("title", "")
+        title = _text(article.get("title", ""), path, where, "title", blank_ok=True)
         where = f"article {ai} ({title!r})" if title else where
         for pi, para in enumerate(_expect(article.get("paragraphs"), list, path, where, "paragraphs")):
             pwhere = f"{where} paragraph {pi}"
             _expect(para, dict, path, pwhere, "paragraphs[]")
-            context = _expect(para.get("context"), str, path, pwhere, "context")
-            if not context.strip():
-                raise _fail(path, pwhere, "empty context")
+            context = _text(para.get("context"), path, pwhere, "context")
             for qi, qa in enumerate(_expect(para.get("qas"), list, path, pwhere, "qas")):
                 _expect(qa, dict, path, f"{pwhere} question {qi}", "qas[]")
-                qid = _expect(qa.get("id"), str, path, f"{pwhere} question {qi}", "id")
+                qid = _text(qa.get("id"), path, f"{pwhere} question {qi}", "id")
                 qwhere = f"{pwhere} question id {qid}"
                 if qid in seen:
                     raise _fail(path, qwhere, "duplicate question id")
                 seen.add(qid)
-                question = _expect(qa.get("question"), str, path, qwhere, "question")
+                question = _text(qa.get("question"), path, qwhere, "question")
                 answers, missing = [], []
                 for k, ans in enumerate(_expect(qa.get("answers", []), list, path, qwhere, "answers")):
                     awhere = f"{qwhere} answer {k}"
                     _expect(ans, dict, path, awhere, "answers[]")
-                    text = _expect(ans.get("text"), str, path, awhere, "text")
+                    text = _text(ans.get("text"), path, awhere, "text", blank_ok=True)
                     if not text.strip():
                         raise _fail(path, awhere, "empty answer text; an unanswerable question has an empty 'answers' list instead")
                     start = ans.get("answer_start")
-                    if isinstance(start, bool) or not isinstance(start, int):
-                        _expect(None if start is None else start, int, path, awhere, "answer_start")
+                    _expect(start, int, path, awhere, "answer_start")  # true is not 1, 5.0 is not 5
                     if not 0 <= start <= len(context):
                         raise _fail(path, awhere, f"answer_start {start} is outside the context (length {len(context)})")
                     fixed, moved = _repair(context, text, start)
@@ -193,6 +239,8 @@ def parse_squad(raw, path: str = "<data>") -> SquadFile:
                         repaired += moved
                         answers.append(Answer(text, fixed))
                 impossible = qa.get("is_impossible", False)
+                if not isinstance(impossible, bool):
+                    raise _fail(path, qwhere, f"field 'is_impossible' should be true or false, got {_got(impossible)}")
                 if impossible and (answers or missing):
                     raise _fail(path, qwhere, "is_impossible is true but the question has answers")
                 if not impossible and not (answers or missing) and "is_impossible" in qa:
@@ -202,16 +250,13 @@ def parse_squad(raw, path: str = "<data>") -> SquadFile:
     return SquadFile(path, version, raw["data"], examples, repaired, unfound)
 
 
-def load_squad(path_or_url: str, cache_dir: str | None = None, flag: str = "FILE") -> SquadFile:
-    path = resolve(path_or_url, cache_dir, flag)
-    try:
-        with open(path, encoding="utf-8") as f:
-            raw = json.load(f)
-    except json.JSONDecodeError as e:
-        raise BenchError(f"{path}: not valid JSON (line {e.lineno}, column {e.colno}: {e.msg}); pass a SQuAD JSON file") from None
-    except UnicodeDecodeError:
-        raise BenchError(f"{path}: not UTF-8 text; pass a SQuAD JSON file") from None
-    return parse_squad(raw, path)
+def load_squad(path_or_url: str, cache_dir: str | None = None, flag: str = "FILE", need_questions: bool = False) -> SquadFile:
+    """Read and validate a SQuAD file (path or URL). `need_questions`: a file without any question is an error."""
+    path = resolve(path_or_url, cache_dir, flag, check=lambda data: parse_squad(parse_json(data), path_or_url))
+    sq = parse_squad(read_json(path, f"a SQuAD JSON file as {flag}"), path)
+    if need_questions and not sq.examples:
+        raise BenchError(f"{path}: holds no questions; pass a SQuAD file with at least one question as {flag}")
+    return sq
 
 
 def percentiles(values, qs=(50, 90, 95, 99, 100)) -> dict:

@@ -21,6 +21,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from .errors import BenchError
+from .files import read_json
 
 ONNX_FILE = "model.onnx"
 ONNX_INFO = "onnx_info.json"
@@ -176,6 +177,6 @@ def load_onnx(model_dir: str):
     model = OnnxModel(path)
     info_path = os.path.join(model_dir, ONNX_INFO)
     if os.path.exists(info_path):
-        with open(info_path, encoding="utf-8") as f:
-            model.weights = json.load(f).get("weights", "fp32")
+        info = read_json(info_path, "the onnx_info.json that `albert-bench export` wrote; re-run the export")
+        model.weights = info.get("weights", "fp32") if isinstance(info, dict) else "fp32"
     return model, load_tokenizer(model_dir)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 
 from .errors import BenchError
 
@@ -77,9 +78,99 @@ def write_json_atomic(path: str, obj) -> None:
     """Write JSON so that a reader never sees half a file, even if we are killed mid-write."""
     tmp = f"{path}.tmp{os.getpid()}"
     try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(obj, f, ensure_ascii=False, indent=1)
+        text = json.dumps(obj, ensure_ascii=False, indent=1, allow_nan=False)
+    except ValueError:  # NaN or an infinity: not JSON, and no reader should have to guess
+        raise BenchError(f"{path}: not written: the values hold NaN or an infinity (a diverged model?), which JSON cannot carry") from None
+    try:
+        with open(tmp, "w", encoding="utf-8", errors="strict") as f:
+            f.write(text)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def read_bytes(path: str, what: str) -> bytes:
+    """A file's bytes, or one line saying why not (missing, a directory, unreadable) and what to pass instead."""
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except FileNotFoundError:
+        raise BenchError(f"{path}: no such file; pass {what}") from None
+    except IsADirectoryError:
+        raise BenchError(f"{path}: is a directory; pass {what}") from None
+    except PermissionError:
+        raise BenchError(f"{path}: not readable (permission denied); fix its permissions or pass {what}") from None
+    except OSError as e:
+        raise BenchError(f"{path}: cannot be read ({e.strerror or e}); pass {what}") from None
+
+
+def read_json(path: str, what: str):
+    """The one JSON reader for files the user gives (SQuAD files, predictions, no-answer odds, run files, model
+    configs): any failure is one line naming the file, what is wrong, and what to pass instead."""
+    try:
+        return parse_json(read_bytes(path, what))
+    except BenchError as e:
+        raise BenchError(str(e) if str(e).startswith(f"{path}: ") else f"{path}: {e}; pass {what}") from None
+
+
+def read_text(path: str, what: str) -> str:
+    """A UTF-8 text file (a UTF-8 BOM is dropped), or one line naming the file and its likely encoding."""
+    data = read_bytes(path, what)
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        guess = guess_encoding(data)
+        raise BenchError(f"{path}: not UTF-8 text (invalid byte at position {e.start:,}"
+                         + (f"; it looks like {guess}" if guess else "") + f"); save it as UTF-8 or pass {what}") from None
+
+
+def read_jsonl(path: str, what: str, warn=None) -> list:
+    """JSON Lines written by appending (metrics.jsonl): a torn last line, which a kill during the append
+    leaves, is dropped with a warning; a bad line anywhere else is one-line error."""
+    lines = read_text(path, what).splitlines()
+    out = []
+    for i, line in enumerate(lines):
+        if not line.strip():
+            continue
+        try:
+            out.append(parse_json(line))
+        except BenchError as e:
+            if i == len(lines) - 1:
+                (warn or _warn)(f"{path}: the last line is incomplete ({e}); reading the {len(out)} lines before it")
+                break
+            raise BenchError(f"{path}: line {i + 1}: {e}; pass {what}") from None
+    return out
+
+
+def _warn(message: str) -> None:
+    import warnings
+
+    warnings.warn(message, stacklevel=3)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def lone_surrogate(text: str) -> int | None:
+    """The position of the first lone surrogate in `text` (what a broken encoder or `\\ud800` in JSON leaves;
+    no tokenizer or UTF-8 writer can take it), or None."""
+    m = _SURROGATE.search(text)
+    return m.start() if m else None
+
+
+def check_output(path: str, flag: str, kind: str = "dir") -> None:
+    """Before any long work: `path` can be written as a `kind` ("dir" or "file"), or one line saying why not."""
+    if kind == "dir" and os.path.exists(path) and not os.path.isdir(path):
+        raise BenchError(f"{flag} {path}: exists and is not a directory; pass a directory for the outputs")
+    if kind == "file" and os.path.isdir(path):
+        raise BenchError(f"{flag} {path}: is a directory; pass a file name")
+    parent = os.path.abspath(path if kind == "dir" else os.path.dirname(os.path.abspath(path)))
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        raise BenchError(f"{flag} {path}: {parent} is a file, not a directory; pass another location")
+    if not os.access(parent, os.W_OK):
+        raise BenchError(f"{flag} {path}: {parent} is not writable; pass another location")

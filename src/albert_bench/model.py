@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from .errors import BenchError
+from .files import read_json
 from .features import FeatureConfig, Features, load_tokenizer
 
 QA_CONFIG = "qa_config.json"
@@ -45,9 +46,14 @@ class QAConfig:
         path = os.path.join(model_dir, QA_CONFIG)
         if not os.path.exists(path):
             return cls()
-        with open(path) as f:
-            raw = json.load(f)
-        known = {f.name for f in fields(cls)}
+        raw = read_json(path, "the model's qa_config.json (written by `train`), or remove it to use the defaults")
+        if not isinstance(raw, dict):
+            raise BenchError(f"{path}: expected a JSON object of settings; remove it to use the defaults")
+        known = {f.name: f for f in fields(cls)}
+        for k, v in raw.items():
+            want = (int, float) if k in known and known[k].type == "float" else int
+            if k in known and (isinstance(v, bool) or not isinstance(v, want)):
+                raise BenchError(f"{path}: '{k}' should be a number, got {json.dumps(v)[:40]}; fix it or remove the file to use the defaults")
         return cls(**{k: v for k, v in raw.items() if k in known})
 
 

@@ -19,7 +19,7 @@ from .data import Example, load_squad
 from .decode import TOP_K, DecodeConfig, decode
 from .errors import BenchError
 from .features import build_features, cached_features
-from .files import write_json_atomic
+from .files import check_output, write_json_atomic
 from .metric import squad_v2_evaluate
 from .model import QAConfig, infer, load_model
 
@@ -147,7 +147,8 @@ def cpu_has_bf16() -> bool:
 
 def evaluate_dir(model_dir: str, data_file: str, out_dir: str, batch_size: int | None = None, backend: str = "torch", precision: str = "fp32") -> dict:
     """Predict a SQuAD file and write predictions.json, null_odds.json, nbest.json and metrics.json."""
-    sq = load_squad(data_file, flag="--data")
+    check_output(out_dir, "--out")  # before predicting, not after
+    sq = load_squad(data_file, flag="--data", need_questions=True)
     qa = QuestionAnswerer.from_pretrained(model_dir, batch_size=batch_size, backend=backend, precision=precision)
     dec = qa.predict(sq.examples, progress=True, cache=True)
     metrics = squad_v2_evaluate(sq.data, dec.best_text, dec.null_odds, na_prob_thresh=qa.qa.null_threshold)

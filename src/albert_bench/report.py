@@ -19,6 +19,7 @@ import numpy as np
 
 from .data import load_squad
 from .errors import BenchError
+from .files import check_output, read_json, read_jsonl
 from .metric import get_raw_scores, make_qid_to_has_ans
 
 # Published SQuAD 2.0 dev results, with the threshold each number uses.
@@ -44,8 +45,7 @@ class Run:
 
 
 def _json(path: str):
-    with open(path) as fh:
-        return json.load(fh)
+    return read_json(path, "a file written by `albert-bench train`")
 
 
 def _tb_losses(run_dir: str) -> list[tuple[int, float]]:
@@ -65,8 +65,7 @@ def load_run(run_dir: str, dev_file: str | None = None) -> Run:
     metrics_path = os.path.join(run_dir, "metrics.jsonl")
     if not os.path.exists(metrics_path):
         raise BenchError(f"{run_dir}: no metrics.jsonl; pass a run directory written by `albert-bench train`")
-    with open(metrics_path) as fh:
-        metrics = [json.loads(line) for line in fh if line.strip()]
+    metrics = read_jsonl(metrics_path, "a metrics.jsonl written by `albert-bench train`")
     if not metrics:
         raise BenchError(f"{metrics_path}: no evaluations yet; report a run that finished at least one evaluation")
     config = _json(os.path.join(run_dir, "config.json")) if os.path.exists(os.path.join(run_dir, "config.json")) else {}
@@ -235,6 +234,12 @@ def published_rows(run: Run) -> list[list[str]]:
     return rows
 
 
+def md_text(value) -> str:
+    """Text for Markdown: HTML in dataset text (`<img src=x onerror=...>`) is shown, never run, as in the HTML
+    report; a line break would end a table row."""
+    return html.escape(str(value), quote=False).replace("\n", " ")
+
+
 def build(runs: list[Run]) -> tuple[str, str, dict[str, bytes]]:
     """(html, markdown, {image file name: png}) for these runs."""
     H, M, images = [], [], {}
@@ -242,16 +247,16 @@ def build(runs: list[Run]) -> tuple[str, str, dict[str, bytes]]:
     def table(head, rows):
         H.append("<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr>" +
                  "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in r) + "</tr>" for r in rows) + "</table>")
-        M.append("| " + " | ".join(head) + " |\n|" + "---|" * len(head) + "\n" +
-                 "\n".join("| " + " | ".join(str(c).replace("|", "\\|").replace("\n", " ") for c in r) + " |" for r in rows) + "\n")
+        M.append("| " + " | ".join(map(md_text, head)) + " |\n|" + "---|" * len(head) + "\n" +
+                 "\n".join("| " + " | ".join(md_text(c).replace("|", "\\|") for c in r) + " |" for r in rows) + "\n")
 
     def heading(level, text):
         H.append(f"<h{level}>{html.escape(text)}</h{level}>")
-        M.append("#" * level + " " + text + "\n")
+        M.append("#" * level + " " + md_text(text) + "\n")
 
     def para(text):
         H.append(f"<p>{html.escape(text)}</p>")
-        M.append(text + "\n")
+        M.append(md_text(text) + "\n")
 
     heading(1, "albert-bench report")
     if len(runs) > 1:
@@ -304,20 +309,41 @@ def build(runs: list[Run]) -> tuple[str, str, dict[str, bytes]]:
     return page, "\n".join(M), images
 
 
-def write_report(run_dirs: list[str], out: str, dev_file: str | None = None) -> tuple[str, str]:
+def report_paths(out: str) -> tuple[str | None, str | None]:
+    """(HTML path, Markdown path) that `--out` asks for: `.html` the page, `.md` the Markdown (its PNGs beside it),
+    a directory both inside. Checked before any work; anything else is one line."""
+    if os.path.isdir(out) or out.endswith(("/", os.sep)):
+        check_output(out, "--out", "dir")
+        return os.path.join(out, "report.html"), os.path.join(out, "report.md")
+    ext = os.path.splitext(out)[1].lower()
+    if ext not in (".html", ".htm", ".md"):
+        raise BenchError(f"--out {out}: ends neither in .html (the page) nor .md (Markdown), and is not a directory (both inside)")
+    check_output(out, "--out", "file")
+    return (None, out) if ext == ".md" else (out, None)
+
+
+def write_report(run_dirs: list[str], out: str, dev_file: str | None = None) -> list[str]:
+    """Write the report where `--out` says (see `report_paths`); the paths written, HTML first."""
+    page_path, md_path = report_paths(out)
     runs = [load_run(d, dev_file) for d in run_dirs]
     names = [r.name for r in runs]
     for i, r in enumerate(runs):  # image names must not collide
         if names.count(r.name) > 1:
             r.name = f"{r.name}-{i}"
     page, md, images = build(runs)
-    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-    md_path = os.path.splitext(out)[0] + ".md"
-    with open(out, "w", encoding="utf-8") as fh:
-        fh.write(page)
-    with open(md_path, "w", encoding="utf-8") as fh:
-        fh.write(md)
-    for name, png in images.items():
-        with open(os.path.join(os.path.dirname(os.path.abspath(md_path)), name), "wb") as fh:
-            fh.write(png)
-    return out, md_path
+    written = []
+    if page_path:
+        os.makedirs(os.path.dirname(os.path.abspath(page_path)), exist_ok=True)
+        with open(page_path, "w", encoding="utf-8") as fh:
+            fh.write(page)
+        written.append(page_path)
+    if md_path:
+        folder = os.path.dirname(os.path.abspath(md_path))
+        os.makedirs(folder, exist_ok=True)
+        with open(md_path, "w", encoding="utf-8") as fh:
+            fh.write(md)
+        for name, png in images.items():
+            with open(os.path.join(folder, name), "wb") as fh:
+                fh.write(png)
+        written.append(md_path)
+    return written

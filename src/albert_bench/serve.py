@@ -37,7 +37,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from pydantic_core import PydanticCustomError
 
 from .errors import BenchError
-from .files import parse_json
+from .files import lone_surrogate, parse_json
 from .decode import TOP_K, DecodeConfig
 
 STATIC = Path(__file__).with_name("static")
@@ -72,14 +72,13 @@ class ServeLimits:
             raise BenchError(f"--max-queue ({self.max_queue}) must be at least --max-batch-items ({self.max_batch_items}), or no full batch could ever be queued")
 
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
 _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 
 
 def _no_surrogates(v):
     # Before pydantic's own str check, which refuses them too but cannot say where: the tokenizer cannot take them.
-    if isinstance(v, str) and (m := _SURROGATE.search(v)):
-        raise PydanticCustomError("surrogate", f"contains a lone surrogate at character {m.start()}; send valid Unicode text")
+    if isinstance(v, str) and (at := lone_surrogate(v)) is not None:
+        raise PydanticCustomError("surrogate", f"contains a lone surrogate at character {at}; send valid Unicode text")
     return v
 
 

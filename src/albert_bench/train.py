@@ -30,6 +30,7 @@ import torch
 from .data import SQUAD2_URLS, load_squad
 from .decode import DecodeConfig, decode
 from .errors import BenchError
+from .files import read_json, read_jsonl, read_text, write_json_atomic
 from .features import FeatureConfig, cached_features
 from .metric import squad_v2_evaluate
 from .model import QAConfig, collate, infer, load_model, save_model, uses_token_type_ids
@@ -100,10 +101,7 @@ def resolve_config(args: dict) -> TrainConfig:
         import yaml
 
         try:
-            with open(args["config"]) as fh:
-                values = yaml.safe_load(fh) or {}
-        except FileNotFoundError:
-            raise BenchError(f"{args['config']}: no such config file") from None
+            values = yaml.safe_load(read_text(args["config"], "a YAML config file (--config)")) or {}
         except yaml.YAMLError as e:
             raise BenchError(f"{args['config']}: not valid YAML ({str(e).splitlines()[0]})") from None
         if not isinstance(values, dict):
@@ -175,8 +173,7 @@ def setup(cfg: TrainConfig):
         raise BenchError(f"--resume: no checkpoint in {cfg.run_dir}/checkpoints; start a new run without --resume")
     if cfg.resume:
         # The saved config wins, except for the resume bookkeeping itself.
-        with open(os.path.join(cfg.run_dir, "config.json")) as fh:
-            saved = json.load(fh)
+        saved = read_json(os.path.join(cfg.run_dir, "config.json"), "the run's config.json (written by `train`)")
         cfg = TrainConfig(**{**saved, "resume": True, "run_dir": cfg.run_dir})
     mp = cfg.mixed_precision
     if mp == "auto":
@@ -210,7 +207,7 @@ def setup(cfg: TrainConfig):
             "train_file": os.path.abspath(train_file), "train_sha256": train_sq.sha256,
             "dev_file": os.path.abspath(dev_file), "dev_sha256": dev_sq.sha256, "sessions": []}
         info.update(hardware=describe_hardware(), num_processes=acc.num_processes, mixed_precision=mp)
-        _write_json(os.path.join(cfg.run_dir, "run_info.json"), info)
+        write_json_atomic(os.path.join(cfg.run_dir, "run_info.json"), info)
     return cfg, acc, model, tokenizer, train_sq, dev_sq
 
 
@@ -231,16 +228,7 @@ def describe_hardware() -> str:
 
 
 def _read_json(path: str):
-    if not os.path.exists(path):
-        return None
-    with open(path) as fh:
-        return json.load(fh)
-
-
-def _write_json(path: str, obj) -> None:
-    with open(path + ".tmp", "w") as fh:
-        json.dump(obj, fh, indent=1)
-    os.replace(path + ".tmp", path)
+    return read_json(path, "a file written by `albert-bench train`") if os.path.exists(path) else None
 
 
 # ---------------------------------------------------------------- main / fit
@@ -372,8 +360,7 @@ def fit(cfg, acc, model, tokenizer, train_feats, dev_ex, dev_feats, dev_data) ->
     if cfg.resume:
         ckpt = _newest(os.path.join(ckpt_root, "step-*"))
         acc.load_state(ckpt)
-        with open(os.path.join(ckpt, "trainer_state.json")) as fh:
-            state.update(json.load(fh))
+        state.update(read_json(os.path.join(ckpt, "trainer_state.json"), "a checkpoint written by `train`"))
         if acc.is_main_process:
             _truncate_metrics(cfg.run_dir, state["step"])
         acc.wait_for_everyone()
@@ -459,7 +446,7 @@ def fit(cfg, acc, model, tokenizer, train_feats, dev_ex, dev_feats, dev_data) ->
     if acc.is_main_process:  # wall time per session: a resumed run adds its own
         info = _read_json(os.path.join(cfg.run_dir, "run_info.json"))
         info["sessions"].append({"started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started)), "seconds": time.time() - started})
-        _write_json(os.path.join(cfg.run_dir, "run_info.json"), info)
+        write_json_atomic(os.path.join(cfg.run_dir, "run_info.json"), info)
     final = _read_metrics(cfg.run_dir)[-1] if acc.is_main_process else {}
     acc.end_training()
     return final
@@ -484,7 +471,7 @@ def _evaluate_and_log(cfg, acc, model, tokenizer, dev_ex, dev_feats, dev_data, s
                           max_seq_length=cfg.max_seq_length, doc_stride=cfg.doc_stride, max_query_length=cfg.max_query_length)
             save_model(acc.unwrap_model(model), tokenizer, os.path.join(cfg.run_dir, "best"), qa)
             # What the report's error analysis reads: the best span of every dev question and its null odds.
-            _write_json(os.path.join(cfg.run_dir, "best", "dev_predictions.json"), {"step": state["step"], "best_text": dec.best_text, "null_odds": dec.null_odds})
+            write_json_atomic(os.path.join(cfg.run_dir, "best", "dev_predictions.json"), {"step": state["step"], "best_text": dec.best_text, "null_odds": dec.null_odds})
     acc.wait_for_everyone()
     # every process needs best_f1 in its trainer_state; only the main one computed it
     from accelerate.utils import broadcast_object_list
@@ -545,8 +532,7 @@ def _read_metrics(run_dir: str) -> list[dict]:
     path = os.path.join(run_dir, "metrics.jsonl")
     if not os.path.exists(path):
         return []
-    with open(path) as fh:
-        return [json.loads(line) for line in fh if line.strip()]
+    return read_jsonl(path, "the run's metrics.jsonl (written by `train`)")
 
 
 def _writers(cfg, acc, step: int) -> list:

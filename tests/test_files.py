@@ -1,0 +1,271 @@
+"""Every file in and out: the one JSON reader, the download cache against a real HTTP server on loopback, and
+each command's hostile inputs through the real CLI (one line, exit 2, never a traceback)."""
+
+import contextlib
+import http.server
+import json
+import os
+import threading
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from albert_bench.cli import main
+from albert_bench.data import load_squad, parse_squad
+from albert_bench.errors import BenchError
+from albert_bench.files import parse_json, read_json, read_jsonl, write_json_atomic
+
+GOOD = {"version": "v2.0", "data": [{"title": "T", "paragraphs": [{"context": "The quick brown fox jumps.", "qas": [
+    {"id": "q1", "question": "Who jumps?", "answers": [{"text": "fox", "answer_start": 16}], "is_impossible": False},
+    {"id": "q2", "question": "Who sleeps?", "answers": [], "is_impossible": True}]}]}]}
+
+
+def one_line_error(capsys, *names) -> str:
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "\n" not in err and "Traceback" not in err, err
+    for n in names:
+        assert n in err, err
+    return err
+
+
+# ---------------------------------------------------------------- the reader
+
+
+@pytest.mark.parametrize("content, needle", [
+    (b"", "empty; expected JSON"),
+    (b"  \n", "empty; expected JSON"),
+    (b"{not json", "not valid JSON (line 1, column 2"),
+    (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+    (b'{"answer_start": ' + b"9" * 5000 + b"}", "a number of 5,000 characters"),
+    (b'{"x": NaN}', "NaN is not a JSON number"),
+    (b'{"x": -Infinity}', "-Infinity is not a JSON number"),
+    (b'{"x": 1e400}', "the number 1e400 is too large"),
+    ('{"x": "café"}'.encode("latin-1"), "not UTF-8 text (invalid byte at position 10; it looks like Latin-1/Windows-1252"),
+    ('{"x": "café"}'.encode("utf-16"), "it looks like UTF-16 LE"),
+    ('{"x": "café"}'.encode("utf-16-le"), "it looks like UTF-16 LE"),  # no BOM
+    ('{"x": "café"}'.encode("utf-16-be"), "it looks like UTF-16 BE"),
+])
+def test_reader_refuses_with_one_line(tmp_path, content, needle):
+    f = tmp_path / "x.json"
+    f.write_bytes(content)
+    with pytest.raises(BenchError) as e:
+        read_json(str(f), "a test file")
+    msg = str(e.value)
+    assert msg.startswith(f"{f}: ") and needle in msg and msg.endswith("pass a test file") and "\n" not in msg, msg
+
+
+def test_reader_accepts_a_utf8_bom_and_names_a_directory_or_unreadable_file(tmp_path):
+    f = tmp_path / "bom.json"
+    f.write_bytes(b"\xef\xbb\xbf" + json.dumps({"x": "café"}).encode())
+    assert read_json(str(f), "x") == {"x": "café"}
+    with pytest.raises(BenchError, match="is a directory; pass"):
+        read_json(str(tmp_path), "a file")
+    locked = tmp_path / "locked.json"
+    locked.write_text("{}")
+    locked.chmod(0)
+    try:
+        if os.access(locked, os.R_OK):  # root reads anything: check the message through a real open failure instead
+            with pytest.raises(BenchError, match="no such file"):
+                read_json(str(tmp_path / "missing.json"), "a file")
+        else:
+            with pytest.raises(BenchError, match="not readable"):
+                read_json(str(locked), "a file")
+    finally:
+        locked.chmod(0o644)
+
+
+def test_torn_last_line_of_a_log_is_dropped_with_a_warning(tmp_path):
+    f = tmp_path / "metrics.jsonl"
+    f.write_text('{"step": 1}\n{"step": 2}\n{"st')
+    seen = []
+    assert read_jsonl(str(f), "x", warn=seen.append) == [{"step": 1}, {"step": 2}] and "last line is incomplete" in seen[0]
+    f.write_text('{"step": 1}\n{"st\n{"step": 3}\n')
+    with pytest.raises(BenchError, match="line 2"):
+        read_jsonl(str(f), "x")
+
+
+def test_nothing_written_is_invalid_json(tmp_path):
+    with pytest.raises(BenchError, match="NaN or an infinity"):
+        write_json_atomic(str(tmp_path / "m.json"), {"f1": float("nan")})
+    assert os.listdir(tmp_path) == []  # no temporary file left either
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.binary(max_size=200), st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+                                                       lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.sampled_from(
+                                                           ["data", "paragraphs", "qas", "context", "question", "id", "answers", "text",
+                                                            "answer_start", "is_impossible", "title", "version"]), kids, max_size=5),
+                                                       max_leaves=30)))
+def test_squad_reader_returns_data_or_its_one_line_error(value):
+    """Random bytes and random JSON shapes (SQuAD's own keys, any values): the reader returns data or raises the
+    tool's one-line error, never another exception."""
+    try:
+        raw = parse_json(value) if isinstance(value, bytes) else parse_json(json.dumps(value))
+        sq = parse_squad(raw, "f.json")
+    except BenchError as e:
+        assert "\n" not in str(e)
+        return
+    except ValueError:  # json.dumps of NaN/inf produces NaN tokens: those must be refused as BenchError
+        raise
+    for e in sq.examples:
+        assert isinstance(e.question, str) and e.question.strip() and all(isinstance(a.start, int) and not isinstance(a.start, bool) for a in e.answers)
+
+
+# ---------------------------------------------------------------- the download cache, against a real server
+
+
+@contextlib.contextmanager
+def http_server(routes: dict):
+    """A real HTTP server on 127.0.0.1: path → (status, headers, body, declared length or None)."""
+    hits = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            hits.append(self.path)
+            status, ctype, body, length = routes[self.path]
+            self.send_response(status)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body) if length is None else length))
+            self.end_headers()
+            self.wfile.write(body)
+            self.wfile.flush()
+            self.close_connection = True
+
+        def log_message(self, *a):
+            pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    try:
+        yield f"http://127.0.0.1:{srv.server_address[1]}", hits
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
+def squad_bytes(answer="fox", start=16):
+    raw = json.loads(json.dumps(GOOD))
+    raw["data"][0]["paragraphs"][0]["qas"][0]["answers"][0] = {"text": answer, "answer_start": start}
+    return json.dumps(raw).encode()
+
+
+def test_cache_is_keyed_by_the_whole_url(tmp_path):
+    a, b = squad_bytes("fox", 16), squad_bytes("quick", 4)
+    with http_server({"/a/dev.json": (200, "application/json", a, None), "/b/dev.json": (200, "application/json", b, None)}) as (url, hits):
+        first = load_squad(url + "/a/dev.json", cache_dir=str(tmp_path))
+        second = load_squad(url + "/b/dev.json", cache_dir=str(tmp_path))
+        again = load_squad(url + "/a/dev.json", cache_dir=str(tmp_path))
+    assert first.examples[0].answers[0].text == again.examples[0].answers[0].text == "fox"
+    assert second.examples[0].answers[0].text == "quick"  # not a's file
+    assert hits == ["/a/dev.json", "/b/dev.json"]  # the third read came from the cache
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert len([n for n in names if n.endswith("-dev.json")]) == 2 and all(n.endswith(("-dev.json", ".url")) for n in names)
+    url_files = [tmp_path / n for n in names if n.endswith(".url")]
+    assert sorted(f.read_text().strip() for f in url_files) == [url + "/a/dev.json", url + "/b/dev.json"]  # readable for people
+
+
+@pytest.mark.parametrize("route, needle", [
+    ((200, "application/json", squad_bytes()[:50], 100_000), "the download stopped after 50 of 100,000 bytes"),
+    ((200, "text/html", b"<!doctype html><html><body>Rate limited</body></html>", None), "not a valid file for --data (not valid JSON"),
+    ((200, "application/json", b'{"data": 3}', None), "not a valid file for --data"),
+    ((404, "text/html", b"not found", None), "(HTTP 404 Not Found)"),
+])
+def test_bad_downloads_are_one_line_and_never_cached(tmp_path, capsys, route, needle):
+    with http_server({"/x/dev.json": route}) as (url, _):
+        os.environ["ALBERT_BENCH_CACHE"], old = str(tmp_path), os.environ.get("ALBERT_BENCH_CACHE")
+        try:
+            assert main(["score", "--data", url + "/x/dev.json", "--predictions", str(tmp_path / "p.json")]) == 2
+        finally:
+            os.environ["ALBERT_BENCH_CACHE"] = old
+    one_line_error(capsys, url + "/x/dev.json", needle)
+    assert not [p for p in (tmp_path / "squad").iterdir()] if (tmp_path / "squad").exists() else True  # nothing cached, no .part left
+
+
+def test_url_that_names_no_file(capsys):
+    assert main(["data", "stats", "http://127.0.0.1:9/"]) == 2
+    one_line_error(capsys, "the URL names no file")
+
+
+# ---------------------------------------------------------------- every command's inputs and outputs
+
+
+@pytest.fixture
+def good(tmp_path):
+    f = tmp_path / "good.json"
+    f.write_text(json.dumps(GOOD))
+    return f
+
+
+@pytest.mark.parametrize("preds, needle", [
+    ({"q1": "fox", "q2": 5}, "the value for id 'q2' is 5; expected answer text"),
+    (["fox"], "expected a JSON object"),
+    ({"q1": "fo\ud800x", "q2": ""}, "holds a lone surrogate"),
+])
+def test_score_bad_predictions(tmp_path, good, capsys, preds, needle):
+    p = tmp_path / "p.json"
+    p.write_text(json.dumps(preds))
+    assert main(["score", "--data", str(good), "--predictions", str(p)]) == 2
+    one_line_error(capsys, str(p), needle)
+
+
+@pytest.mark.parametrize("content, needle", [
+    (b'{"q1": NaN, "q2": 1.0}', "NaN is not a JSON number"),
+    (b'{"q1": Infinity, "q2": 1.0}', "Infinity is not a JSON number"),
+    (b'{"q1": true, "q2": 1.0}', "the value for id 'q1' is true; expected a number"),
+    (b'{"q1": "0.5", "q2": 1.0}', "the value for id 'q1' is \"0.5\""),
+])
+def test_score_bad_no_answer_odds(tmp_path, good, capsys, content, needle):
+    p, n = tmp_path / "p.json", tmp_path / "n.json"
+    p.write_text(json.dumps({"q1": "fox", "q2": ""}))
+    n.write_bytes(content)
+    assert main(["score", "--data", str(good), "--predictions", str(p), "--na-probs", str(n)]) == 2
+    one_line_error(capsys, str(n), needle)
+
+
+def test_score_inputs_as_directory_encodings_and_empty_data(tmp_path, good, capsys):
+    p = tmp_path / "p.json"
+    assert main(["score", "--data", str(good), "--predictions", str(tmp_path)]) == 2
+    one_line_error(capsys, "is a directory")
+    for enc, guess in (("latin-1", "Latin-1"), ("utf-16", "UTF-16 LE")):
+        p.write_bytes(json.dumps({"q1": "café", "q2": ""}, ensure_ascii=False).encode(enc))
+        assert main(["score", "--data", str(good), "--predictions", str(p)]) == 2
+        one_line_error(capsys, "not UTF-8", guess)
+    empty = tmp_path / "empty.json"
+    empty.write_text('{"version": "v2.0", "data": []}')
+    p.write_text("{}")
+    assert main(["score", "--data", str(empty), "--predictions", str(p)]) == 2
+    one_line_error(capsys, "holds no questions")
+    assert main(["score", "--data", str(good), "--predictions", str(p), "--na-prob-thresh", "nan"]) == 2
+    one_line_error(capsys, "--na-prob-thresh nan")
+
+
+def test_score_output_is_valid_json(tmp_path, good, capsys):
+    p, n = tmp_path / "p.json", tmp_path / "n.json"
+    p.write_text(json.dumps({"q1": "fox", "q2": ""}))
+    n.write_text(json.dumps({"q1": 0.1, "q2": 0.9}))
+    assert main(["score", "--data", str(good), "--predictions", str(p), "--na-probs", str(n)]) == 0
+    out = capsys.readouterr().out
+    json.loads(out, parse_constant=lambda c: pytest.fail(f"{c} in the output"))
+
+
+def test_evaluate_out_is_checked_before_predicting(tmp_path, good, capsys):
+    taken = tmp_path / "taken"
+    taken.write_text("a file")
+    assert main(["evaluate", "--model", str(tmp_path / "no-model"), "--data", str(good), "--out", str(taken)]) == 2
+    one_line_error(capsys, "--out", "exists and is not a directory")  # said before the missing model
+
+
+def test_ask_context_file_and_command_line_encodings(tmp_path, capsys):
+    latin = tmp_path / "latin.txt"
+    latin.write_bytes("Le café est à Paris.".encode("latin-1"))
+    cases = [(["--context-file", str(tmp_path)], "is a directory"),
+             (["--context-file", str(tmp_path / "missing.txt")], "no such file"),
+             (["--context-file", str(latin)], "not UTF-8 text"),
+             (["--context", "Le caf\udce9 est ici."], "--context: not valid UTF-8 text (at character 6)")]
+    for extra, needle in cases:
+        assert main(["ask", "--model", str(tmp_path / "no-model"), "--question", "Where?"] + extra) == 2
+        one_line_error(capsys, needle)
+    assert main(["ask", "--model", str(tmp_path), "--question", "Wh\udcffere?", "--context", "Here."]) == 2
+    one_line_error(capsys, "--question: not valid UTF-8 text")
