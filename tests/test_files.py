@@ -269,3 +269,13 @@ def test_ask_context_file_and_command_line_encodings(tmp_path, capsys):
         one_line_error(capsys, needle)
     assert main(["ask", "--model", str(tmp_path), "--question", "Wh\udcffere?", "--context", "Here."]) == 2
     one_line_error(capsys, "--question: not valid UTF-8 text")
+
+
+def test_output_locations_are_checked_before_work(tmp_path, good, capsys):
+    taken = tmp_path / "taken"
+    taken.write_text("a file")
+    for argv in (["data", "split", str(good), "--out", str(taken)], ["data", "synth", "--out", str(taken)],
+                 ["data", "split", str(good), "--out", str(taken / "below")]):
+        assert main(argv) == 2
+        one_line_error(capsys, str(taken))
+    assert taken.read_text() == "a file"

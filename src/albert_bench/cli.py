@@ -10,7 +10,7 @@ import sys
 import time
 
 from .errors import BenchError
-from .files import lone_surrogate, read_json, read_text, write_json_atomic
+from .files import check_output, lone_surrogate, read_json, read_text, write_json_atomic
 from .decode import TOP_K, DecodeConfig
 
 
@@ -91,6 +91,7 @@ def cmd_data_check(args) -> int:
 def cmd_data_split(args) -> int:
     from .data import load_squad, split_by_article
 
+    check_output(args.out, "--out")
     sq = load_squad(args.file)
     even, odd = split_by_article(sq)
     os.makedirs(args.out, exist_ok=True)
@@ -104,6 +105,7 @@ def cmd_data_split(args) -> int:
 def cmd_data_synth(args) -> int:
     from .synthetic import make_synthetic, tiny_albert_dir
 
+    check_output(args.out, "--out")
     train, dev = make_synthetic(args.train, args.dev, args.seed)
     os.makedirs(args.out, exist_ok=True)
     write_json_atomic(os.path.join(args.out, "train.json"), train)
