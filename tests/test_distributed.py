@@ -10,13 +10,21 @@ import sys
 
 from tests.test_train import metrics, small, train_args  # noqa: F401  (small is a fixture)
 
-LAUNCH = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533"]
+def launch() -> list[str]:
+    """torchrun on a free port: a fixed one collides when two suites run at once."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(port)]
+
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
 
 
 def test_two_processes_see_disjoint_data(tmp_path):
     out = tmp_path / "seen"
-    r = subprocess.run([*LAUNCH, os.path.join(os.path.dirname(__file__), "dist_check.py"), str(out), "40"], capture_output=True, text=True, env=ENV, timeout=300)
+    r = subprocess.run([*launch(), os.path.join(os.path.dirname(__file__), "dist_check.py"), str(out), "40"], capture_output=True, text=True, env=ENV, timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
     ranks = [json.load(open(f"{out}.rank{i}")) for i in (0, 1)]
     assert {r["world"] for r in ranks} == {2} and ranks[0]["backend"] == "gloo"
@@ -29,7 +37,7 @@ def test_two_processes_see_disjoint_data(tmp_path):
 def test_two_process_training_saves_once(small, tmp_path):  # noqa: F811
     run = tmp_path / "ddp"
     args = train_args(small, run, "--epochs", 2, "--batch-size", 8, "--save-steps", 0, "--lr", 1e-3)
-    r = subprocess.run([*LAUNCH, "-m", "albert_bench", *map(str, args)], capture_output=True, text=True, env=ENV, timeout=600)
+    r = subprocess.run([*launch(), "-m", "albert_bench", *map(str, args)], capture_output=True, text=True, env=ENV, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
     rows = metrics(run)
     assert [x["epoch"] for x in rows] == [1.0, 2.0]  # one evaluation per epoch, written by one process

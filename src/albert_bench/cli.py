@@ -369,7 +369,14 @@ def _feature_flags(p) -> None:
     p.add_argument("--max-query-length", type=int, default=64, help="questions are cut to this many tokens (default 64)")
 
 
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
+    import warnings
+
+    warnings.showwarning = _one_line_warning  # library code warns through `warnings`; a person reads one line each
     args = build_parser().parse_args(argv)
     t0 = time.perf_counter()
     try:

@@ -7,6 +7,7 @@ silently (NaN, Infinity, 1e999 read as inf) or misreport (UTF-16 text, invalid U
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -174,3 +175,17 @@ def check_output(path: str, flag: str, kind: str = "dir") -> None:
         raise BenchError(f"{flag} {path}: {parent} is a file, not a directory; pass another location")
     if not os.access(parent, os.W_OK):
         raise BenchError(f"{flag} {path}: {parent} is not writable; pass another location")
+
+
+def free_space(path: str) -> str:
+    with contextlib.suppress(OSError):
+        st = os.statvfs(path)
+        return f"{st.f_bavail * st.f_frsize / 2**30:.2f} GiB free there"
+    return "free space unknown"
+
+
+def write_failed(what: str, path: str, err: BaseException) -> BenchError:
+    """The one line for a write that failed (disk full, file too large, permission): what, where, the space left."""
+    reason = getattr(err, "strerror", None) or str(err).splitlines()[0][:200]
+    return BenchError(f"could not write {what} {path} ({reason}; {free_space(os.path.dirname(os.path.abspath(path)))}); "
+                      "free some space or fix the permissions, then continue with --resume")

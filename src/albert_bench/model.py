@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from .errors import BenchError
-from .files import read_json
+from .files import read_json, write_failed
 from .features import FeatureConfig, Features, load_tokenizer
 
 QA_CONFIG = "qa_config.json"
@@ -102,9 +102,13 @@ def save_model(model, tokenizer, out_dir: str, qa: QAConfig) -> None:
     parent = os.path.dirname(os.path.abspath(out_dir))
     os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(dir=parent, prefix=".tmp-")
-    model.save_pretrained(tmp, safe_serialization=True)
-    tokenizer.save_pretrained(tmp)
-    qa.save(tmp)
+    try:
+        model.save_pretrained(tmp, safe_serialization=True)
+        tokenizer.save_pretrained(tmp)
+        qa.save(tmp)
+    except Exception as e:  # noqa: BLE001 - OSError, or safetensors' own error for a full disk
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise write_failed("the model directory", out_dir, e) from None
     old = None
     if os.path.exists(out_dir):
         old = tempfile.mkdtemp(dir=parent, prefix=".old-")
@@ -141,6 +145,29 @@ def collate(feats: Features, idx, pad_id: int, token_types: bool, labels: bool, 
     return batch
 
 
+LABELS = ("start_positions", "end_positions")
+
+
+def qa_forward(model, batch: dict):
+    """(model output, loss or None): the model runs without the labels, and the loss is `qa_loss`."""
+    out = model(**{k: v for k, v in batch.items() if k not in LABELS})
+    return out, (qa_loss(out, batch) if LABELS[0] in batch else None)
+
+
+def qa_loss(out, batch: dict) -> torch.Tensor:
+    """Cross-entropy of the labelled start and end token, averaged, over each window's real tokens only.
+
+    transformers' QA heads take the softmax over padding positions too, so a window's loss grows with how wide
+    its batch happened to be padded: with dynamic padding, 8 windows × 2 accumulation steps then trained
+    differently from 16 × 1 (1 % apart in the loss). Padding is no answer candidate; here it is masked out."""
+    pad = batch["attention_mask"] == 0
+
+    def ce(logits, target):
+        return torch.nn.functional.cross_entropy(logits.float().masked_fill(pad, float("-inf")), target)
+
+    return (ce(out.start_logits, batch["start_positions"]) + ce(out.end_logits, batch["end_positions"])) / 2
+
+
 @torch.inference_mode()
 def infer(model, tokenizer, feats: Features, batch_size: int = 64, device=None, autocast=None, with_loss: bool = False, progress: bool = False):
     """Start/end logits for every window (lists of float32 arrays, unpadded) and, with labels, the mean loss.
@@ -162,9 +189,9 @@ def infer(model, tokenizer, feats: Features, batch_size: int = 64, device=None, 
         idx = order[lo : lo + batch_size]
         batch = {k: v.to(device) for k, v in collate(feats, idx, tokenizer.pad_token_id, tt, with_loss).items()}
         with ctx():
-            out = model(**batch)
+            out, loss = qa_forward(model, batch)
         if with_loss:
-            loss_sum += float(out.loss) * len(idx)  # float() is a device sync; once per batch is fine here
+            loss_sum += float(loss) * len(idx)  # float() is a device sync; once per batch is fine here
             n_loss += len(idx)
         s = out.start_logits.float().cpu().numpy()
         e = out.end_logits.float().cpu().numpy()

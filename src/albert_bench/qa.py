@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 
 import torch
 
@@ -132,8 +133,7 @@ def check_precision(precision: str, backend: str, device: torch.device | None = 
     if device.type == "cuda" and not torch.cuda.is_bf16_supported():
         raise BenchError(f"--precision bf16: {torch.cuda.get_device_name(device)} has no bf16 support; use --precision fp32")
     if device.type == "cpu" and not cpu_has_bf16():
-        print("albert-bench: warning: this CPU has no native bf16 (AVX512-BF16 or AMX): --precision bf16 is emulated "
-              "and slower than fp32 here", file=sys.stderr)
+        warnings.warn("this CPU has no native bf16 (AVX512-BF16 or AMX): --precision bf16 is emulated and slower than fp32 here", stacklevel=2)
     return precision
 
 

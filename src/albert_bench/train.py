@@ -18,7 +18,6 @@ import glob
 import json
 import math
 import os
-import shutil
 import signal
 import sys
 import time
@@ -30,10 +29,11 @@ import torch
 from .data import SQUAD2_URLS, load_squad
 from .decode import DecodeConfig, decode
 from .errors import BenchError
-from .files import read_json, read_jsonl, read_text, write_json_atomic
+from . import rundir
+from .files import read_json, read_text, write_json_atomic
 from .features import FeatureConfig, cached_features
 from .metric import squad_v2_evaluate
-from .model import QAConfig, collate, infer, load_model, save_model, uses_token_type_ids
+from .model import QAConfig, collate, infer, load_model, qa_forward, save_model, uses_token_type_ids
 
 
 def _f(default, help: str, **kw):
@@ -120,6 +120,7 @@ def resolve_config(args: dict) -> TrainConfig:
         if unknown:
             raise BenchError(f"{args['config']}: unknown setting(s) {', '.join(unknown)}; see `albert-bench train --help`")
     values.update({k: v for k, v in args.items() if k in {f.name for f in fields(TrainConfig)}})
+    given = dict(values)  # what this command line (and its --config) asked for
     cfg = TrainConfig(**values)
     for f in fields(TrainConfig):  # YAML values are checked as strictly as flags
         v = getattr(cfg, f.name)
@@ -135,10 +136,41 @@ def resolve_config(args: dict) -> TrainConfig:
     targets = {t.strip() for t in cfg.report_to.split(",") if t.strip()} - {"none", "tensorboard", "wandb"}
     if targets:
         raise BenchError(f"--report-to: unknown target(s) {', '.join(sorted(targets))}; use tensorboard, wandb or none")
+    if cfg.resume and not cfg.run_dir:
+        cfg.run_dir = _newest("runs/*")
+        if not cfg.run_dir:
+            raise BenchError("--resume: no run under runs/; pass --run-dir DIR of the run to continue")
+    if cfg.resume and not rundir.checkpoints(cfg.run_dir):
+        raise BenchError(f"--resume: no checkpoint in {cfg.run_dir}/checkpoints; start a new run without --resume")
+    if cfg.resume:
+        # The saved config wins; a setting that would change the run is refused, a few may change (RESUME_MAY_CHANGE).
+        saved = read_json(os.path.join(cfg.run_dir, "config.json"), "the run's config.json (written by `train`)")
+        if not isinstance(saved, dict) or set(saved) - {f.name for f in fields(TrainConfig)}:
+            raise BenchError(f"{cfg.run_dir}/config.json: not a config written by this version of `train`; start a new run")
+        clash = [f"{k} (saved {saved.get(k)!r}, given {v!r})" for k, v in given.items()
+                 if k not in RESUME_MAY_CHANGE and not _same_setting(k, saved.get(k), v)]
+        if clash:
+            raise BenchError(f"--resume would change the run: {'; '.join(clash)}; resume without them (only "
+                             f"{', '.join('--' + k.replace('_', '-') for k in sorted(RESUME_MAY_CHANGE - {'resume', 'run_dir', 'config'}))} "
+                             "may change), or start a new run in another --run-dir")
+        cfg = TrainConfig(**{**saved, **{k: v for k, v in given.items() if k in RESUME_MAY_CHANGE}, "resume": True, "run_dir": cfg.run_dir})
     return cfg
 
 
 # ---------------------------------------------------------------- setup
+
+
+# Settings a resumed run may change: to extend it, and how often it evaluates, saves and reports.
+RESUME_MAY_CHANGE = {"epochs", "max_steps", "eval_steps", "save_steps", "keep_checkpoints", "eval_batch_size", "report_to",
+                     "no_feature_cache", "resume", "run_dir", "config"}
+
+
+def _same_setting(name: str, saved, given) -> bool:
+    if saved == given:
+        return True
+    if name in ("train_file", "dev_file", "data_dir", "model") and isinstance(saved, str) and isinstance(given, str):
+        return os.path.exists(given) and os.path.realpath(saved) == os.path.realpath(given)  # the same file, named otherwise
+    return False
 
 
 def _newest(pattern: str) -> str | None:
@@ -165,16 +197,6 @@ def setup(cfg: TrainConfig):
     from accelerate import Accelerator
     from accelerate.utils import set_seed
 
-    if cfg.resume and not cfg.run_dir:
-        cfg.run_dir = _newest("runs/*")
-        if not cfg.run_dir:
-            raise BenchError("--resume: no run under runs/; pass --run-dir DIR of the run to continue")
-    if cfg.resume and not _newest(os.path.join(cfg.run_dir, "checkpoints", "step-*")):
-        raise BenchError(f"--resume: no checkpoint in {cfg.run_dir}/checkpoints; start a new run without --resume")
-    if cfg.resume:
-        # The saved config wins, except for the resume bookkeeping itself.
-        saved = read_json(os.path.join(cfg.run_dir, "config.json"), "the run's config.json (written by `train`)")
-        cfg = TrainConfig(**{**saved, "resume": True, "run_dir": cfg.run_dir})
     mp = cfg.mixed_precision
     if mp == "auto":
         mp = ("bf16" if torch.cuda.is_bf16_supported(including_emulation=False) else "fp16") if torch.cuda.is_available() else "no"
@@ -194,10 +216,20 @@ def setup(cfg: TrainConfig):
         acc.print(f"WARNING: --init random: {cfg.model} starts from RANDOM weights; its answers mean nothing until trained. Use for speed runs and tests.")
     set_seed(cfg.seed)  # before the model is built: random init and the head's init depend on it
     model, tokenizer = load_model(cfg.model, cfg.init)
+    problem = None
+    if acc.is_main_process:  # before anything is written into the run directory
+        try:
+            rundir.lock(cfg.run_dir)
+        except BenchError as e:
+            problem = str(e)
+    if problem := broadcast_object_list([problem])[0]:
+        raise BenchError(problem)
     if acc.is_main_process:
-        os.makedirs(cfg.run_dir, exist_ok=True)
-        with open(os.path.join(cfg.run_dir, "config.json"), "w") as fh:
-            json.dump(asdict(cfg), fh, indent=2)
+        changes = {}
+        if cfg.resume:
+            saved = read_json(os.path.join(cfg.run_dir, "config.json"), "the run's config.json (written by `train`)")
+            changes = {k: [saved.get(k), v] for k, v in asdict(cfg).items() if k not in ("resume", "run_dir", "config") and saved.get(k) != v}
+        write_json_atomic(os.path.join(cfg.run_dir, "config.json"), asdict(cfg))
         import yaml
 
         with open(os.path.join(cfg.run_dir, "config.yaml"), "w") as fh:
@@ -207,6 +239,8 @@ def setup(cfg: TrainConfig):
             "train_file": os.path.abspath(train_file), "train_sha256": train_sq.sha256,
             "dev_file": os.path.abspath(dev_file), "dev_sha256": dev_sq.sha256, "sessions": []}
         info.update(hardware=describe_hardware(), num_processes=acc.num_processes, mixed_precision=mp)
+        if changes:  # settings a resume changed (RESUME_MAY_CHANGE), for whoever reads the run later
+            info.setdefault("resumed_with_changes", []).append({"at": time.strftime("%Y-%m-%dT%H:%M:%S"), "changes": changes})
         write_json_atomic(os.path.join(cfg.run_dir, "run_info.json"), info)
     return cfg, acc, model, tokenizer, train_sq, dev_sq
 
@@ -283,7 +317,7 @@ class _Stop:
         self.signal = signum
 
 
-def main(cfg: TrainConfig) -> dict:
+def main(cfg: TrainConfig, resume_from: str | None = None) -> dict:
     cfg, acc, model, tokenizer, train_sq, dev_sq = setup(cfg)
     fcfg = FeatureConfig(cfg.max_seq_length, cfg.doc_stride, cfg.max_query_length)
     train_ex = train_sq.examples[: cfg.max_train_examples or None]
@@ -302,7 +336,7 @@ def main(cfg: TrainConfig) -> dict:
         )
     dev_ids = {e.id for e in dev_ex}
     dev_data = [{**a, "paragraphs": [{**p, "qas": [q for q in p["qas"] if q["id"] in dev_ids]} for p in a["paragraphs"]]} for a in dev_sq.data]
-    return fit(cfg, acc, model, tokenizer, train_feats, dev_ex, dev_feats, dev_data)
+    return fit(cfg, acc, model, tokenizer, train_feats, dev_ex, dev_feats, dev_data, resume_from)
 
 
 def make_loader(n: int, batch_size: int, seed: int, collate_fn, lengths: np.ndarray | None = None) -> tuple[torch.utils.data.DataLoader, EpochSampler]:
@@ -335,7 +369,43 @@ def evaluate_now(model, tokenizer, dev_ex, dev_feats, dev_data, cfg, acc) -> tup
     return {"eval_loss": loss, **m}, dec
 
 
-def fit(cfg, acc, model, tokenizer, train_feats, dev_ex, dev_feats, dev_data) -> dict:
+@dataclass
+class TrainState:
+    """Where a run stands. The first four fields are saved in each checkpoint's trainer_state.json; the others
+    are for the log and last only as long as the process."""
+
+    step: int = 0  # optimizer steps taken
+    epoch: int = 0  # epochs finished
+    batch_in_epoch: int = 0  # batches of the current epoch already trained on
+    best_f1: float = -1.0  # the best dev F1 (at its tuned threshold) so far: what best/ holds
+    batches_per_epoch: int = 0
+    last_loss: float | None = None
+    windows_per_s: float | None = None
+    last_eval_step: int = -1
+
+    SAVED = ("step", "epoch", "batch_in_epoch", "best_f1")
+
+    def saved(self) -> dict:
+        return {k: getattr(self, k) for k in self.SAVED}
+
+
+class Throughput:
+    """Training windows per second, counting only time spent training (restarted after evaluations and saves)."""
+
+    def __init__(self, processes: int):
+        self.processes = processes
+        self.restart()
+
+    def restart(self) -> None:
+        self.windows, self.busy, self.mark = 0, 0.0, time.perf_counter()
+
+    def rate(self) -> float:
+        now = time.perf_counter()
+        self.busy, self.mark = self.busy + now - self.mark, now
+        return self.windows * self.processes / max(self.busy, 1e-9)
+
+
+def fit(cfg, acc, model, tokenizer, train_feats, dev_ex, dev_feats, dev_data, resume_from: str | None = None) -> dict:
     started = time.time()
     from .progress import bar as progress_bar
     from transformers import get_linear_schedule_with_warmup
@@ -355,87 +425,60 @@ def fit(cfg, acc, model, tokenizer, train_feats, dev_ex, dev_feats, dev_data) ->
     # The compiled module shares the parameters; checkpoints, evaluation and saving keep using `model`.
     forward = torch.compile(model) if cfg.compile else model
 
-    state = {"step": 0, "epoch": 0, "batch_in_epoch": 0, "best_f1": -1.0}
-    ckpt_root = os.path.join(cfg.run_dir, "checkpoints")
-    if cfg.resume:
-        ckpt = _newest(os.path.join(ckpt_root, "step-*"))
-        acc.load_state(ckpt)
-        state.update(read_json(os.path.join(ckpt, "trainer_state.json"), "a checkpoint written by `train`"))
-        if acc.is_main_process:
-            _truncate_metrics(cfg.run_dir, state["step"])
-        acc.wait_for_everyone()
-        acc.print(f"resumed from {ckpt}: epoch {state['epoch']}, step {state['step']}, batch {state['batch_in_epoch']} of the epoch")
-
-    state["_batches_per_epoch"] = len(loader)
-    writers = _writers(cfg, acc, state["step"])
+    state = TrainState(batches_per_epoch=len(loader))
+    if resume_from:
+        _resume(acc, resume_from, state, cfg.run_dir)
+    evaluate = lambda: _evaluate_and_log(cfg, acc, model, tokenizer, dev_ex, dev_feats, dev_data, state, writers)  # noqa: E731
+    checkpoint = lambda: _save_checkpoint(acc, model, tokenizer, cfg, state)  # noqa: E731
+    writers = _writers(cfg, acc, state.step)
     stop = _Stop()
     old_handlers = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
-    bar = progress_bar(total=total, initial=state["step"], desc="train", unit="step", disable=not acc.is_local_main_process)
-    # Throughput counts training steps only: the clock restarts after each evaluation and checkpoint.
-    running, seen, busy, mark = [], 0, 0.0, time.perf_counter()
-    last_eval_step = -1
+    bar = progress_bar(total=total, initial=state.step, desc="train", unit="step", disable=not acc.is_local_main_process)
+    clock, running = Throughput(acc.num_processes), []
     try:
-        while state["epoch"] < cfg.epochs and not (cfg.max_steps and state["step"] >= cfg.max_steps):
-            sampler.use_epoch(state["epoch"])
-            batches = acc.skip_first_batches(loader, state["batch_in_epoch"]) if state["batch_in_epoch"] else loader
+        while state.epoch < cfg.epochs and not _reached_max_steps(cfg, state):
+            sampler.use_epoch(state.epoch)
             model.train()
-            for batch in batches:
+            for batch in (acc.skip_first_batches(loader, state.batch_in_epoch) if state.batch_in_epoch else loader):
                 with acc.accumulate(model):
-                    loss = forward(**batch).loss
+                    _, loss = qa_forward(forward, batch)
                     acc.backward(loss)
                     if acc.sync_gradients:
                         acc.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
                     optimizer.step()
                     scheduler.step()
                     optimizer.zero_grad(set_to_none=True)
-                state["batch_in_epoch"] += 1
-                seen += batch["input_ids"].shape[0]
+                state.batch_in_epoch += 1
                 running.append(loss.detach())
+                clock.windows += batch["input_ids"].shape[0]
                 if not acc.sync_gradients:
                     continue
-                state["step"] += 1
+                state.step += 1
                 # .item() is a CPU-GPU sync point: once per optimizer step, for the log and the progress bar.
-                step_loss = torch.stack(running).mean().item()
-                running = []
-                now = time.perf_counter()
-                busy, mark = busy + now - mark, now
-                rate = seen * acc.num_processes / max(busy, 1e-9)
-                _log(writers, {"train/loss": step_loss, "train/lr": scheduler.get_last_lr()[0]}, state["step"])
+                state.last_loss, running = torch.stack(running).mean().item(), []
+                state.windows_per_s = clock.rate()
+                _log(writers, {"train/loss": state.last_loss, "train/lr": scheduler.get_last_lr()[0]}, state.step)
                 bar.update(1)
-                bar.set_postfix(loss=f"{step_loss:.3f}", win_s=f"{rate:.1f}", epoch=state["epoch"])
-                state["_last_loss"] = step_loss
-                state["_windows_per_s"] = rate
-                if cfg.eval_steps and state["step"] % cfg.eval_steps == 0:
-                    _evaluate_and_log(cfg, acc, model, tokenizer, dev_ex, dev_feats, dev_data, state, writers)
-                    last_eval_step = state["step"]
-                    seen, busy, mark = 0, 0.0, time.perf_counter()
-                done = cfg.max_steps and state["step"] >= cfg.max_steps
-                # Every process must agree to stop at the same step, or their collectives would not match.
-                stopping = stop.signal is not None
-                if acc.num_processes > 1:
-                    stopping = bool(acc.reduce(torch.tensor(int(stopping), device=acc.device), "max").item())
-                if (cfg.save_steps and state["step"] % cfg.save_steps == 0) or stopping or done:
-                    _save_checkpoint(acc, model, tokenizer, ckpt_root, state, cfg.keep_checkpoints)
-                    mark = time.perf_counter()
+                bar.set_postfix(loss=f"{state.last_loss:.3f}", win_s=f"{state.windows_per_s:.1f}", epoch=state.epoch)
+                if cfg.eval_steps and state.step % cfg.eval_steps == 0:
+                    evaluate()
+                    clock.restart()
+                stopping = _agreed_stop(acc, stop)
+                if (cfg.save_steps and state.step % cfg.save_steps == 0) or stopping or _reached_max_steps(cfg, state):
+                    checkpoint()
+                    clock.restart()
                 if stopping:
-                    name = signal.Signals(stop.signal or signal.SIGTERM).name
-                    if acc.is_main_process:
-                        print(f"\n{name}: checkpoint saved at step {state['step']}; continue with: albert-bench train --resume --run-dir {cfg.run_dir}", file=sys.stderr)
-                    raise SystemExit(130 if stop.signal == signal.SIGINT else 143)
-                if done:
+                    _exit_on_signal(acc, stop, state, cfg)
+                if _reached_max_steps(cfg, state):
                     break
             else:  # the epoch ran to its end
-                state["epoch"] += 1
-                state["batch_in_epoch"] = 0
-                if last_eval_step != state["step"]:
-                    _evaluate_and_log(cfg, acc, model, tokenizer, dev_ex, dev_feats, dev_data, state, writers)
-                    last_eval_step = state["step"]
-                _save_checkpoint(acc, model, tokenizer, ckpt_root, state, cfg.keep_checkpoints)
-                seen, busy, mark = 0, 0.0, time.perf_counter()
-                continue
-            break  # max_steps reached inside the epoch
-        if last_eval_step != state["step"]:
-            _evaluate_and_log(cfg, acc, model, tokenizer, dev_ex, dev_feats, dev_data, state, writers)
+                state.epoch, state.batch_in_epoch = state.epoch + 1, 0
+                if state.last_eval_step != state.step:
+                    evaluate()
+                checkpoint()
+                clock.restart()
+        if state.last_eval_step != state.step:
+            evaluate()
     finally:
         bar.close()
         for s, h in old_handlers.items():
@@ -447,36 +490,67 @@ def fit(cfg, acc, model, tokenizer, train_feats, dev_ex, dev_feats, dev_data) ->
         info = _read_json(os.path.join(cfg.run_dir, "run_info.json"))
         info["sessions"].append({"started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started)), "seconds": time.time() - started})
         write_json_atomic(os.path.join(cfg.run_dir, "run_info.json"), info)
-    final = _read_metrics(cfg.run_dir)[-1] if acc.is_main_process else {}
+    final = rundir.read_metrics(cfg.run_dir)[-1] if acc.is_main_process else {}
     acc.end_training()
     return final
 
 
-def _evaluate_and_log(cfg, acc, model, tokenizer, dev_ex, dev_feats, dev_data, state, writers) -> None:
+def _reached_max_steps(cfg, state: TrainState) -> bool:
+    return bool(cfg.max_steps) and state.step >= cfg.max_steps
+
+
+def _resume(acc, ckpt: str, state: TrainState, run_dir: str) -> None:
+    acc.load_state(ckpt)
+    for k, v in read_json(os.path.join(ckpt, rundir.TRAINER_STATE), "a checkpoint written by `train`").items():
+        if k in TrainState.SAVED:
+            setattr(state, k, v)
+    if acc.is_main_process:
+        rundir.truncate_metrics(run_dir, state.step)
+    acc.wait_for_everyone()
+    acc.print(f"resumed from {ckpt}: epoch {state.epoch}, step {state.step}, batch {state.batch_in_epoch} of the epoch")
+
+
+def _agreed_stop(acc, stop) -> bool:
+    """Whether a stop signal arrived, agreed by every process: they must stop at the same step, or their
+    collectives would not match."""
+    stopping = stop.signal is not None
+    if acc.num_processes > 1:
+        stopping = bool(acc.reduce(torch.tensor(int(stopping), device=acc.device), "max").item())
+    return stopping
+
+
+def _exit_on_signal(acc, stop, state: TrainState, cfg) -> None:
+    name = signal.Signals(stop.signal or signal.SIGTERM).name
+    if acc.is_main_process:
+        print(f"\n{name}: checkpoint saved at step {state.step}; continue with: albert-bench train --resume --run-dir {cfg.run_dir}", file=sys.stderr)
+    raise SystemExit(130 if stop.signal == signal.SIGINT else 143)
+
+
+def _evaluate_and_log(cfg, acc, model, tokenizer, dev_ex, dev_feats, dev_data, state: TrainState, writers) -> None:
     """Evaluate on the main process (others wait), log, and keep `best/` as the best model by dev F1."""
     if acc.is_main_process:
         m, dec = evaluate_now(model, tokenizer, dev_ex, dev_feats, dev_data, cfg, acc)
-        row = {"epoch": round(state["epoch"] + state["batch_in_epoch"] / state["_batches_per_epoch"], 4), "step": state["step"],
-               "train_loss": state.get("_last_loss"), "train_windows_per_s": state.get("_windows_per_s"), **m}
+        row = {"epoch": round(state.epoch + state.batch_in_epoch / state.batches_per_epoch, 4), "step": state.step,
+               "train_loss": state.last_loss, "train_windows_per_s": state.windows_per_s, **m}
         if torch.cuda.is_available():
             row["peak_memory_gib"] = torch.cuda.max_memory_allocated() / 2**30
-        with open(os.path.join(cfg.run_dir, "metrics.jsonl"), "a") as fh:
-            fh.write(json.dumps(row) + "\n")
-        _log(writers, {f"eval/{k}": v for k, v in row.items() if isinstance(v, (int, float)) and k not in ("epoch", "step")}, state["step"])
-        acc.print(f"\nstep {state['step']} epoch {row['epoch']}: eval loss {m['eval_loss']:.4f}  EM {m['exact']:.2f}  F1 {m['f1']:.2f}  "
+        rundir.append_metrics(cfg.run_dir, row)
+        _log(writers, {f"eval/{k}": v for k, v in row.items() if isinstance(v, (int, float)) and k not in ("epoch", "step")}, state.step)
+        acc.print(f"\nstep {state.step} epoch {row['epoch']}: eval loss {m['eval_loss']:.4f}  EM {m['exact']:.2f}  F1 {m['f1']:.2f}  "
                   f"(HasAns F1 {m.get('HasAns_f1', float('nan')):.2f}, NoAns F1 {m.get('NoAns_f1', float('nan')):.2f}; best F1 {m['best_f1']:.2f} at threshold {m['best_f1_thresh']:.3f})")
-        if m["best_f1"] > state["best_f1"]:  # best/ ships with the tuned threshold, so it is chosen by the tuned F1
-            state["best_f1"] = m["best_f1"]
+        if m["best_f1"] > state.best_f1:  # best/ ships with the tuned threshold, so it is chosen by the tuned F1
+            state.best_f1 = m["best_f1"]
             qa = QAConfig(null_threshold=tuned_threshold(m, dec.null_odds), max_answer_length=cfg.max_answer_length,
                           max_seq_length=cfg.max_seq_length, doc_stride=cfg.doc_stride, max_query_length=cfg.max_query_length)
             save_model(acc.unwrap_model(model), tokenizer, os.path.join(cfg.run_dir, "best"), qa)
             # What the report's error analysis reads: the best span of every dev question and its null odds.
-            write_json_atomic(os.path.join(cfg.run_dir, "best", "dev_predictions.json"), {"step": state["step"], "best_text": dec.best_text, "null_odds": dec.null_odds})
+            write_json_atomic(os.path.join(cfg.run_dir, "best", "dev_predictions.json"), {"step": state.step, "best_text": dec.best_text, "null_odds": dec.null_odds})
     acc.wait_for_everyone()
+    state.last_eval_step = state.step
     # every process needs best_f1 in its trainer_state; only the main one computed it
     from accelerate.utils import broadcast_object_list
 
-    state["best_f1"] = broadcast_object_list([state["best_f1"]])[0]
+    state.best_f1 = broadcast_object_list([state.best_f1])[0]
 
 
 def tuned_threshold(m: dict, null_odds: dict) -> float:
@@ -497,42 +571,12 @@ def tuned_threshold(m: dict, null_odds: dict) -> float:
     return (t + min(above)) / 2 if above else t + 1.0
 
 
-def _save_checkpoint(acc, model, tokenizer, root: str, state: dict, keep: int) -> None:
-    """Write checkpoints/step-N atomically: into a temporary folder, renamed only once complete."""
-    final = os.path.join(root, f"step-{state['step']:08d}")
-    tmp = os.path.join(root, f".tmp-step-{state['step']:08d}")
-    if acc.is_main_process:
-        shutil.rmtree(tmp, ignore_errors=True)
-        os.makedirs(tmp)
-    acc.wait_for_everyone()
-    acc.save_state(tmp)
-    if acc.is_main_process:
-        tokenizer.save_pretrained(tmp)
-        acc.unwrap_model(model).config.save_pretrained(tmp)
-        with open(os.path.join(tmp, "trainer_state.json"), "w") as fh:
-            json.dump({k: v for k, v in state.items() if not k.startswith("_")}, fh)
-        shutil.rmtree(final, ignore_errors=True)
-        os.replace(tmp, final)
-        for old in sorted(glob.glob(os.path.join(root, "step-*")))[:-keep]:
-            shutil.rmtree(old, ignore_errors=True)
-    acc.wait_for_everyone()
+def _save_checkpoint(acc, model, tokenizer, cfg, state: TrainState) -> None:
+    def extra(folder: str) -> None:  # so that a checkpoint is also a model directory
+        tokenizer.save_pretrained(folder)
+        acc.unwrap_model(model).config.save_pretrained(folder)
 
-
-def _truncate_metrics(run_dir: str, step: int) -> None:
-    """After a crash, drop evaluations logged after the checkpoint we resume from (they will be redone)."""
-    rows = [r for r in _read_metrics(run_dir) if r["step"] <= step]
-    path = os.path.join(run_dir, "metrics.jsonl")
-    if os.path.exists(path):
-        with open(path + ".tmp", "w") as fh:
-            fh.writelines(json.dumps(r) + "\n" for r in rows)
-        os.replace(path + ".tmp", path)
-
-
-def _read_metrics(run_dir: str) -> list[dict]:
-    path = os.path.join(run_dir, "metrics.jsonl")
-    if not os.path.exists(path):
-        return []
-    return read_jsonl(path, "the run's metrics.jsonl (written by `train`)")
+    rundir.save_checkpoint(acc, extra, os.path.join(cfg.run_dir, rundir.CHECKPOINTS), state.saved(), cfg.keep_checkpoints)
 
 
 def _writers(cfg, acc, step: int) -> list:
@@ -573,7 +617,15 @@ def _log(writers, scalars: dict, step: int) -> None:
 
 def run(args: dict) -> int:
     cfg = resolve_config(args)
-    final = main(cfg)
+    resume_from = None
+    if cfg.resume:  # the newest intact checkpoint, stepping back over damaged ones (with a warning each)
+        resume_from = rundir.newest_intact_checkpoint(cfg.run_dir)
+        done = read_json(os.path.join(resume_from, rundir.TRAINER_STATE), "a checkpoint written by `train`")
+        if done["epoch"] >= cfg.epochs or (cfg.max_steps and done["step"] >= cfg.max_steps):
+            print(f"{cfg.run_dir}: the run is finished (epoch {done['epoch']} of {cfg.epochs}, step {done['step']}); nothing to do. "
+                  "Pass --epochs N (more than now) to extend it.", file=sys.stderr)
+            return 0
+    final = main(cfg, resume_from)
     if final:
         print(json.dumps({k: final[k] for k in ("epoch", "step", "exact", "f1", "best_f1", "best_f1_thresh") if k in final}))
     return 0

@@ -1,0 +1,169 @@
+"""A training run's directory: its lock, its checkpoints (save, verify, rotate, fall back) and its metrics log.
+
+    RUN/.lock                  held by the trainer using RUN (an OS lock: freed on any exit, kill -9 included)
+    RUN/config.json, .yaml     the resolved configuration
+    RUN/run_info.json          model, data files and hashes, hardware, one entry per session
+    RUN/metrics.jsonl          one JSON object per evaluation, appended
+    RUN/checkpoints/step-N/    model, optimizer, scheduler, RNG states, trainer_state.json: renamed into place complete
+    RUN/best/                  the best model by dev F1 with its tuned threshold
+
+Everything here that writes says, in one line, what could not be written and how much space is left, and
+leaves the last good checkpoint as it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import glob
+import json
+import math
+import os
+import shutil
+import warnings
+import zipfile
+
+from .errors import BenchError
+from .files import read_json, read_jsonl, write_failed
+
+CHECKPOINTS = "checkpoints"
+METRICS = "metrics.jsonl"
+TRAINER_STATE = "trainer_state.json"
+# What accelerate's save_state writes (plus our trainer state); random_states_<rank>.pkl, one per process.
+CHECKPOINT_FILES = ("model.safetensors", "optimizer.bin", "scheduler.bin", "random_states_0.pkl", TRAINER_STATE)
+
+_held: dict[str, int] = {}  # run directory → file descriptor of its lock, kept open for the process's life
+
+
+def lock(run_dir: str) -> None:
+    """Take RUN/.lock for this process, or one line naming the process that holds it (exit 2 from the CLI)."""
+    os.makedirs(run_dir, exist_ok=True)
+    path = os.path.join(run_dir, ".lock")
+    if os.path.realpath(path) in _held:
+        return
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "another process"
+        os.close(fd)
+        raise BenchError(f"{run_dir} is in use by {holder}; wait for it to finish, or pass another --run-dir") from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"process {os.getpid()} (albert-bench train)\n".encode(), 0)
+    _held[os.path.realpath(path)] = fd
+
+
+def checkpoints(run_dir: str) -> list[str]:
+    """Checkpoint folders, oldest first."""
+    return sorted(glob.glob(os.path.join(run_dir, CHECKPOINTS, "step-*")))
+
+
+def checkpoint_problem(ckpt: str, named: bool = True) -> str | None:
+    """What is wrong with a checkpoint (a missing, unreadable, truncated or inconsistent file), or None.
+    `named`: the folder's name must say the step its trainer state holds (not so for one still being written)."""
+    for name in CHECKPOINT_FILES:
+        if not os.path.isfile(os.path.join(ckpt, name)):
+            return f"{name} is missing"
+    for path in sorted(glob.glob(os.path.join(ckpt, "*.bin")) + glob.glob(os.path.join(ckpt, "*.pkl"))):
+        try:  # torch.save writes zip archives: testzip reads every member and checks its CRC
+            with zipfile.ZipFile(path) as z:
+                if (bad := z.testzip()) is not None:
+                    return f"{os.path.basename(path)} is damaged ({bad})"
+        except (zipfile.BadZipFile, OSError) as e:
+            return f"{os.path.basename(path)} is damaged or truncated ({e})"
+    try:
+        from safetensors import safe_open
+
+        with safe_open(os.path.join(ckpt, "model.safetensors"), "pt") as f:
+            f.keys()
+    except Exception as e:  # noqa: BLE001 - safetensors raises its own error types
+        return f"model.safetensors is damaged or truncated ({str(e).splitlines()[0][:120]})"
+    try:
+        state = read_json(os.path.join(ckpt, TRAINER_STATE), "a trainer state")
+    except BenchError as e:
+        return f"{TRAINER_STATE}: {str(e).split(': ', 1)[-1]}"
+    if not isinstance(state, dict) or not all(isinstance(state.get(k), int) for k in ("step", "epoch", "batch_in_epoch")):
+        return f"{TRAINER_STATE} lacks step, epoch or batch_in_epoch"
+    if named and os.path.basename(ckpt) != f"step-{state['step']:08d}":
+        return f"{TRAINER_STATE} says step {state['step']}, the folder another"
+    return None
+
+
+def newest_intact_checkpoint(run_dir: str, warn=None) -> str:
+    """The newest checkpoint that passes `checkpoint_problem`; each damaged one newer than it is warned about."""
+    found = checkpoints(run_dir)
+    for ckpt in reversed(found):
+        problem = checkpoint_problem(ckpt)
+        if problem is None:
+            return ckpt
+        (warn or warnings.warn)(f"checkpoint {ckpt} is damaged ({problem}); falling back to the one before it")
+    if not found:
+        raise BenchError(f"--resume: no checkpoint in {os.path.join(run_dir, CHECKPOINTS)}; start a new run without --resume")
+    raise BenchError(f"--resume: none of the {len(found)} checkpoints in {os.path.join(run_dir, CHECKPOINTS)} is intact; start a new run without --resume")
+
+
+def save_checkpoint(acc, write_extra, root: str, state: dict, keep: int) -> str:
+    """checkpoints/step-N, written into a temporary folder and renamed only once complete; then the oldest are
+    removed down to `keep`. A failed write removes the temporary folder and touches no finished checkpoint."""
+    final = os.path.join(root, f"step-{state['step']:08d}")
+    tmp = os.path.join(root, f".tmp-step-{state['step']:08d}")
+    error = None
+    if acc.is_main_process:
+        shutil.rmtree(tmp, ignore_errors=True)
+        os.makedirs(tmp)
+    acc.wait_for_everyone()
+    try:
+        acc.save_state(tmp)
+        if acc.is_main_process:
+            write_extra(tmp)
+            with open(os.path.join(tmp, TRAINER_STATE), "w", encoding="utf-8") as fh:
+                json.dump(state, fh)
+    except Exception as e:  # noqa: BLE001 - OSError, or safetensors' own error for ENOSPC
+        error = e
+    if acc.is_main_process:
+        if error is not None or (problem := checkpoint_problem(tmp, named=False)) is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise write_failed("the checkpoint", tmp, error or OSError(problem))
+        shutil.rmtree(final, ignore_errors=True)
+        os.replace(tmp, final)
+        for old in checkpoints(os.path.dirname(root))[:-keep]:
+            shutil.rmtree(old, ignore_errors=True)
+    elif error is not None:
+        raise error
+    acc.wait_for_everyone()
+    return final
+
+
+def append_metrics(run_dir: str, row: dict) -> None:
+    path = os.path.join(run_dir, METRICS)
+    # A diverged loss (NaN, inf) is logged as null: the log stays JSON that every reader takes.
+    line = json.dumps({k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in row.items()}) + "\n"
+    try:
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(line)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except OSError as e:
+        raise write_failed("the metrics log", path, e) from None
+
+
+def read_metrics(run_dir: str, warn=None) -> list[dict]:
+    """The evaluations logged so far; a torn last line (a kill during the append) is dropped with a warning."""
+    path = os.path.join(run_dir, METRICS)
+    return read_jsonl(path, "the run's metrics.jsonl (written by `train`)", warn) if os.path.exists(path) else []
+
+
+def truncate_metrics(run_dir: str, step: int) -> None:
+    """After a crash, keep only evaluations up to the checkpoint we resume from (the rest will be redone)."""
+    path = os.path.join(run_dir, METRICS)
+    if not os.path.exists(path):
+        return
+    rows = [r for r in read_metrics(run_dir) if r["step"] <= step]
+    try:
+        with open(path + ".tmp", "w", encoding="utf-8") as fh:
+            fh.writelines(json.dumps(r) + "\n" for r in rows)
+        os.replace(path + ".tmp", path)
+    except OSError as e:
+        with contextlib.suppress(OSError):
+            os.remove(path + ".tmp")
+        raise write_failed("the metrics log", path, e) from None
