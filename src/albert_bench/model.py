@@ -145,27 +145,11 @@ def collate(feats: Features, idx, pad_id: int, token_types: bool, labels: bool, 
     return batch
 
 
-LABELS = ("start_positions", "end_positions")
-
-
 def qa_forward(model, batch: dict):
-    """(model output, loss or None): the model runs without the labels, and the loss is `qa_loss`."""
-    out = model(**{k: v for k, v in batch.items() if k not in LABELS})
-    return out, (qa_loss(out, batch) if LABELS[0] in batch else None)
-
-
-def qa_loss(out, batch: dict) -> torch.Tensor:
-    """Cross-entropy of the labelled start and end token, averaged, over each window's real tokens only.
-
-    transformers' QA heads take the softmax over padding positions too, so a window's loss grows with how wide
-    its batch happened to be padded: with dynamic padding, 8 windows × 2 accumulation steps then trained
-    differently from 16 × 1 (1 % apart in the loss). Padding is no answer candidate; here it is masked out."""
-    pad = batch["attention_mask"] == 0
-
-    def ce(logits, target):
-        return torch.nn.functional.cross_entropy(logits.float().masked_fill(pad, float("-inf")), target)
-
-    return (ce(out.start_logits, batch["start_positions"]) + ce(out.end_logits, batch["end_positions"])) / 2
+    """(model output, loss or None). The loss is transformers' own: the mean of the start and end cross-entropy,
+    taken over every position of the padded batch, as the reference recipe (run_qa.py) trains."""
+    out = model(**batch)
+    return out, out.loss
 
 
 @torch.inference_mode()

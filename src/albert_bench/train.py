@@ -14,6 +14,7 @@ Run directory:
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import json
 import math
@@ -205,7 +206,7 @@ def setup(cfg: TrainConfig):
     from accelerate.utils import InitProcessGroupKwargs, broadcast_object_list
 
     # Evaluation runs on the main process while the others wait at a barrier: allow it hours, not the default 10 min.
-    acc = Accelerator(mixed_precision=mp, gradient_accumulation_steps=cfg.grad_accum, cpu=not torch.cuda.is_available(),
+    acc = Accelerator(mixed_precision=mp, cpu=not torch.cuda.is_available(),
                       kwargs_handlers=[InitProcessGroupKwargs(timeout=timedelta(hours=3))])
     # One run directory for all processes, whatever their clocks say.
     cfg.run_dir = broadcast_object_list([cfg.run_dir or os.path.join("runs", time.strftime("%Y%m%d-%H%M%S"))])[0]
@@ -413,11 +414,13 @@ def fit(cfg, acc, model, tokenizer, train_feats, dev_ex, dev_feats, dev_data, re
     tt = uses_token_type_ids(tokenizer)
     # Under torch.compile every new batch width is a new graph: widths are rounded up to a multiple of 64.
     multiple = 64 if cfg.compile else 1
-    loader, sampler = make_loader(len(train_feats), cfg.batch_size, cfg.seed,
+    # One loader batch per optimizer step (batch-size × grad-accum windows, padded to one width), split into
+    # grad-accum forward passes in `train_step`: the padding, and so the loss, is what one big batch would have.
+    loader, sampler = make_loader(len(train_feats), cfg.batch_size * cfg.grad_accum, cfg.seed,
                                   lambda idx: collate(train_feats, np.asarray(idx), tokenizer.pad_token_id, tt, labels=True, multiple=multiple),
                                   lengths=train_feats.lengths if cfg.group_by_length else None)
     optimizer = _optimizer(model, cfg)
-    steps_per_epoch = math.ceil(math.ceil(len(loader) / acc.num_processes) / cfg.grad_accum)
+    steps_per_epoch = math.ceil(len(loader) / acc.num_processes)
     total = steps_per_epoch * cfg.epochs if not cfg.max_steps else min(cfg.max_steps, steps_per_epoch * cfg.epochs)
     # accelerate steps a prepared scheduler once per process per optimizer step, hence the factor.
     scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup * total) * acc.num_processes, total * acc.num_processes)
@@ -434,28 +437,18 @@ def fit(cfg, acc, model, tokenizer, train_feats, dev_ex, dev_feats, dev_data, re
     stop = _Stop()
     old_handlers = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
     bar = progress_bar(total=total, initial=state.step, desc="train", unit="step", disable=not acc.is_local_main_process)
-    clock, running = Throughput(acc.num_processes), []
+    clock = Throughput(acc.num_processes)
     try:
         while state.epoch < cfg.epochs and not _reached_max_steps(cfg, state):
             sampler.use_epoch(state.epoch)
             model.train()
             for batch in (acc.skip_first_batches(loader, state.batch_in_epoch) if state.batch_in_epoch else loader):
-                with acc.accumulate(model):
-                    _, loss = qa_forward(forward, batch)
-                    acc.backward(loss)
-                    if acc.sync_gradients:
-                        acc.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
-                    optimizer.step()
-                    scheduler.step()
-                    optimizer.zero_grad(set_to_none=True)
+                loss = train_step(acc, model, forward, optimizer, scheduler, batch, cfg)
                 state.batch_in_epoch += 1
-                running.append(loss.detach())
                 clock.windows += batch["input_ids"].shape[0]
-                if not acc.sync_gradients:
-                    continue
                 state.step += 1
                 # .item() is a CPU-GPU sync point: once per optimizer step, for the log and the progress bar.
-                state.last_loss, running = torch.stack(running).mean().item(), []
+                state.last_loss = loss.item()
                 state.windows_per_s = clock.rate()
                 _log(writers, {"train/loss": state.last_loss, "train/lr": scheduler.get_last_lr()[0]}, state.step)
                 bar.update(1)
@@ -493,6 +486,26 @@ def fit(cfg, acc, model, tokenizer, train_feats, dev_ex, dev_feats, dev_data, re
     final = rundir.read_metrics(cfg.run_dir)[-1] if acc.is_main_process else {}
     acc.end_training()
     return final
+
+
+def train_step(acc, model, forward, optimizer, scheduler, batch: dict, cfg) -> torch.Tensor:
+    """One optimizer step on `batch`, in `cfg.grad_accum` forward passes whose gradients add up to the gradient
+    of the mean loss over the whole batch (DDP synchronises only the last). Returns that mean loss."""
+    rows = batch["input_ids"].shape[0]
+    parts = [range(lo, min(lo + cfg.batch_size, rows)) for lo in range(0, rows, cfg.batch_size)]
+    total = torch.zeros((), device=acc.device)
+    for i, part in enumerate(parts):
+        micro = {k: v[part.start:part.stop] for k, v in batch.items()}
+        with acc.no_sync(model) if i < len(parts) - 1 else contextlib.nullcontext():
+            _, loss = qa_forward(forward, micro)
+            share = len(part) / rows  # the mean over the batch, also when its last part is short
+            acc.backward(loss * share)
+        total += loss.detach() * share
+    acc.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
+    optimizer.step()
+    scheduler.step()
+    optimizer.zero_grad(set_to_none=True)
+    return total
 
 
 def _reached_max_steps(cfg, state: TrainState) -> bool:
