@@ -359,7 +359,8 @@ def test_batch_that_fails_is_retried_request_by_request(qa):
     b, results = asyncio.run(go())
     assert isinstance(results[7], TypeError)  # the tokenizer's own error, for the culprit alone
     assert same(results[:7] + results[8:], expected)
-    assert b.retried == 1
+    # found by halving: a few failed passes, far fewer forward passes than one per request
+    assert 1 <= b.retried <= 5 and b.batches <= 6
 
 
 class Faulty:
@@ -627,3 +628,70 @@ def test_blank_means_the_same_to_the_server_the_schema_and_python():
 
     every = map(chr, range(sys.maxunicode + 1))
     assert [c for c in every if c.isspace() == bool(re.search(NOT_BLANK, c))] == []
+
+
+def test_a_body_of_many_keys_costs_little_and_says_little(server):
+    url, _ = server
+    body = '{"question": "Who?", "context": "x", ' + ", ".join(f'"k{i}": 0' for i in range(2000)) + "}"
+    r = httpx.post(url + "/v1/answer", content=body, headers={"Content-Type": "application/json"})
+    assert r.status_code == 422 and r.json() == {"error": "body: an object with 2,002 keys; at most 16 are expected here"}
+    body = {"question": "Who?", "context": "x", **{f"k{i}" + "y" * 300: 0 for i in range(10)}}
+    r = post(url, "/v1/answer", body)
+    err = r.json()["error"]
+    assert r.status_code == 422 and err.endswith("; and 7 more") and len(err) < 600  # three reported, names cut short
+
+
+def test_allowed_hosts_are_read_like_the_header(qa):
+    from fastapi.testclient import TestClient
+
+    from albert_bench.errors import BenchError
+
+    app = create_app(qa, allowed_hosts=["[::1]", "Example.com:8000"])
+    with TestClient(app, base_url="http://example.com") as c:
+        assert c.get("/healthz").status_code == 200
+        assert c.get("/healthz", headers={"Host": "[::1]:9000"}).status_code == 200
+        for bad in ("[localhost]", "[::1]junk", "example.com:abc", "evil.com"):
+            assert c.get("/healthz", headers={"Host": bad}).status_code == 400, bad
+    with pytest.raises(BenchError, match="--allowed-hosts: a b is not a host name"):
+        create_app(qa, allowed_hosts=["a b"])
+
+
+def test_only_the_api_needs_json_and_the_page_is_served_only_with_its_policy(server):
+    url, _ = server
+    r = httpx.post(url + "/healthz", content=b"x", headers={"Content-Type": "text/plain"})
+    assert r.status_code == 405 and r.json()["error"].startswith("method: POST")
+    assert httpx.get(url + "/static/index.html").status_code == 404 and httpx.get(url + "/page.html").status_code == 404
+
+
+@pytest.mark.parametrize("path", ["answer", "alternatives", "no-answer", "error"])
+def test_web_page_shows_markup_from_the_server_as_text(server, path):
+    """Whatever the server sends (an answer, alternatives, an error holding markup), the page inserts text: the
+    API is answered here by Playwright with made-up bodies, so every path really carries markup."""
+    url, _ = server
+    evil = '<img src=x onerror="window.pwned=1"><b>bold</b>'
+    context = f"Before {evil} after."
+    start = context.index(evil)
+    alt = {"text": evil, "start": start, "end": start + len(evil), "start_utf16": start, "end_utf16": start + len(evil), "score": 1.0, "probability": 0.9}
+    bodies = {
+        "answer": (200, {"answer": evil, "start": start, "end": alt["end"], "start_utf16": start, "end_utf16": alt["end"], "score": 1.0,
+                         "no_answer": False, "no_answer_score": 0.0, "null_odds": -1.0, "threshold": 0.0, "alternatives": [alt]}),
+        "no-answer": (200, {"answer": "", "start": None, "end": None, "start_utf16": None, "end_utf16": None, "score": 0.0,
+                            "no_answer": True, "no_answer_score": 0.0, "null_odds": 1.0, "threshold": 0.0, "alternatives": [alt]}),
+        "error": (422, {"error": f"question: {evil}"}),
+    }
+    status, body = bodies.get(path, bodies["answer"])
+    with offline_page(url) as page:
+        page.route("**/v1/answer", lambda route: route.fulfill(status=status, content_type="application/json", body=json.dumps(body)))
+        page.goto(url + "/")
+        ask_on_page(page, context, "Which?")
+        if path == "alternatives":
+            page.click("#alternatives li")
+        if path == "error":
+            assert page.inner_text("#status") == f"Error: question: {evil}"
+        else:
+            assert page.inner_text("#passage") == context and evil in page.inner_text("#alternatives")
+        if path in ("answer", "alternatives"):
+            assert page.inner_text("#passage mark") == evil and evil in page.inner_text("#status")
+        assert page.query_selector("#result img, #result b, #result script") is None
+        assert page.evaluate("window.pwned") is None
+        assert [p for p in page.problems if "422" not in p] == []

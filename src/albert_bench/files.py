@@ -50,10 +50,19 @@ def guess_encoding(data: bytes) -> str | None:
         return None
 
 
-def parse_json(data: bytes | str):
+def _few_keys(limit: int):
+    def pairs(items):
+        if len(items) > limit:
+            raise BenchError(f"an object with {len(items):,} keys; at most {limit} are expected here")
+        return dict(items)
+    return pairs
+
+
+def parse_json(data: bytes | str, max_keys: int | None = None):
     """Parse JSON text strictly. Raises `BenchError` with one line (no file name: callers add theirs) for
     text that is not UTF-8 (a UTF-8 BOM is accepted), empty, not JSON (line and column), nested too deeply,
-    or holds NaN/Infinity or a number longer than `MAX_NUMBER_CHARS` characters."""
+    or holds NaN/Infinity or a number longer than `MAX_NUMBER_CHARS` characters (or, with `max_keys`, an object
+    with more keys than that)."""
     if isinstance(data, bytes):
         if data.startswith(b"\xef\xbb\xbf"):
             data = data[3:]
@@ -68,7 +77,8 @@ def parse_json(data: bytes | str):
     if not text.strip():
         raise BenchError("empty; expected JSON")
     try:
-        return json.loads(text, parse_int=_number(int), parse_float=_number(float), parse_constant=_constant)
+        return json.loads(text, parse_int=_number(int), parse_float=_number(float), parse_constant=_constant,
+                          object_pairs_hook=_few_keys(max_keys) if max_keys else None)
     except json.JSONDecodeError as e:
         raise BenchError(f"not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})") from None
     except RecursionError:

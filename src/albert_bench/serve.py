@@ -40,7 +40,8 @@ from .errors import BenchError
 from .files import lone_surrogate, parse_json
 from .decode import TOP_K, DecodeConfig
 
-STATIC = Path(__file__).with_name("static")
+STATIC = Path(__file__).with_name("static")  # the page's script, style and icon, served at /static
+PAGE = Path(__file__).with_name("page.html")  # served only at /, with its Content-Security-Policy
 log = logging.getLogger("albert_bench.serve")
 
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
@@ -235,37 +236,43 @@ class MicroBatcher:
             for (_, fut), res in zip(batch, results):
                 if fut.done():  # the client went away
                     continue
-                if isinstance(res, BaseException):
+                if isinstance(res, Exception):
                     fut.set_exception(res)
                 else:
                     fut.set_result(res)
 
     def _answer(self, items: list[tuple[str, str, int]]) -> list:
-        """Results for a batch; if the shared forward pass fails, each item alone, so that only the culprit fails."""
+        """Results for a batch. If the shared forward pass fails, the batch is split in halves and each half
+        answered on its own, down to single requests: only the culprit fails, found in about 2·log2(n) passes
+        rather than n."""
         top_k = max(k for _, _, k in items)
         try:
             results = self.qa.answer_batch([(q, c) for q, c, _ in items], top_k)
             self.batches += 1
-            return [{**res, "alternatives": res["alternatives"][:k]} for (_, _, k), res in zip(items, results)]
         except Exception as e:  # noqa: BLE001
             if len(items) == 1:
                 return [e]
-        self.retried += 1
-        out = []
-        for q, c, k in items:
-            try:
-                out.append(self.qa.answer_batch([(q, c)], k)[0])
-                self.batches += 1
-            except Exception as e:  # noqa: BLE001
-                out.append(e)
-        return out
+            self.retried += 1
+            half = len(items) // 2
+            return self._answer(items[:half]) + self._answer(items[half:])
+        if len(results) != len(items):  # never hand one request another's answer
+            raise RuntimeError(f"answer_batch returned {len(results)} results for {len(items)} questions")
+        return [{**res, "alternatives": res["alternatives"][:k]} for (_, _, k), res in zip(items, results)]
 
 
-def _host_of(header: str) -> str:
-    """'example.com:8000' → 'example.com'; '[::1]:8000' → '::1'."""
-    if header.startswith("["):
-        return header[1:header.find("]")] if "]" in header else header
-    return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
+def host_name(value: str) -> str | None:
+    """The host of a Host header or an --allowed-hosts entry, lower-cased, without port or IPv6 brackets:
+    'Example.com:8000' → 'example.com', '[::1]:8000' → '::1'; None when it is not a well-formed host."""
+    m = re.fullmatch(r"\[([0-9a-fA-F:.]+)\](?::\d{1,5})?|([^:\[\]/\s]+)(?::\d{1,5})?|([0-9a-fA-F:]*:[0-9a-fA-F:.]*)", value.strip())
+    if not m:
+        return None
+    host = (m.group(1) or m.group(2) or m.group(3)).lower()
+    if m.group(1) or m.group(3):  # bracketed, or a bare IPv6 address (an --allowed-hosts entry)
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            return None
+    return host
 
 
 def is_loopback(host: str) -> bool:
@@ -296,7 +303,8 @@ class Guard:
     `X-Content-Type-Options: nosniff` on every response."""
 
     def __init__(self, app, allowed_hosts: list[str], max_body: int):
-        self.app, self.allowed, self.max_body = app, {h.lower() for h in allowed_hosts}, max_body
+        self.app, self.max_body = app, max_body
+        self.allowed = {h if h == "*" else host_name(h) for h in allowed_hosts}
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -314,31 +322,34 @@ class Guard:
                 h["X-Request-ID"] = rid
             await send(message)
 
-        host = _host_of(headers.get("host", "")).lower()
+        host = host_name(headers.get("host", ""))
         if "*" not in self.allowed and host not in self.allowed:
-            shown = host[:80] or "(none)"
+            shown = (host or headers.get("host", ""))[:80] or "(none)"
             return await _json_response(400, f"host: {shown!r} is not served here; the server answers {', '.join(sorted(self.allowed))} (--allowed-hosts)")(scope, receive, send_with_headers)
-        if scope["method"] == "POST":
+        if scope["method"] == "POST" and scope["path"].startswith("/v1/"):
             ctype = headers.get("content-type", "")
             main = ctype.split(";")[0].strip().lower()
             if not (main == "application/json" or (main.startswith("application/") and main.endswith("+json"))):
                 return await _json_response(415, f"content-type: {ctype[:80] or '(none)'!r}; send the body as application/json")(scope, receive, send_with_headers)
             body = await self._read_body(headers, receive)
+            if body is ...:  # the client went away before sending it all: no work for nobody
+                return
             if body is None:
                 return await _json_response(413, f"body: larger than {self.max_body:,} bytes (--max-body-bytes)")(scope, receive, send_with_headers)
             receive = _replay(body, receive)
         await self.app(scope, receive, send_with_headers)
 
-    async def _read_body(self, headers, receive) -> bytes | None:
-        """The whole body, or None as soon as it is over the limit (by its Content-Length, or while reading)."""
+    async def _read_body(self, headers, receive):
+        """The whole body; None as soon as it is over the limit (by its Content-Length, or while reading);
+        Ellipsis when the client disconnected first."""
         declared = headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > self.max_body:
+        if declared.isascii() and declared.isdigit() and int(declared) > self.max_body:
             return None
         chunks, size, more = [], 0, True
         while more:
             message = await receive()
             if message["type"] == "http.disconnect":
-                break
+                return ...
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_body:
@@ -362,7 +373,7 @@ def _replay(body: bytes, receive):
 
 
 def _describe(err: dict, limits: ServeLimits) -> str:
-    loc = ".".join(str(x) for x in err.get("loc", ()) if x != "body") or "body"
+    loc = ".".join(str(x)[:40] for x in err.get("loc", ()) if x != "body")[:120] or "body"
     if err["type"] == "json_invalid":
         return f"body: {err.get('ctx', {}).get('error', 'not valid JSON')}"
     if err["type"] == "string_too_long":
@@ -382,6 +393,7 @@ def _describe(err: dict, limits: ServeLimits) -> str:
 
 
 SIZE_ERRORS = ("string_too_long", "too_long", "batch_too_large")
+MAX_KEYS = 16  # per JSON object in a request body: a request has 3 fields; thousands of keys are only work
 
 
 def create_app(qa, limits: ServeLimits = ServeLimits(), max_batch: int = 32, micro_batching: bool = True, allowed_hosts: list[str] | None = None):
@@ -393,6 +405,9 @@ def create_app(qa, limits: ServeLimits = ServeLimits(), max_batch: int = 32, mic
     from starlette.exceptions import HTTPException
     from starlette.staticfiles import StaticFiles
 
+    allowed_hosts = allowed_hosts or list(LOOPBACK_NAMES)
+    if bad := [h for h in allowed_hosts if h != "*" and host_name(h) is None]:
+        raise BenchError(f"--allowed-hosts: {', '.join(bad)} is not a host name; pass names such as example.com or [::1]")
     batcher = MicroBatcher(qa, max_batch, micro_batching, limits.max_queue)
     AnswerRequest, BatchRequest = request_models(limits)
 
@@ -409,7 +424,7 @@ def create_app(qa, limits: ServeLimits = ServeLimits(), max_batch: int = 32, mic
         async def json(self):
             if not hasattr(self, "_json"):
                 try:
-                    self._json = parse_json(await self.body())
+                    self._json = parse_json(await self.body(), max_keys=MAX_KEYS)
                 except BenchError as e:
                     raise json.JSONDecodeError(str(e), "", 0) from None
             return self._json
@@ -431,7 +446,7 @@ def create_app(qa, limits: ServeLimits = ServeLimits(), max_batch: int = 32, mic
     app.router.route_class = StrictRoute
     app.state.batcher = batcher
     app.state.limits = limits
-    app.add_middleware(Guard, allowed_hosts=allowed_hosts or list(LOOPBACK_NAMES), max_body=limits.max_body_bytes)
+    app.add_middleware(Guard, allowed_hosts=allowed_hosts, max_body=limits.max_body_bytes)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     def request_id(request: Request) -> str:
@@ -441,7 +456,9 @@ def create_app(qa, limits: ServeLimits = ServeLimits(), max_batch: int = 32, mic
     async def invalid(_request: Request, exc: RequestValidationError):
         errs = exc.errors()
         big = [e for e in errs if e["type"] in SIZE_ERRORS]
-        return _json_response(413 if big else 422, "; ".join(_describe(e, limits) for e in (big or errs)))
+        shown = (big or errs)[:3]  # a body of 500,000 unknown keys gets three lines' worth, not 40 MB
+        more = len(big or errs) - len(shown)
+        return _json_response(413 if big else 422, "; ".join(_describe(e, limits) for e in shown) + (f"; and {more:,} more" if more else ""))
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException):
@@ -496,7 +513,7 @@ def create_app(qa, limits: ServeLimits = ServeLimits(), max_batch: int = 32, mic
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def page():
-        return HTMLResponse((STATIC / "index.html").read_text(encoding="utf-8"), headers=PAGE_HEADERS)
+        return HTMLResponse(PAGE.read_text(encoding="utf-8"), headers=PAGE_HEADERS)
 
     @app.get("/favicon.ico", include_in_schema=False)
     async def favicon():
@@ -537,5 +554,6 @@ def serve(model_dir: str, host: str = "127.0.0.1", port: int = 8000, limits: Ser
               + ("" if allowed_hosts else " and answers any Host header (set --allowed-hosts to the names clients use)"), file=sys.stderr, flush=True)
     qa = QuestionAnswerer.from_pretrained(model_dir, backend=backend, precision=precision)
     app = create_app(qa, limits, max_batch, micro_batching, hosts)
-    print(f"albert-bench: answering with {display_name(model_dir)} ({qa.backend}, {qa.precision}) on http://{host}:{port}/  (API docs: /docs)")
+    shown = f"[{host}]" if ":" in host else host
+    print(f"albert-bench: answering with {display_name(model_dir)} ({qa.backend}, {qa.precision}) on http://{shown}:{port}/  (API docs: /docs)")
     uvicorn.run(app, host=host, port=port, log_level="warning", server_header=False)
