@@ -47,7 +47,7 @@ def quiet(_msg):
 def albert_base_dir(data: str, out: str) -> str:
     from transformers import AutoConfig, AutoModelForQuestionAnswering
 
-    from albert_bench.features import load_tokenizer
+    from albert_bench.model import load_tokenizer
     from albert_bench.model import save_model
 
     torch.manual_seed(0)

@@ -25,7 +25,8 @@ from _results import best_of, write_section  # noqa: E402
 
 from albert_bench.data import load_squad
 from albert_bench.decode import DecodeConfig, decode
-from albert_bench.features import cached_features, load_tokenizer
+from albert_bench.features import cached_features
+from albert_bench.model import load_tokenizer
 from albert_bench.metric import squad_v2_evaluate
 
 

@@ -36,7 +36,7 @@ def random_albert(data: str, out: str) -> str:
     import torch
     from transformers import AlbertForQuestionAnswering, AutoConfig
 
-    from albert_bench.features import load_tokenizer
+    from albert_bench.model import load_tokenizer
     from albert_bench.model import QAConfig, save_model
 
     torch.manual_seed(0)

@@ -36,7 +36,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _results import write_section  # noqa: E402
 
 from albert_bench.data import load_squad
-from albert_bench.features import cached_features, load_tokenizer
+from albert_bench.features import cached_features
+from albert_bench.model import load_tokenizer
 from albert_bench.model import collate, uses_token_type_ids
 from albert_bench.train import EpochSampler, describe_hardware
 

@@ -43,7 +43,7 @@ def dev(dev_file):
 
 @pytest.fixture(scope="session")
 def albert_tok():
-    from albert_bench.features import load_tokenizer
+    from albert_bench.model import load_tokenizer
 
     return load_tokenizer(str(_need(ALBERT_DIR)))
 

@@ -1,6 +1,7 @@
 import pytest
 
-from albert_bench.cli import main, oracle_check
+from albert_bench.cli import main
+from albert_bench.decode import oracle_check
 from albert_bench.data import Answer, Example
 from albert_bench.features import FeatureConfig, build_features, truncate_questions
 from albert_bench.errors import BenchError
@@ -94,6 +95,7 @@ def test_check_cli_prints_ceiling(dev_file, capsys, tmp_path):
 # --- the fast path (each context tokenized once) against the tokenizer's own pair encoding --------------------
 
 from albert_bench import features as F  # noqa: E402
+from albert_bench.model import load_tokenizer  # noqa: E402
 
 
 def test_fast_features_byte_identical_to_pair_tokenization_on_dev(dev, albert_tok):
@@ -112,7 +114,7 @@ def test_fast_features_identical_with_small_windows(dev, albert_tok, cfg):
 
 
 def test_fast_features_identical_with_wordpiece_tokenizer(dev, minilm_dir):
-    tok = F.load_tokenizer(minilm_dir)
+    tok = load_tokenizer(minilm_dir)
     ex = dev.examples[:1500]
     assert F.features_equal(F.build_features(ex, tok), F.build_features_reference(ex, tok)) is None
 
@@ -150,7 +152,7 @@ def test_feature_cache_second_run_does_not_tokenize(dev, albert_tok, tmp_path, m
 
 def test_feature_cache_key_depends_on_tokenizer(dev, albert_tok, minilm_dir):
     ex = dev.examples[:20]
-    assert F.features_cache_key(ex, albert_tok, FeatureConfig()) != F.features_cache_key(ex, F.load_tokenizer(minilm_dir), FeatureConfig())
+    assert F.features_cache_key(ex, albert_tok, FeatureConfig()) != F.features_cache_key(ex, load_tokenizer(minilm_dir), FeatureConfig())
 
 
 def test_feature_cache_key_changes_when_any_answer_changes(dev, albert_tok):
@@ -224,7 +226,7 @@ def test_byte_level_bpe_with_trimmed_offsets_uses_the_reference(dev):
     tok = PreTrainedTokenizerFast(tokenizer_object=bpe, bos_token="<s>", eos_token="</s>", sep_token="</s>", cls_token="<s>",
                                   unk_token="<unk>", pad_token="<pad>")
     ex, cfg = dev.examples[:200], FeatureConfig(128, 32, 32)
-    assert F._trims_offsets(tok) and not F._trims_offsets(F.load_tokenizer(str(__import__("tests.conftest", fromlist=["ALBERT_DIR"]).ALBERT_DIR)))
+    assert F._trims_offsets(tok) and not F._trims_offsets(load_tokenizer(str(__import__("tests.conftest", fromlist=["ALBERT_DIR"]).ALBERT_DIR)))
     assert F.features_equal(F.build_features(ex, tok, cfg), F.build_features_reference(ex, tok, cfg)) is None
 
 

@@ -119,7 +119,7 @@ def test_interrupted_run_resumes_to_the_same_result(small, unbroken, how):
 
 
 def test_tuned_threshold_when_answering_nothing_wins():
-    from albert_bench.train import tuned_threshold
+    from albert_bench.decode import tuned_threshold
 
     m = {"best_f1": 100.0, "best_f1_thresh": 0.0, "NoAns_total": 2, "total": 2}
     t = tuned_threshold(m, {"a": -1.0, "b": -0.5})

@@ -27,7 +27,7 @@ def cmd_data_stats(args) -> int:
     sq = load_squad(args.file)
     tok = None
     if args.tokenizer:
-        from .features import load_tokenizer
+        from .model import load_tokenizer
 
         tok = load_tokenizer(args.tokenizer)
     st = stats(sq, tok)
@@ -54,23 +54,11 @@ def cmd_data_show(args) -> int:
     return 0
 
 
-def oracle_check(examples, tokenizer, fcfg, data) -> dict:
-    """Label round trip, and the metric a model reproducing every label would get through the real decoder."""
-    from .decode import decode, oracle_logits
-    from .features import build_features, label_round_trip
-    from .metric import squad_v2_evaluate
-
-    feats = build_features(examples, tokenizer, fcfg, progress=True)
-    rt = label_round_trip(examples, feats)
-    s, e = oracle_logits(feats)
-    dec = decode(examples, feats, s, e)
-    m = squad_v2_evaluate(data, dec.predictions)
-    return {"windows": len(feats), "round_trip": rt, "oracle": {"exact": m["exact"], "f1": m["f1"], "HasAns_exact": m.get("HasAns_exact"), "NoAns_exact": m.get("NoAns_exact")}}
-
-
 def cmd_data_check(args) -> int:
     from .data import load_squad
-    from .features import FeatureConfig, load_tokenizer
+    from .decode import oracle_check
+    from .features import FeatureConfig
+    from .model import load_tokenizer
 
     sq = load_squad(args.file)
     tok = load_tokenizer(args.tokenizer)
@@ -364,9 +352,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _feature_flags(p) -> None:
-    p.add_argument("--max-seq-length", type=int, default=384, help="tokens per window (default 384)")
-    p.add_argument("--doc-stride", type=int, default=128, help="tokens shared by consecutive windows (default 128)")
-    p.add_argument("--max-query-length", type=int, default=64, help="questions are cut to this many tokens (default 64)")
+    from .features import FeatureConfig
+
+    d = FeatureConfig()
+    p.add_argument("--max-seq-length", type=int, default=d.max_seq_length, help=f"tokens per window (default {d.max_seq_length})")
+    p.add_argument("--doc-stride", type=int, default=d.doc_stride, help=f"tokens shared by consecutive windows (default {d.doc_stride})")
+    p.add_argument("--max-query-length", type=int, default=d.max_query_length, help=f"questions are cut to this many tokens (default {d.max_query_length})")
 
 
 def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:

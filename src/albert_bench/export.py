@@ -21,7 +21,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from .errors import BenchError
-from .files import read_json
+from .files import read_json, replace_dir
 
 ONNX_FILE = "model.onnx"
 ONNX_INFO = "onnx_info.json"
@@ -115,10 +115,8 @@ def export_onnx(model_dir: str, out_dir: str, int8: bool = False, opset: int = 1
                 os.unlink(os.path.join(tmp, f))
         with open(os.path.join(tmp, ONNX_INFO), "w") as fh:
             json.dump(info, fh, indent=2)
-        if os.path.exists(out_dir):
-            shutil.rmtree(out_dir)
         os.chmod(tmp, 0o755)
-        os.replace(tmp, out_dir)
+        replace_dir(tmp, out_dir)
     finally:
         if os.path.exists(tmp):
             shutil.rmtree(tmp, ignore_errors=True)
@@ -169,7 +167,7 @@ class OnnxModel:
 
 def load_onnx(model_dir: str):
     """(OnnxModel, tokenizer) from a directory written by `export_onnx`."""
-    from .features import load_tokenizer
+    from .model import load_tokenizer
 
     path = os.path.join(model_dir, ONNX_FILE)
     if not os.path.exists(path):

@@ -58,31 +58,6 @@ class Features:
         return cached[1]
 
 
-def load_tokenizer(name_or_dir: str):
-    """A fast tokenizer (character offsets are required) from a directory or a hub name."""
-    from transformers import AutoTokenizer
-
-    known = ("tokenizer.json", "spiece.model", "vocab.txt", "vocab.json", "sentencepiece.bpe.model", "tokenizer.model")
-    if os.path.isdir(name_or_dir) and not any(os.path.exists(os.path.join(name_or_dir, f)) for f in known):
-        raise BenchError(f"{name_or_dir}: no tokenizer files ({', '.join(known[:3])}, ...); save the tokenizer into the model directory (tokenizer.save_pretrained)")
-    try:
-        tok = AutoTokenizer.from_pretrained(name_or_dir)
-    except (OSError, ValueError) as e:
-        where = "directory" if os.path.isdir(name_or_dir) else "name"
-        raise BenchError(
-            f"cannot load a tokenizer from {where} {name_or_dir!r} ({str(e).splitlines()[0][:200]}); "
-            "offline, pass a local model directory holding the tokenizer files; online, a hub name"
-        ) from None
-    probe = tok("The cat sat on the mat.", add_special_tokens=False)["input_ids"]
-    if tok.unk_token_id is not None and probe and all(i == tok.unk_token_id for i in probe):
-        # transformers can build a tokenizer with no vocabulary from an incomplete directory; it maps every
-        # word to <unk>, and a model would then train on nothing.
-        raise BenchError(f"{name_or_dir}: the tokenizer maps every word to {tok.unk_token}; the directory lacks its vocabulary files (tokenizer.json, spiece.model or vocab.txt)")
-    if not getattr(tok, "is_fast", False):
-        raise BenchError(f"{name_or_dir}: tokenizer is not a fast tokenizer; character offsets need one (install `tokenizers`)")
-    return tok
-
-
 def truncate_questions(questions: list[str], tokenizer, max_query_length: int) -> list[str]:
     """Cut each question after its `max_query_length`-th token, on the original string."""
     enc = tokenizer(questions, add_special_tokens=False, return_offsets_mapping=True)

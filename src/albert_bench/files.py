@@ -199,3 +199,19 @@ def write_failed(what: str, path: str, err: BaseException) -> BenchError:
     reason = getattr(err, "strerror", None) or str(err).splitlines()[0][:200]
     return BenchError(f"could not write {what} {path} ({reason}; {free_space(os.path.dirname(os.path.abspath(path)))}); "
                       "free some space or fix the permissions, then continue with --resume")
+
+
+def replace_dir(tmp: str, final: str) -> None:
+    """Put the finished folder `tmp` at `final` (same file system): a reader sees the old folder or the new one,
+    never half of either; the old one is removed afterwards. The one way every stage replaces a folder
+    (model directories, checkpoints, exports)."""
+    import shutil
+    import tempfile
+
+    old = None
+    if os.path.lexists(final):
+        old = tempfile.mkdtemp(dir=os.path.dirname(os.path.abspath(final)), prefix=".old-")
+        os.replace(final, os.path.join(old, "x"))
+    os.replace(tmp, final)
+    if old:
+        shutil.rmtree(old, ignore_errors=True)

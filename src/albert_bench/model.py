@@ -15,8 +15,9 @@ import numpy as np
 import torch
 
 from .errors import BenchError
-from .files import read_json, write_failed
-from .features import FeatureConfig, Features, load_tokenizer
+from .files import read_json, replace_dir, write_failed
+from .decode import DecodeConfig
+from .features import FeatureConfig, Features
 
 QA_CONFIG = "qa_config.json"
 _WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
@@ -26,12 +27,13 @@ _WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_m
 class QAConfig:
     """Decoding and windowing settings stored beside a model."""
 
-    null_threshold: float = 0.0
-    max_answer_length: int = 30
-    n_best_size: int = 20
-    max_seq_length: int = 384
-    doc_stride: int = 128
-    max_query_length: int = 64
+    # One definition of each default: the decoder's and the windows' own.
+    null_threshold: float = DecodeConfig.null_threshold
+    max_answer_length: int = DecodeConfig.max_answer_length
+    n_best_size: int = DecodeConfig.n_best_size
+    max_seq_length: int = FeatureConfig.max_seq_length
+    doc_stride: int = FeatureConfig.doc_stride
+    max_query_length: int = FeatureConfig.max_query_length
 
     @property
     def features(self) -> FeatureConfig:
@@ -55,6 +57,31 @@ class QAConfig:
             if k in known and (isinstance(v, bool) or not isinstance(v, want)):
                 raise BenchError(f"{path}: '{k}' should be a number, got {json.dumps(v)[:40]}; fix it or remove the file to use the defaults")
         return cls(**{k: v for k, v in raw.items() if k in known})
+
+
+def load_tokenizer(name_or_dir: str):
+    """A fast tokenizer (character offsets are required) from a directory or a hub name."""
+    from transformers import AutoTokenizer
+
+    known = ("tokenizer.json", "spiece.model", "vocab.txt", "vocab.json", "sentencepiece.bpe.model", "tokenizer.model")
+    if os.path.isdir(name_or_dir) and not any(os.path.exists(os.path.join(name_or_dir, f)) for f in known):
+        raise BenchError(f"{name_or_dir}: no tokenizer files ({', '.join(known[:3])}, ...); save the tokenizer into the model directory (tokenizer.save_pretrained)")
+    try:
+        tok = AutoTokenizer.from_pretrained(name_or_dir)
+    except (OSError, ValueError) as e:
+        where = "directory" if os.path.isdir(name_or_dir) else "name"
+        raise BenchError(
+            f"cannot load a tokenizer from {where} {name_or_dir!r} ({str(e).splitlines()[0][:200]}); "
+            "offline, pass a local model directory holding the tokenizer files; online, a hub name"
+        ) from None
+    probe = tok("The cat sat on the mat.", add_special_tokens=False)["input_ids"]
+    if tok.unk_token_id is not None and probe and all(i == tok.unk_token_id for i in probe):
+        # transformers can build a tokenizer with no vocabulary from an incomplete directory; it maps every
+        # word to <unk>, and a model would then train on nothing.
+        raise BenchError(f"{name_or_dir}: the tokenizer maps every word to {tok.unk_token}; the directory lacks its vocabulary files (tokenizer.json, spiece.model or vocab.txt)")
+    if not getattr(tok, "is_fast", False):
+        raise BenchError(f"{name_or_dir}: tokenizer is not a fast tokenizer; character offsets need one (install `tokenizers`)")
+    return tok
 
 
 def has_weights(model_dir: str) -> bool:
@@ -109,13 +136,7 @@ def save_model(model, tokenizer, out_dir: str, qa: QAConfig) -> None:
     except Exception as e:  # noqa: BLE001 - OSError, or safetensors' own error for a full disk
         shutil.rmtree(tmp, ignore_errors=True)
         raise write_failed("the model directory", out_dir, e) from None
-    old = None
-    if os.path.exists(out_dir):
-        old = tempfile.mkdtemp(dir=parent, prefix=".old-")
-        os.replace(out_dir, os.path.join(old, "x"))
-    os.replace(tmp, out_dir)
-    if old:
-        shutil.rmtree(old, ignore_errors=True)
+    replace_dir(tmp, out_dir)
 
 
 def uses_token_type_ids(tokenizer) -> bool:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .data import load_squad
+from .decode import answers
 from .errors import BenchError
 from .files import check_output, read_json, read_jsonl
 from .metric import get_raw_scores, make_qid_to_has_ans
@@ -104,7 +105,7 @@ def analyse(sq, preds: dict, threshold: float) -> dict:
 
     # Answer a question when its null odds ≤ t (as decode does); otherwise "", which scores 1 only when unanswerable.
     grid = np.unique(np.concatenate([np.quantile(odds, np.linspace(0, 1, 201)), [threshold, 0.0]]))
-    answered = odds[None, :] <= grid[:, None]
+    answered = answers(odds[None, :], grid[:, None])
     em_curve = 100 * np.where(answered, ex, ~h).mean(axis=1)
     f1_curve = 100 * np.where(answered, f, ~h).mean(axis=1)
     pred_na = ~answered | text_empty[None, :]
@@ -112,7 +113,7 @@ def analyse(sq, preds: dict, threshold: float) -> dict:
     precision = np.divide(tp, pred_na.sum(axis=1), out=np.ones(len(grid)), where=pred_na.sum(axis=1) > 0)
     recall = tp / max((~h).sum(), 1)
 
-    ans = (odds <= threshold) & ~text_empty
+    ans = answers(odds, threshold) & ~text_empty
     kind = np.full(len(ids), "wrong span", dtype=object)  # later assignments win
     kind[h & (f > 0)] = "partial overlap"
     kind[h & (ex == 1)] = "correct"

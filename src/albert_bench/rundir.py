@@ -24,7 +24,7 @@ import warnings
 import zipfile
 
 from .errors import BenchError
-from .files import read_json, read_jsonl, write_failed
+from .files import read_json, read_jsonl, replace_dir, write_failed
 
 CHECKPOINTS = "checkpoints"
 METRICS = "metrics.jsonl"
@@ -124,8 +124,7 @@ def save_checkpoint(acc, write_extra, root: str, state: dict, keep: int) -> str:
         if error is not None or (problem := checkpoint_problem(tmp, named=False)) is not None:
             shutil.rmtree(tmp, ignore_errors=True)
             raise write_failed("the checkpoint", tmp, error or OSError(problem))
-        shutil.rmtree(final, ignore_errors=True)
-        os.replace(tmp, final)
+        replace_dir(tmp, final)
         for old in checkpoints(os.path.dirname(root))[:-keep]:
             shutil.rmtree(old, ignore_errors=True)
     elif error is not None:

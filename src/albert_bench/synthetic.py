@@ -81,7 +81,7 @@ def tiny_albert_dir(out_dir: str, tokenizer_dir: str, hidden: int = 128, layers:
     `--init random`."""
     from transformers import AlbertConfig
 
-    from .features import load_tokenizer
+    from .model import load_tokenizer
 
     tok = load_tokenizer(tokenizer_dir)
     cfg = AlbertConfig(vocab_size=len(tok), embedding_size=64, hidden_size=hidden, num_hidden_layers=layers,

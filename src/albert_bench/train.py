@@ -22,13 +22,14 @@ import os
 import signal
 import sys
 import time
+import warnings
 from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 import torch
 
 from .data import SQUAD2_URLS, load_squad
-from .decode import DecodeConfig, decode
+from .decode import DecodeConfig, decode, tuned_threshold
 from .errors import BenchError
 from . import rundir
 from .files import read_json, read_text, write_json_atomic
@@ -55,10 +56,10 @@ class TrainConfig:
     warmup: float = _f(0.1, "share of steps with linear warmup, then linear decay to 0")
     weight_decay: float = _f(0.01, "AdamW weight decay (not on biases and LayerNorm)")
     max_grad_norm: float = _f(1.0, "gradient clipping norm")
-    max_seq_length: int = _f(384, "tokens per window")
-    doc_stride: int = _f(128, "tokens shared by consecutive windows")
-    max_query_length: int = _f(64, "questions are cut to this many tokens")
-    max_answer_length: int = _f(30, "longest answer in tokens when decoding")
+    max_seq_length: int = _f(FeatureConfig.max_seq_length, "tokens per window")
+    doc_stride: int = _f(FeatureConfig.doc_stride, "tokens shared by consecutive windows")
+    max_query_length: int = _f(FeatureConfig.max_query_length, "questions are cut to this many tokens")
+    max_answer_length: int = _f(DecodeConfig.max_answer_length, "longest answer in tokens when decoding")
     seed: int = _f(42, "seed for weights, data order and dropout")
     run_dir: str | None = _f(None, "where everything of this run goes (default runs/<timestamp>)")
     resume: bool = _f(False, "continue from the newest checkpoint in --run-dir (default: the newest run under runs/)")
@@ -214,7 +215,8 @@ def setup(cfg: TrainConfig):
     train_sq = load_squad(train_file, flag="--train-file")
     dev_sq = load_squad(dev_file, flag="--dev-file")
     if cfg.init == "random":
-        acc.print(f"WARNING: --init random: {cfg.model} starts from RANDOM weights; its answers mean nothing until trained. Use for speed runs and tests.")
+        if acc.is_main_process:
+            warnings.warn(f"--init random: {cfg.model} starts from RANDOM weights; its answers mean nothing until trained. Use for speed runs and tests.", stacklevel=2)
     set_seed(cfg.seed)  # before the model is built: random init and the head's init depend on it
     model, tokenizer = load_model(cfg.model, cfg.init)
     problem = None
@@ -327,7 +329,8 @@ def main(cfg: TrainConfig, resume_from: str | None = None) -> dict:
         if not ex:
             raise BenchError(f"{sq.path}: no questions to use ({name}); pass a SQuAD file with questions")
     if train_sq.unfound:
-        acc.print(f"warning: {len(train_sq.unfound)} training answer(s) are not in their context; those questions train as unanswerable only if they have no other answer (first: {train_sq.unfound[0][0]})")
+        if acc.is_main_process:
+            warnings.warn(f"{len(train_sq.unfound)} training answer(s) are not in their context; those questions train as unanswerable only if they have no other answer (first: {train_sq.unfound[0][0]})", stacklevel=2)
     with acc.main_process_first():
         # The main process builds and caches the features first; the others then read them from the cache.
         cache = "" if cfg.no_feature_cache else None
@@ -564,24 +567,6 @@ def _evaluate_and_log(cfg, acc, model, tokenizer, dev_ex, dev_feats, dev_data, s
     from accelerate.utils import broadcast_object_list
 
     state.best_f1 = broadcast_object_list([state.best_f1])[0]
-
-
-def tuned_threshold(m: dict, null_odds: dict) -> float:
-    """The no-answer threshold that delivers `best_f1` on dev, away from every dev question's null odds.
-
-    The official search starts from "answer nothing" with threshold 0.0, which is right for probabilities in
-    [0, 1]; our null odds are logit differences and may be negative, so when answering nothing wins, a
-    threshold below every odds value says so.
-    """
-    nothing = 100.0 * m.get("NoAns_total", 0) / m["total"]
-    if abs(m["best_f1"] - nothing) < 1e-9 and null_odds and min(null_odds.values()) <= m["best_f1_thresh"]:
-        return float(min(null_odds.values()) - 1.0)
-    # The official search reports the null odds of one dev question as the threshold, so that question sits
-    # exactly on it and the last bit of float noise (another backend, another GPU) flips its answer. Halfway to
-    # the next larger null odds answers the same dev questions with a margin on both sides.
-    t = float(m["best_f1_thresh"])
-    above = [v for v in null_odds.values() if v > t]
-    return (t + min(above)) / 2 if above else t + 1.0
 
 
 def _save_checkpoint(acc, model, tokenizer, cfg, state: TrainState) -> None:

@@ -1,0 +1,58 @@
+"""The house's layout: a ground floor of small shared pieces, stages above it, the command line on top; no
+import cycle and no arrow from a lower floor up."""
+
+import ast
+from pathlib import Path
+
+PKG = Path(__file__).resolve().parents[1] / "src" / "albert_bench"
+FLOORS = [
+    {"__init__", "errors", "files", "progress"},  # ground floor: used by every stage, uses none of them
+    {"data", "metric"},
+    {"features"},
+    {"decode"},
+    {"model", "rundir", "synthetic"},
+    {"export", "qa", "train"},
+    {"serve", "report"},
+    {"cli", "__main__"},  # the command line, on top
+]
+
+
+def imports() -> dict[str, set[str]]:
+    graph = {}
+    for f in PKG.glob("*.py"):
+        deps = set()
+        for node in ast.walk(ast.parse(f.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                deps |= {node.module.split(".")[0]} if node.module else {a.name for a in node.names if (PKG / f"{a.name}.py").exists()} or {"__init__"}
+        graph[f.stem] = deps - {f.stem}
+    return graph
+
+
+def floor(module: str) -> int:
+    return next(i for i, mods in enumerate(FLOORS) if module in mods)
+
+
+def test_every_module_has_a_floor_and_no_import_goes_up():
+    graph = imports()
+    assert set(graph) == set().union(*FLOORS), "a new module: give it a floor in FLOORS"
+    up = [(m, d) for m, deps in graph.items() for d in deps if floor(d) > floor(m)]
+    assert up == [], f"imports from a higher floor: {up}"
+    assert [m for m, deps in graph.items() if "cli" in deps] == ["__main__"]
+
+
+def test_no_import_cycle():
+    graph = imports()
+    seen, stack = set(), []
+
+    def visit(m):
+        assert m not in stack, f"import cycle: {' -> '.join(stack[stack.index(m):] + [m])}"
+        if m in seen:
+            return
+        stack.append(m)
+        for d in graph.get(m, ()):
+            visit(d)
+        stack.pop()
+        seen.add(m)
+
+    for m in graph:
+        visit(m)
