@@ -93,7 +93,7 @@ def test_export_never_replaces_a_directory_that_is_not_an_export(trained, tmp_pa
     assert (trained[0] / "best" / "model.safetensors").exists()
 
 
-def test_bf16_precision_answers_nearly_like_fp32(trained, tmp_path, capsys):
+def test_bf16_precision_answers_nearly_like_fp32(trained, exported, tmp_path, capsys):
     from fastapi.testclient import TestClient
 
     from albert_bench.qa import QuestionAnswerer
@@ -109,6 +109,23 @@ def test_bf16_precision_answers_nearly_like_fp32(trained, tmp_path, capsys):
     with TestClient(create_app(qa, allowed_hosts=["testserver"])) as client:
         assert client.get("/healthz").json()["precision"] == "bf16"
     capsys.readouterr()
-    assert main(["ask", "--model", str(run / "best"), "--backend", "onnx", "--precision", "bf16", "--question", "q?", "--context", "c."]) == 2
+    assert main(["ask", "--model", str(exported / "int8"), "--precision", "bf16", "--question", "q?", "--context", "c."]) == 2
     err = capsys.readouterr().err
     assert "--precision bf16 is for --backend torch" in err and "Traceback" not in err
+
+
+def test_an_export_is_recognised_by_its_files(trained, exported, capsys):
+    from albert_bench.qa import QuestionAnswerer
+
+    context = "The city of Orvana is Blue. The city of Lintar is Green."
+    assert main(["ask", "--model", str(exported / "int8"), "--question", "What is the city of Lintar?", "--context", context, "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["no_answer"] or context[res["start"]:res["end"]] == res["answer"]
+    qa = QuestionAnswerer.from_pretrained(str(exported / "int8"))
+    assert qa.backend == "onnx" and qa.precision == "int8"
+    assert QuestionAnswerer.from_pretrained(str(trained[0] / "best")).backend == "torch"
+    assert main(["ask", "--model", str(exported / "int8"), "--backend", "torch", "--question", "q?", "--context", "c."]) == 2
+    err = capsys.readouterr().err
+    assert "holds an ONNX export" in err and err.count("\n") == 1 and "Traceback" not in err
+    assert main(["evaluate", "--model", str(trained[0] / "best"), "--backend", "onnx", "--data", str(trained[1] / "dev.json"), "--out", "/tmp/x-never"]) == 2
+    assert "holds a PyTorch model, no model.onnx" in capsys.readouterr().err

@@ -375,3 +375,20 @@ def test_golden_loss_of_the_first_steps(small, tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     losses = [round(m["train_loss"], 4) for m in metrics(tmp_path / "g")]
     assert losses == pytest.approx(GOLDEN_TRAIN_LOSS, abs=2e-3)
+
+
+def test_progress_in_a_log_file_is_a_few_lines_and_libraries_stay_quiet(small, tmp_path):
+    log = tmp_path / "train.log"
+    env = {k: v for k, v in os.environ.items() if k != "ALBERT_BENCH_QUIET"}
+    with open(log, "w") as fh:  # a file, not a terminal: as under nohup, CI or a job scheduler
+        r = subprocess.run([PY, "-m", "albert_bench", *map(str, train_args(small, tmp_path / "run", "--epochs", 2, "--batch-size", 8,
+                                                                            "--report-to", "none", "--save-steps", 0))],
+                           stdout=fh, stderr=subprocess.STDOUT, env={**env, "HF_HUB_OFFLINE": "1"})
+    text = log.read_text()
+    assert r.returncode == 0, text[-2000:]
+    pieces = [p for p in text.replace("\r", "\n").split("\n") if p.strip()]
+    train_bar = [p for p in pieces if p.startswith("train:")]
+    assert metrics(tmp_path / "run")[-1]["step"] == 60  # 60 steps, far fewer bar lines
+    assert 1 <= len(train_bar) <= 4, train_bar
+    assert "60/60" in train_bar[-1] and "it/s" in train_bar[-1] or "step/s" in train_bar[-1] or "s/step" in train_bar[-1]
+    assert not [p for p in pieces if "Loading weights" in p or "Writing model shards" in p], "library bars leaked"

@@ -111,7 +111,7 @@ def cmd_data_synth(args) -> int:
 def cmd_train(args) -> int:
     from .train import run
 
-    return run({k: v for k, v in vars(args).items() if k not in ("func", "command")})
+    return run({k: v for k, v in vars(args).items() if k not in ("func", "command", "verbose")})
 
 
 def cmd_evaluate(args) -> int:
@@ -144,11 +144,16 @@ def cmd_ask(args) -> int:
     res = qa.answer(args.question, context, top_k=args.top_k)
     if args.json:
         _print_json(res)
-    elif res["no_answer"]:
-        print(f"no answer (no-answer score {res['no_answer_score']:.3f}; null odds {res['null_odds']:.3f} > threshold {res['threshold']:.3f})")
     else:
-        print(f"{res['answer']}\t(chars {res['start']}-{res['end']}, score {res['score']:.3f})")
-        for alt in res["alternatives"][1:]:
+        if res["no_answer"]:
+            print(f"no answer (no-answer score {res['no_answer_score']:.3f}; null odds {res['null_odds']:.3f} > threshold {res['threshold']:.3f})")
+        else:
+            print(f"{res['answer']}\t(chars {res['start']}-{res['end']}, score {res['score']:.3f})")
+        # the other candidates: after the answer, or all --top-k of them when the passage holds no answer
+        others = res["alternatives"] if res["no_answer"] else res["alternatives"][1:]
+        if others:
+            print("candidates:" if res["no_answer"] else "other candidates:")
+        for alt in others:
             print(f"  {alt['text']}\t(chars {alt['start']}-{alt['end']}, score {alt['score']:.3f})")
     return 0
 
@@ -231,6 +236,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog="albert-bench",
         description="Fine-tune and benchmark ALBERT (or any Hugging Face encoder) for extractive QA on SQuAD 2.0.",
     )
+    from . import __version__
+
+    p.add_argument("--version", action="version", version=f"albert-bench {__version__}")
+    p.add_argument("--verbose", action="store_true", help="also show the libraries' own progress bars and messages (transformers, huggingface_hub)")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     data = sub.add_parser("data", help="inspect and check SQuAD files", description="Inspect and check SQuAD v1.1/v2.0 JSON files.")
@@ -243,7 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
     st.set_defaults(func=cmd_data_stats)
 
     sh = dsub.add_parser("show", help="one example, answers marked in the context", description="Print one question with its context; gold answers are marked [[like this]].")
-    sh.add_argument("file", metavar="FILE")
+    sh.add_argument("file", metavar="FILE", help="SQuAD JSON file (path or URL)")
     g = sh.add_mutually_exclusive_group(required=True)
     g.add_argument("--id", help="question id")
     g.add_argument("--index", type=int, help="question position in the file (0-based)")
@@ -252,22 +261,22 @@ def build_parser() -> argparse.ArgumentParser:
     ck = dsub.add_parser("check", help="label round trip and oracle ceiling", description=(
         "Build training windows, check that every labelled span reads back as a gold answer, and score a perfect "
         "model (one that reproduces every label) through the real decoder and the official metric."))
-    ck.add_argument("file", metavar="FILE")
+    ck.add_argument("file", metavar="FILE", help="SQuAD JSON file (path or URL)")
     ck.add_argument("--tokenizer", metavar="DIR", required=True, help="tokenizer directory or hub name")
     _feature_flags(ck)
     ck.add_argument("--json", action="store_true", help="print JSON")
     ck.set_defaults(func=cmd_data_check)
 
     sp = dsub.add_parser("split", help="split by article parity into train/dev", description="Write OUT/train.json (even-indexed articles) and OUT/dev.json (odd-indexed): a held-out split by topic.")
-    sp.add_argument("file", metavar="FILE")
-    sp.add_argument("--out", required=True, metavar="DIR")
+    sp.add_argument("file", metavar="FILE", help="SQuAD JSON file (path or URL)")
+    sp.add_argument("--out", required=True, metavar="DIR", help="directory for train.json and dev.json (created if missing)")
     sp.set_defaults(func=cmd_data_split)
 
     sy = dsub.add_parser("synth", help="synthetic SQuAD 2.0 data with known answers", description="Write OUT/train.json and OUT/dev.json: passages of simple facts, answerable and unanswerable questions.")
-    sy.add_argument("--out", required=True, metavar="DIR")
+    sy.add_argument("--out", required=True, metavar="DIR", help="directory for train.json and dev.json (created if missing)")
     sy.add_argument("--train", type=int, default=2000, help="about this many training questions (default 2000)")
     sy.add_argument("--dev", type=int, default=300, help="about this many dev questions (default 300)")
-    sy.add_argument("--seed", type=int, default=0)
+    sy.add_argument("--seed", type=int, default=0, help="random seed: the same seed writes the same files (default 0)")
     sy.add_argument("--tiny-model", metavar="TOKENIZER_DIR", help="also write OUT/tiny-albert: a tiny ALBERT config with this tokenizer")
     sy.set_defaults(func=cmd_data_synth)
 
@@ -284,21 +293,21 @@ def build_parser() -> argparse.ArgumentParser:
     ev = sub.add_parser("evaluate", help="predict a SQuAD file and score it", description="Write OUT/predictions.json, null_odds.json, nbest.json and metrics.json for a SQuAD file.")
     ev.add_argument("--model", required=True, metavar="DIR", help="saved model directory (e.g. RUN/best)")
     ev.add_argument("--data", required=True, metavar="FILE", help="SQuAD JSON file (path or URL)")
-    ev.add_argument("--out", required=True, metavar="DIR")
+    ev.add_argument("--out", required=True, metavar="DIR", help="directory for the outputs (created if missing; checked before predicting)")
     ev.add_argument("--batch-size", type=int, default=None, help="windows per forward pass (default: 64 on a GPU; on CPU 4, or 1 with --backend onnx: fastest on CPU)")
-    ev.add_argument("--backend", choices=("torch", "onnx"), default="torch", help="'torch' (PyTorch; CPU or GPU) or 'onnx' (ONNX Runtime on CPU; the directory must come from `albert-bench export`)")
+    ev.add_argument("--backend", choices=("auto", "torch", "onnx"), default="auto", help="'auto' (default: 'onnx' for a directory written by `albert-bench export`, else 'torch'), 'torch' (PyTorch; CPU or GPU) or 'onnx' (ONNX Runtime on CPU)")
     ev.add_argument("--precision", choices=("fp32", "bf16"), default="fp32", help="PyTorch precision: fp32 (default) or bf16 autocast, about twice as fast on a CPU with AVX512-BF16/AMX and on GPUs; answers can differ slightly (benchmarks/RESULTS.md)")
     ev.set_defaults(func=cmd_evaluate)
 
     ak = sub.add_parser("ask", help="answer a question about a passage", description="Answer a question about a passage: the answer with its character offsets in the passage, or an explicit 'no answer'.")
-    ak.add_argument("--model", required=True, metavar="DIR")
-    ak.add_argument("--question", required=True, metavar="Q")
+    ak.add_argument("--model", required=True, metavar="DIR", help="saved model directory (e.g. RUN/best), or an ONNX export")
+    ak.add_argument("--question", required=True, metavar="Q", help="the question, in words")
     g = ak.add_mutually_exclusive_group(required=True)
     g.add_argument("--context", metavar="TEXT", help="the passage")
     g.add_argument("--context-file", metavar="F", help="a UTF-8 text file holding the passage")
     ak.add_argument("--top-k", type=int, default=TOP_K, help=f"list this many candidate answers, 1 to {DecodeConfig.n_best_size} (default {TOP_K}, as the HTTP API and the page)")
     ak.add_argument("--json", action="store_true", help="print JSON")
-    ak.add_argument("--backend", choices=("torch", "onnx"), default="torch", help="'torch' (PyTorch; CPU or GPU) or 'onnx' (ONNX Runtime on CPU; the directory must come from `albert-bench export`)")
+    ak.add_argument("--backend", choices=("auto", "torch", "onnx"), default="auto", help="'auto' (default: 'onnx' for a directory written by `albert-bench export`, else 'torch'), 'torch' (PyTorch; CPU or GPU) or 'onnx' (ONNX Runtime on CPU)")
     ak.add_argument("--precision", choices=("fp32", "bf16"), default="fp32", help="PyTorch precision: fp32 (default) or bf16 autocast, about twice as fast on a CPU with AVX512-BF16/AMX and on GPUs; answers can differ slightly (benchmarks/RESULTS.md)")
     ak.set_defaults(func=cmd_ask)
 
@@ -318,7 +327,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "bound to loopback; any host otherwise, with a warning); other hosts get 400")
     sv.add_argument("--max-batch", type=int, default=32, help="most requests answered in one forward pass (default 32)")
     sv.add_argument("--no-micro-batching", action="store_true", help="answer requests one at a time")
-    sv.add_argument("--backend", choices=("torch", "onnx"), default="torch", help="'torch' (PyTorch; CPU or GPU) or 'onnx' (ONNX Runtime on CPU; the directory must come from `albert-bench export`)")
+    sv.add_argument("--backend", choices=("auto", "torch", "onnx"), default="auto", help="'auto' (default: 'onnx' for a directory written by `albert-bench export`, else 'torch'), 'torch' (PyTorch; CPU or GPU) or 'onnx' (ONNX Runtime on CPU)")
     sv.add_argument("--precision", choices=("fp32", "bf16"), default="fp32", help="PyTorch precision: fp32 (default) or bf16 autocast, about twice as fast on a CPU with AVX512-BF16/AMX and on GPUs; answers can differ slightly (benchmarks/RESULTS.md)")
     sv.set_defaults(func=cmd_serve)
 
@@ -336,7 +345,7 @@ def build_parser() -> argparse.ArgumentParser:
     rp = sub.add_parser("report", help="HTML/Markdown report of one or more runs", description=(
         "One self-contained HTML page (images embedded) and a Markdown twin: per-run facts, per-epoch table, plots, "
         "error analysis of the best model's dev predictions, published results for the same model; a leaderboard for several runs."))
-    rp.add_argument("runs", nargs="+", metavar="RUN_DIR")
+    rp.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run directories written by `albert-bench train` (several: a leaderboard)")
     rp.add_argument("--out", default="report.html", help="what to write: FILE.html (one self-contained page), FILE.md (Markdown, its PNG plots beside it) or a DIRECTORY (both inside) (default report.html)")
     rp.add_argument("--dev-file", metavar="FILE", help="the dev file the runs used, if it has moved since")
     rp.set_defaults(func=cmd_report)
@@ -369,6 +378,8 @@ def main(argv: list[str] | None = None) -> int:
 
     warnings.showwarning = _one_line_warning  # library code warns through `warnings`; a person reads one line each
     args = build_parser().parse_args(argv)
+    if args.verbose:
+        os.environ["ALBERT_BENCH_VERBOSE"] = "1"
     t0 = time.perf_counter()
     try:
         return args.func(args)

@@ -16,6 +16,7 @@ import torch
 
 from .errors import BenchError
 from .files import read_json, replace_dir, write_failed
+from .progress import quiet_libraries
 from .decode import DecodeConfig
 from .features import FeatureConfig, Features
 
@@ -89,6 +90,7 @@ def has_weights(model_dir: str) -> bool:
 
 
 def load_model(name_or_dir: str, init: str = "pretrained"):
+    quiet_libraries()
     """(model, tokenizer) for question answering from a directory or a hub name.
 
     `init="random"` builds the architecture from the config with fresh weights (speed runs, tests) and is
@@ -123,6 +125,7 @@ def load_model(name_or_dir: str, init: str = "pretrained"):
 
 def save_model(model, tokenizer, out_dir: str, qa: QAConfig) -> None:
     """Write a complete model directory atomically: a reader sees the old one or the new one, never half."""
+    quiet_libraries()
     import shutil
     import tempfile
 

@@ -42,13 +42,15 @@ class QuestionAnswerer:
             self.precision = model.weights  # an int8 export answers in int8, whatever was asked
 
     @classmethod
-    def from_pretrained(cls, model_dir: str, device: str | None = None, batch_size: int | None = None, backend: str = "torch", precision: str = "fp32") -> "QuestionAnswerer":
-        """`backend`: "torch" (PyTorch, CPU or GPU) or "onnx" (ONNX Runtime on CPU; see `albert-bench export`).
+    def from_pretrained(cls, model_dir: str, device: str | None = None, batch_size: int | None = None, backend: str = "auto", precision: str = "fp32") -> "QuestionAnswerer":
+        """`backend`: "auto" (what the directory holds), "torch" (PyTorch, CPU or GPU) or "onnx" (ONNX Runtime on
+        CPU; a directory written by `albert-bench export`).
         `precision`: "fp32", or "bf16" (PyTorch autocast: about twice as fast on a CPU with AVX512-BF16 or AMX,
         and on GPUs; answers can differ slightly from fp32, see benchmarks/RESULTS.md)."""
-        check_precision(precision, backend)  # before loading anything
         if not os.path.isdir(model_dir):
             raise BenchError(f"{model_dir}: no such model directory; pass the `best/` folder of a training run or another saved QA model")
+        backend = resolve_backend(model_dir, backend)
+        check_precision(precision, backend)  # before loading anything
         if backend == "onnx":
             from .export import load_onnx
 
@@ -110,6 +112,28 @@ class QuestionAnswerer:
         }
 
 
+BACKENDS = ("auto", "torch", "onnx")
+
+
+def resolve_backend(model_dir: str, backend: str = "auto") -> str:
+    """The backend for what `model_dir` holds: "onnx" for an export (model.onnx), "torch" for PyTorch weights.
+    A backend asked for that the directory cannot serve is one line saying what it holds."""
+    from .export import ONNX_FILE
+    from .model import has_weights
+
+    onnx, torch_weights = os.path.exists(os.path.join(model_dir, ONNX_FILE)), has_weights(model_dir)
+    if backend not in BACKENDS:
+        raise BenchError(f"--backend {backend!r}: expected one of {', '.join(BACKENDS)}")
+    if backend == "auto":
+        return "onnx" if onnx and not torch_weights else "torch"
+    if backend == "torch" and onnx and not torch_weights:
+        raise BenchError(f"--backend torch: {model_dir} holds an ONNX export (model.onnx, no PyTorch weights); drop --backend or pass --backend onnx")
+    if backend == "onnx" and not onnx:
+        raise BenchError(f"--backend onnx: {model_dir} holds a PyTorch model, no model.onnx; export it with "
+                         f"`albert-bench export --model {model_dir} --onnx --int8 --out DIR` and pass that DIR, or drop --backend")
+    return backend
+
+
 def default_batch_size(device, backend: str) -> int:
     """Windows per forward pass when answering. On a GPU, big batches. On CPU, small ones: measured on 2 cores
     (benchmarks/RESULTS.md), ALBERT base answers fastest 2-4 windows at a time with PyTorch and one at a time
@@ -145,7 +169,7 @@ def cpu_has_bf16() -> bool:
         return False
 
 
-def evaluate_dir(model_dir: str, data_file: str, out_dir: str, batch_size: int | None = None, backend: str = "torch", precision: str = "fp32") -> dict:
+def evaluate_dir(model_dir: str, data_file: str, out_dir: str, batch_size: int | None = None, backend: str = "auto", precision: str = "fp32") -> dict:
     """Predict a SQuAD file and write predictions.json, null_odds.json, nbest.json and metrics.json."""
     check_output(out_dir, "--out")  # before predicting, not after
     sq = load_squad(data_file, flag="--data", need_questions=True)

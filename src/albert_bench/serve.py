@@ -540,7 +540,7 @@ def _version() -> str:
 
 
 def serve(model_dir: str, host: str = "127.0.0.1", port: int = 8000, limits: ServeLimits = ServeLimits(), max_batch: int = 32,
-          micro_batching: bool = True, backend: str = "torch", precision: str = "fp32", allowed_hosts: list[str] | None = None) -> None:
+          micro_batching: bool = True, backend: str = "auto", precision: str = "fp32", allowed_hosts: list[str] | None = None) -> None:
     import sys
 
     import uvicorn

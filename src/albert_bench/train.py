@@ -86,14 +86,20 @@ def add_arguments(p) -> None:
 
     for f in fields(TrainConfig):
         flag = "--" + f.name.replace("_", "-")
-        kw = {"help": f"{f.metadata['help']} (default: {f.default})", "default": argparse.SUPPRESS}
+        text = f.metadata["help"]
+        # The default once: said by the help text itself, or appended here; never "(default: None)".
+        shown = "" if f.default is None or f.default is False or "default" in text else f" (default: {f.default})"
+        kw = {"help": text + shown, "default": argparse.SUPPRESS}
         if f.type in ("bool", bool):
             p.add_argument(flag, action="store_true", **kw)
             continue
         kw["type"] = {"int": int, "float": float}.get(str(f.type), str)
         if "choices" in f.metadata:
             kw["choices"] = f.metadata["choices"]
-        p.add_argument(flag, metavar=f.name.upper(), **kw)
+            kw["metavar"] = "{" + ",".join(f.metadata["choices"]) + "}"
+        else:
+            kw["metavar"] = {"int": "N", "float": "X"}.get(str(f.type), f.name.split("_")[-1].upper())
+        p.add_argument(flag, **kw)
 
 
 def resolve_config(args: dict) -> TrainConfig:
@@ -455,7 +461,8 @@ def fit(cfg, acc, model, tokenizer, train_feats, dev_ex, dev_feats, dev_data, re
                 state.windows_per_s = clock.rate()
                 _log(writers, {"train/loss": state.last_loss, "train/lr": scheduler.get_last_lr()[0]}, state.step)
                 bar.update(1)
-                bar.set_postfix(loss=f"{state.last_loss:.3f}", win_s=f"{state.windows_per_s:.1f}", epoch=state.epoch)
+                # refresh=False: the bar prints when tqdm's interval says so (30 s in a log file), not every step
+                bar.set_postfix(loss=f"{state.last_loss:.3f}", win_s=f"{state.windows_per_s:.1f}", epoch=state.epoch, refresh=False)
                 if cfg.eval_steps and state.step % cfg.eval_steps == 0:
                     evaluate()
                     clock.restart()
