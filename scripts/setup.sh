@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Create .venv with the project and its test dependencies. Safe to run again: it only installs what is missing.
+# Create .venv with the project and its test dependencies. Safe to run again: it only installs what is missing, and
+# prints nothing when everything is there. Outside .venv it installs one thing, and says so: Debian's chromium.
 # torch is installed first and pinned: an unpinned `torch` would pull several GB of CUDA packages on a CPU machine.
 # On a GPU machine set TORCH_SPEC to the build you want (for example TORCH_SPEC=torch).
 set -euo pipefail
@@ -12,7 +13,9 @@ PY=${PYTHON:-python3}
 # The web page's browser test drives Debian's Chromium (Playwright's own browser download does not work offline).
 if ! command -v chromium >/dev/null 2>&1; then
   if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    echo "setup: installing Debian's chromium package system-wide (apt-get): the web page's browser tests drive it" >&2
+    . scripts/apt_retry.sh
+    apt_retry apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt_retry apt-get install -y -qq chromium
   else
     echo "setup: install Chromium (Debian: apt-get install chromium) for the browser test" >&2
   fi
