@@ -51,3 +51,62 @@ def test_plain_ask_lists_top_k_candidates_on_the_no_answer_path_too(trained, cap
     assert main(["ask", "--model", model, "--question", "What is the city of Grace?", "--context", passage, "--top-k", "2"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("Vienna\t") and out[1] == "other candidates:" and len(out) == 3
+
+
+def test_problems_are_reported_all_at_once(tmp_path, capsys):
+    """A newcomer fixes every input in one go, not one per run."""
+    assert main(["ask", "--model", str(tmp_path / "no-model"), "--question", " ", "--context-file", str(tmp_path / "missing.txt"), "--top-k", "0"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: 4 problems: (1) ") and "\n" not in err
+    for needle in ("missing.txt: no such file", "--question is empty", "no-model: no such model directory", "--top-k must be between"):
+        assert needle in err, needle
+    taken = tmp_path / "taken"
+    taken.write_text("x")
+    assert main(["evaluate", "--model", str(tmp_path / "no-model"), "--data", str(tmp_path / "none.json"), "--out", str(taken)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: 3 problems:") and "exists and is not a directory" in err and "none.json: no such file" in err and "no-model" in err
+
+
+def test_train_reports_every_bad_input_at_once_and_leaves_nothing_behind(tmp_path):
+    import os
+    import subprocess
+    import sys
+    import time
+
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    t = time.time()
+    r = subprocess.run([sys.executable, "-m", "albert_bench", "train", "--model", "no-org/no-model", "--train-file", str(tmp_path / "t.json"),
+                        "--dev-file", str(tmp_path / "d.json"), "--run-dir", str(tmp_path / "run")], capture_output=True, text=True, env=env)
+    assert r.returncode == 2 and time.time() - t < 30
+    last = r.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: 3 problems:") and "t.json: no such file" in last and "d.json: no such file" in last and "no-org/no-model" in last
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_hub_name_without_network_fails_fast_in_one_line(tmp_path):
+    """No HF_HUB_OFFLINE, and a hub that refuses connections (a closed port on this machine): one line within
+    5 s, not the hub client's retries."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed once the block ends: connections are refused
+    env = {k: v for k, v in os.environ.items() if k != "HF_HUB_OFFLINE"}
+    env.update(HF_ENDPOINT=f"http://127.0.0.1:{port}", HF_HOME=str(tmp_path / "hf"))
+    good = tmp_path / "d.json"
+    good.write_text('{"version": "v2.0", "data": [{"title": "T", "paragraphs": [{"context": "A cat.", "qas": [{"id": "1", "question": "What?", "answers": [], "is_impossible": true}]}]}]}')
+    t = time.time()
+    r = subprocess.run([sys.executable, "-m", "albert_bench", "train", "--model", "albert-base-v2", "--train-file", str(good), "--dev-file", str(good),
+                        "--run-dir", str(tmp_path / "run")], capture_output=True, text=True, env=env, timeout=120)
+    took = time.time() - t
+    err = r.stderr.strip().splitlines()
+    assert r.returncode == 2 and err[-1].startswith("error: albert-base-v2: cannot reach the Hugging Face hub") and "local model directory" in err[-1]
+    assert "Retrying" not in r.stderr and len(err) == 1, err
+    assert took < 5 + 4, took  # 5 s for the check, the rest is Python starting up and importing torch
+    r = subprocess.run([sys.executable, "-m", "albert_bench", "train", "--model", "albert-base-v2", "--train-file", str(good), "--dev-file", str(good)],
+                       capture_output=True, text=True, env={**env, "HF_HUB_OFFLINE": "1"}, timeout=120)
+    assert r.returncode == 2 and "HF_HUB_OFFLINE is set" in r.stderr.strip().splitlines()[-1]

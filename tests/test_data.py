@@ -121,3 +121,15 @@ def test_split_by_article_parity(dev):
     n = lambda part: sum(len(p["qas"]) for a in part["data"] for p in a["paragraphs"])
     assert (n(even), n(odd)) == (5921, 5952)
     assert parse_squad(odd).examples and sum(e.is_impossible for e in parse_squad(odd).examples) == 3070
+
+
+@pytest.mark.parametrize("seed", [0, 1, 7])
+def test_synthetic_data_asks_each_question_once_per_passage(seed):
+    from albert_bench.synthetic import make_synthetic
+
+    for part in make_synthetic(600, 200, seed=seed):
+        sq = parse_squad(part)
+        for p in (p for a in part["data"] for p in a["paragraphs"]):
+            questions = [q["question"] for q in p["qas"]]
+            assert len(questions) == len(set(questions)), questions
+        assert sq.examples and all(e.context[a.start:a.end] == a.text for e in sq.examples for a in e.answers)

@@ -141,3 +141,26 @@ def test_markdown_report_escapes_html_in_dataset_text(trained):
     page, md, _ = build([run])
     assert "<img src=x" not in md and "<script>" not in md and "&lt;img src=x onerror=\"alert(1)\"&gt; who?" in md
     assert "<img src=x" not in page  # as the HTML report always did
+
+
+def test_report_polish_headers_and_whole_number_ticks(trained, monkeypatch):
+    from albert_bench import report as R
+
+    run = load_run(str(trained[0]))
+    _, md, _ = R.build([run])
+    assert "|  |  |" not in md and "| fact | value |" in md  # no empty header row
+    figures = {}
+    real_png = R._png
+
+    def keep(fig):
+        fig.canvas.draw()  # ticks are placed when the figure is drawn
+        figures[len(figures)] = [(ax.get_title(), list(ax.get_xticks()), list(ax.get_yticks())) for ax in fig.axes]
+        return real_png(fig)
+
+    monkeypatch.setattr(R, "_png", keep)
+    R.plots(run)
+    by_title = {title: (x, y) for axes in figures.values() for title, x, y in axes}
+    for title in ("training loss per step", "dev EM / F1 per evaluation"):
+        assert all(float(t).is_integer() for t in by_title[title][0]), (title, by_title[title][0])
+    x, y = by_title["answer length (words; 40 = 40 or more)"]
+    assert all(float(t).is_integer() for t in x) and all(float(t).is_integer() for t in y)

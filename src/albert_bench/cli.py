@@ -125,21 +125,24 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_ask(args) -> int:
-    from .qa import QuestionAnswerer
+    from .errors import all_problems
+    from .qa import QuestionAnswerer, _check_model_dir
 
-    if args.context_file:
-        context = read_text(args.context_file, "a UTF-8 text file holding the passage with --context-file")
-    else:
-        context = args.context
-    for name, text in (("--question", args.question), ("--context" if not args.context_file else args.context_file, context)):
-        if (at := lone_surrogate(text)) is not None:  # what Python makes of bytes on the command line that are not UTF-8
-            raise BenchError(f"{name}: not valid UTF-8 text (at character {at}); pass UTF-8 text")
-    if not args.question.strip():
-        raise BenchError("--question is empty; ask a question in words")
-    if not context.strip():
-        raise BenchError("the context is empty; pass the passage with --context or --context-file")
-    if not 1 <= args.top_k <= DecodeConfig.n_best_size:
-        raise BenchError(f"--top-k must be between 1 and {DecodeConfig.n_best_size}")
+    def passage() -> str:
+        if args.context_file:
+            text = read_text(args.context_file, "a UTF-8 text file holding the passage with --context-file")
+        else:
+            text = args.context
+        _words(args.context_file or "--context", text, "the passage that may hold the answer")
+        return text
+
+    def top_k() -> None:
+        if not 1 <= args.top_k <= DecodeConfig.n_best_size:
+            raise BenchError(f"--top-k must be between 1 and {DecodeConfig.n_best_size}")
+
+    # every input before loading the model, every problem at once
+    context, _, _, _ = all_problems(passage, lambda: _words("--question", args.question, "a question in words"),
+                                    lambda: _check_model_dir(args.model, args.backend), top_k)
     qa = QuestionAnswerer.from_pretrained(args.model, backend=args.backend, precision=args.precision)
     res = qa.answer(args.question, context, top_k=args.top_k)
     if args.json:
@@ -156,6 +159,13 @@ def cmd_ask(args) -> int:
         for alt in others:
             print(f"  {alt['text']}\t(chars {alt['start']}-{alt['end']}, score {alt['score']:.3f})")
     return 0
+
+
+def _words(name: str, text: str, want: str) -> None:
+    if (at := lone_surrogate(text)) is not None:  # what Python makes of bytes on the command line that are not UTF-8
+        raise BenchError(f"{name}: not valid UTF-8 text (at character {at}); pass UTF-8 text")
+    if not text.strip():
+        raise BenchError(f"{name} is empty; pass {want}")
 
 
 def cmd_report(args) -> int:

@@ -106,6 +106,7 @@ def resolve(path_or_url: str, cache_dir: str | os.PathLike | None = None, flag: 
     target = cache / f"{hashlib.sha256(path_or_url.encode()).hexdigest()[:16]}-{name}"
     if target.exists():
         return str(target)
+    created = not cache.exists()
     cache.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=cache, suffix=".part")
     try:
@@ -143,6 +144,8 @@ def resolve(path_or_url: str, cache_dir: str | os.PathLike | None = None, flag: 
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+        if created and not target.exists() and not any(cache.iterdir()):
+            cache.rmdir()  # a failed first download leaves no empty folder behind
     return str(target)
 
 

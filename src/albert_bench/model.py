@@ -89,15 +89,9 @@ def has_weights(model_dir: str) -> bool:
     return any(os.path.exists(os.path.join(model_dir, w)) for w in _WEIGHT_FILES)
 
 
-def load_model(name_or_dir: str, init: str = "pretrained"):
-    quiet_libraries()
-    """(model, tokenizer) for question answering from a directory or a hub name.
-
-    `init="random"` builds the architecture from the config with fresh weights (speed runs, tests) and is
-    required for a directory that holds a config and tokenizer but no weights.
-    """
-    from transformers import AutoConfig, AutoModelForQuestionAnswering
-
+def check_model_source(name_or_dir: str, init: str = "pretrained") -> None:
+    """Seconds-cheap checks of a model directory or hub name, before anything loads: files present, or the hub
+    reachable (one request, 5 s at most, never the hub client's retries) or the name in the local cache."""
     is_dir = os.path.isdir(name_or_dir)
     if not is_dir and (name_or_dir.startswith(("/", ".", "~")) or name_or_dir.count("/") > 1):
         raise BenchError(f"{name_or_dir}: no such model directory; pass a directory with config.json, or a hub name like albert-base-v2")
@@ -107,6 +101,42 @@ def load_model(name_or_dir: str, init: str = "pretrained"):
         raise BenchError(f"--init {init!r}: expected 'pretrained' or 'random'")
     if is_dir and init == "pretrained" and not has_weights(name_or_dir):
         raise BenchError(f"{name_or_dir}: no model weights ({', '.join(_WEIGHT_FILES[::2])}); pass a directory with weights, or --init random to train from scratch")
+    if not is_dir:
+        _hub_check(name_or_dir)
+
+
+def _hub_check(name: str) -> None:
+    import urllib.error
+    import urllib.request
+
+    from huggingface_hub import constants, try_to_load_from_cache
+
+    if isinstance(try_to_load_from_cache(name, "config.json"), str):
+        return  # in the local cache: transformers reads it from there
+    if constants.HF_HUB_OFFLINE:
+        raise BenchError(f"{name}: not in the local Hugging Face cache, and HF_HUB_OFFLINE is set; pass a local model directory, or unset HF_HUB_OFFLINE where the hub is reachable")
+    url = f"{constants.ENDPOINT}/api/models/{name}"
+    try:
+        urllib.request.urlopen(url, timeout=5).close()
+    except urllib.error.HTTPError as e:
+        if e.code in (401, 404):
+            raise BenchError(f"{name}: no such model on the Hugging Face hub (HTTP {e.code}); check the name, or pass a local model directory") from None
+    except (urllib.error.URLError, OSError, TimeoutError) as e:
+        reason = getattr(e, "reason", None) or e
+        raise BenchError(f"{name}: cannot reach the Hugging Face hub ({constants.ENDPOINT}: {reason}) and the model is not in the local cache; "
+                         "offline, pass a local model directory") from None
+
+
+def load_model(name_or_dir: str, init: str = "pretrained"):
+    """(model, tokenizer) for question answering from a directory or a hub name.
+
+    `init="random"` builds the architecture from the config with fresh weights (speed runs, tests) and is
+    required for a directory that holds a config and tokenizer but no weights.
+    """
+    from transformers import AutoConfig, AutoModelForQuestionAnswering
+
+    quiet_libraries()
+    check_model_source(name_or_dir, init)
     tokenizer = load_tokenizer(name_or_dir)
     try:
         if init == "random":

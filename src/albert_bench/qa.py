@@ -18,7 +18,7 @@ import torch
 
 from .data import Example, load_squad
 from .decode import TOP_K, DecodeConfig, decode
-from .errors import BenchError
+from .errors import BenchError, all_problems
 from .features import build_features, cached_features
 from .files import check_output, write_json_atomic
 from .metric import squad_v2_evaluate
@@ -115,6 +115,12 @@ class QuestionAnswerer:
 BACKENDS = ("auto", "torch", "onnx")
 
 
+def _check_model_dir(model_dir: str, backend: str) -> None:
+    if not os.path.isdir(model_dir):
+        raise BenchError(f"{model_dir}: no such model directory; pass the `best/` folder of a training run or another saved QA model")
+    resolve_backend(model_dir, backend)
+
+
 def resolve_backend(model_dir: str, backend: str = "auto") -> str:
     """The backend for what `model_dir` holds: "onnx" for an export (model.onnx), "torch" for PyTorch weights.
     A backend asked for that the directory cannot serve is one line saying what it holds."""
@@ -171,8 +177,9 @@ def cpu_has_bf16() -> bool:
 
 def evaluate_dir(model_dir: str, data_file: str, out_dir: str, batch_size: int | None = None, backend: str = "auto", precision: str = "fp32") -> dict:
     """Predict a SQuAD file and write predictions.json, null_odds.json, nbest.json and metrics.json."""
-    check_output(out_dir, "--out")  # before predicting, not after
-    sq = load_squad(data_file, flag="--data", need_questions=True)
+    # every input before predicting, every problem at once
+    _, sq, _ = all_problems(lambda: check_output(out_dir, "--out"), lambda: load_squad(data_file, flag="--data", need_questions=True),
+                            lambda: _check_model_dir(model_dir, backend))
     qa = QuestionAnswerer.from_pretrained(model_dir, batch_size=batch_size, backend=backend, precision=precision)
     dec = qa.predict(sq.examples, progress=True, cache=True)
     metrics = squad_v2_evaluate(sq.data, dec.best_text, dec.null_odds, na_prob_thresh=qa.qa.null_threshold)

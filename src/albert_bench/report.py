@@ -152,31 +152,40 @@ def _png(fig) -> bytes:
     return buf.getvalue()
 
 
+FIGSIZE = (7.5, 4.2)  # inches at the PNG's dpi: readable labels in the HTML page and on GitHub
+
+
 def plots(run: Run) -> dict[str, bytes]:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    whole = MaxNLocator(integer=True)  # steps, epochs and word counts are whole numbers: no tick at 1.25
 
     out = {}
-    fig, ax = plt.subplots(figsize=(6, 3.2))
+    fig, ax = plt.subplots(figsize=FIGSIZE)
     if run.steps:
         s, loss = zip(*run.steps)
         ax.plot(s, loss, lw=0.8)
     ax.set(title="training loss per step", xlabel="optimizer step", ylabel="loss")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     out["train_loss"] = _png(fig)
 
-    fig, ax = plt.subplots(figsize=(6, 3.2))
+    fig, ax = plt.subplots(figsize=FIGSIZE)
     ep = [r["epoch"] for r in run.metrics]
     for key, label in (("exact", "EM (threshold 0)"), ("f1", "F1 (threshold 0)"), ("best_f1", "F1 (tuned threshold)")):
         ax.plot(ep, [r[key] for r in run.metrics], marker="o", label=label)
     ax.set(title="dev EM / F1 per evaluation", xlabel="epoch", ylabel="score")
+    if all(float(e).is_integer() for e in ep):  # evaluations at epoch ends: whole-number ticks
+        ax.xaxis.set_major_locator(whole)
     ax.legend(fontsize=8)
     out["scores"] = _png(fig)
 
     a = run.analysis
     if a:
-        fig, ax = plt.subplots(figsize=(6, 3.2))
+        fig, ax = plt.subplots(figsize=FIGSIZE)
         ax.plot(a["grid"], a["em"], label="EM")
         ax.plot(a["grid"], a["f1"], label="F1")
         ax.axvline(a["threshold"], color="gray", ls="--", lw=0.8, label=f"saved threshold {a['threshold']:.2f}")
@@ -184,16 +193,18 @@ def plots(run: Run) -> dict[str, bytes]:
         ax.legend(fontsize=8)
         out["threshold"] = _png(fig)
 
-        fig, ax = plt.subplots(figsize=(4.5, 3.2))
+        fig, ax = plt.subplots(figsize=(5.5, 4.5))
         ax.plot(a["recall"], a["precision"])
         ax.set(title="no-answer detection", xlabel="recall", ylabel="precision", xlim=(0, 1.02), ylim=(0, 1.02))
         out["no_answer_pr"] = _png(fig)
 
-        fig, ax = plt.subplots(figsize=(6, 3.2))
+        fig, ax = plt.subplots(figsize=FIGSIZE)
         top = max([*a["gold_len"], *a["pred_len"], 1])
         bins = np.arange(0, min(top, 40) + 2) - 0.5
         ax.hist([np.minimum(a["gold_len"], 40), np.minimum(a["pred_len"], 40)], bins=bins, label=["gold", "predicted"])
-        ax.set(title="answer length (words; 40 = 40 or more)", xlabel="words", ylabel="answers")
+        ax.set(title="answer length (words; 40 = 40 or more)", xlabel="words", ylabel="answers", xlim=(-0.5, None))
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         ax.legend(fontsize=8)
         out["answer_length"] = _png(fig)
     return out
@@ -274,7 +285,7 @@ def build(runs: list[Run]) -> tuple[str, str, dict[str, bytes]]:
                  ["hardware", f"{info.get('hardware', '?')}; {info.get('num_processes', 1)} process(es), mixed precision {info.get('mixed_precision', '?')}"],
                  ["wall time", f"{_fmt(s['wall time (s)'])} s over {len(info.get('sessions', []))} session(s)"],
                  ["training speed", f"{_fmt(s['windows/s'])} windows/s (last evaluation interval)"]]
-        table(["", ""], facts)
+        table(["fact", "value"], facts)
         for n in run.notes:
             para(n)
         if run.config.get("init") == "random":

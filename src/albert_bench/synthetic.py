@@ -49,17 +49,23 @@ def make_article(rng: random.Random, title: str, n_paragraphs: int, questions_pe
             where[rel] = (n, v, len(context) + sentence.rindex(v))
             context += sentence + " "
         context = context.strip()
-        qas = []
+        qas, asked = [], set()
         for q in range(questions_per_paragraph):
-            if rng.random() < 0.6:  # answerable: a fact the passage states
-                rel = rng.choice(rels)
-                n, v, start = where[rel]
-                answers = [{"text": v, "answer_start": start}]
-            else:  # unanswerable: a kind of fact the passage does not state (a plausible-looking question)
-                absent = [r for r in FACTS if r not in where]
-                rel, n, answers = rng.choice(absent), rng.choice(NAMES), []
-            qas.append({"id": f"{id_prefix}-{p}-{q}", "question": FACTS[rel][1].format(n=n), "answers": answers,
-                        "is_impossible": not answers})
+            for _ in range(20):  # a question asked once per passage: a duplicate would only weigh it twice
+                if rng.random() < 0.6:  # answerable: a fact the passage states
+                    rel = rng.choice(rels)
+                    n, v, start = where[rel]
+                    answers = [{"text": v, "answer_start": start}]
+                else:  # unanswerable: a kind of fact the passage does not state (a plausible-looking question)
+                    absent = [r for r in FACTS if r not in where]
+                    rel, n, answers = rng.choice(absent), rng.choice(NAMES), []
+                question = FACTS[rel][1].format(n=n)
+                if question not in asked:
+                    break
+            else:
+                continue
+            asked.add(question)
+            qas.append({"id": f"{id_prefix}-{p}-{q}", "question": question, "answers": answers, "is_impossible": not answers})
         paragraphs.append({"context": context, "qas": qas})
     return {"title": title, "paragraphs": paragraphs}
 

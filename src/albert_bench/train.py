@@ -30,12 +30,12 @@ import torch
 
 from .data import SQUAD2_URLS, load_squad
 from .decode import DecodeConfig, decode, tuned_threshold
-from .errors import BenchError
+from .errors import BenchError, all_problems
 from . import rundir
-from .files import read_json, read_text, write_json_atomic
+from .files import check_output, read_json, read_text, write_json_atomic
 from .features import FeatureConfig, cached_features
 from .metric import squad_v2_evaluate
-from .model import QAConfig, collate, infer, load_model, qa_forward, save_model, uses_token_type_ids
+from .model import QAConfig, check_model_source, collate, infer, load_model, qa_forward, save_model, uses_token_type_ids
 
 
 def _f(default, help: str, **kw):
@@ -194,16 +194,30 @@ def data_files(cfg: TrainConfig) -> tuple[str, str]:
         raise BenchError("no data: pass --train-file and --dev-file, or --data-dir to use (and download) the official SQuAD 2.0 files")
     from .data import resolve
 
-    os.makedirs(cfg.data_dir, exist_ok=True)
     train = cfg.train_file or resolve(SQUAD2_URLS["train"], cfg.data_dir, flag="--train-file")
     dev = cfg.dev_file or resolve(SQUAD2_URLS["dev"], cfg.data_dir, flag="--dev-file")
     return train, dev
+
+
+def preflight(cfg: TrainConfig):
+    """Every input checked before any long work, every problem reported at once: (train file, dev file) read."""
+    def data(which: int):
+        def check():
+            train_file, dev_file = data_files(cfg)
+            return load_squad((train_file, dev_file)[which], flag=("--train-file", "--dev-file")[which])
+        return check
+
+    train_sq, dev_sq, _, _ = all_problems(data(0), data(1), lambda: check_model_source(cfg.model, cfg.init),
+                                          lambda: check_output(cfg.run_dir, "--run-dir") if cfg.run_dir else None)
+    return train_sq, dev_sq
 
 
 def setup(cfg: TrainConfig):
     """Check every input before any long work starts: a bad file fails in seconds, not after tokenizing."""
     from accelerate import Accelerator
     from accelerate.utils import set_seed
+
+    train_sq, dev_sq = preflight(cfg)
 
     mp = cfg.mixed_precision
     if mp == "auto":
@@ -217,9 +231,7 @@ def setup(cfg: TrainConfig):
                       kwargs_handlers=[InitProcessGroupKwargs(timeout=timedelta(hours=3))])
     # One run directory for all processes, whatever their clocks say.
     cfg.run_dir = broadcast_object_list([cfg.run_dir or os.path.join("runs", time.strftime("%Y%m%d-%H%M%S"))])[0]
-    train_file, dev_file = data_files(cfg)
-    train_sq = load_squad(train_file, flag="--train-file")
-    dev_sq = load_squad(dev_file, flag="--dev-file")
+    train_file, dev_file = train_sq.path, dev_sq.path
     if cfg.init == "random":
         if acc.is_main_process:
             warnings.warn(f"--init random: {cfg.model} starts from RANDOM weights; its answers mean nothing until trained. Use for speed runs and tests.", stacklevel=2)
