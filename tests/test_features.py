@@ -236,3 +236,15 @@ def test_question_that_grows_when_recut_still_matches_on_short_contexts(albert_t
     cfg = FeatureConfig(64, 52, 8)
     ex = [_example("Polish words.", "Polish", question='What is Polish for "female"? ' * 3)]
     assert F.features_equal(F.build_features(ex, albert_tok, cfg), F.build_features_reference(ex, albert_tok, cfg)) is None
+
+
+def test_the_readme_states_the_oracle_figure_data_check_prints(dev_file, capsys):
+    from pathlib import Path
+
+    from tests.conftest import ALBERT_DIR
+
+    assert main(["data", "check", dev_file, "--tokenizer", str(ALBERT_DIR)]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if "oracle ceiling" in x)
+    em, f1 = line.split()[2], line.split()[4]
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert f"the oracle ceiling is {em} EM / {f1} F1" in readme, (em, f1)
