@@ -61,8 +61,8 @@ TRAIN_ARGS = ["--init", "random", "--epochs", "8", "--lr", "1e-3", "--batch-size
 
 
 def _trained_key() -> str:
-    """What shapes the tiny trained model: the package's source (but the answering, serving, export and report
-    modules, which only read it), the tokenizer, the recipe, the library versions."""
+    """What shapes the tiny trained model: the package's source (but the answering, serving, export, report and
+    command-line modules, which only read it or pass it flags), the tokenizer, the recipe, the library versions."""
     import hashlib
 
     import tokenizers
@@ -70,7 +70,7 @@ def _trained_key() -> str:
     import transformers
 
     h = hashlib.sha256(repr((TRAIN_ARGS, torch.__version__, transformers.__version__, tokenizers.__version__)).encode())
-    shaping = [f for f in sorted((REPO / "src" / "albert_bench").glob("*.py")) if f.stem not in ("serve", "export", "report", "qa")]
+    shaping = [f for f in sorted((REPO / "src" / "albert_bench").glob("*.py")) if f.stem not in ("serve", "export", "report", "qa", "cli")]
     for f in shaping + sorted(ALBERT_DIR.glob("*")):
         h.update(f.name.encode() + f.read_bytes())
     return h.hexdigest()[:16]

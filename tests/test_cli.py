@@ -110,3 +110,14 @@ def test_a_hub_name_without_network_fails_fast_in_one_line(tmp_path):
     r = subprocess.run([sys.executable, "-m", "albert_bench", "train", "--model", "albert-base-v2", "--train-file", str(good), "--dev-file", str(good)],
                        capture_output=True, text=True, env={**env, "HF_HUB_OFFLINE": "1"}, timeout=120)
     assert r.returncode == 2 and "HF_HUB_OFFLINE is set" in r.stderr.strip().splitlines()[-1]
+
+
+def test_serve_and_export_report_every_problem_at_once(tmp_path, capsys):
+    taken = tmp_path / "taken"
+    taken.write_text("x")
+    assert main(["serve", "--model", str(tmp_path / "no-model"), "--max-queue", "0", "--allowed-hosts", "a b", "--max-batch", "0"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: 4 problems:") and "--max-batch must be" in err and "--max-queue must be" in err and "a b is not a host name" in err and "no-model" in err
+    assert main(["export", "--model", str(tmp_path / "no-model"), "--onnx", "--out", str(taken / "below")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: 2 problems:") and "no-model: no such model directory" in err and "is a file, not a directory" in err

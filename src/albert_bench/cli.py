@@ -181,12 +181,23 @@ def cmd_report(args) -> int:
 def cmd_serve(args) -> int:
     from dataclasses import fields
 
-    from .serve import ServeLimits, serve
+    from .errors import all_problems
+    from .qa import _check_model_dir
+    from .serve import ServeLimits, host_name, serve
 
-    if args.max_batch < 1:
-        raise BenchError("--max-batch must be at least 1")
-    limits = ServeLimits(**{f.name: getattr(args, f.name) for f in fields(ServeLimits)})
-    hosts = [h.strip() for h in args.allowed_hosts.split(",") if h.strip()] if args.allowed_hosts else None
+    def batch() -> None:
+        if args.max_batch < 1:
+            raise BenchError("--max-batch must be at least 1")
+
+    def allowed() -> list[str] | None:
+        hosts = [h.strip() for h in args.allowed_hosts.split(",") if h.strip()] if args.allowed_hosts else None
+        if bad := [h for h in hosts or () if h != "*" and host_name(h) is None]:
+            raise BenchError(f"--allowed-hosts: {', '.join(bad)} is not a host name; pass names such as example.com or [::1]")
+        return hosts
+
+    # every input before loading the model, every problem at once
+    _, limits, hosts, _ = all_problems(batch, lambda: ServeLimits(**{f.name: getattr(args, f.name) for f in fields(ServeLimits)}),
+                                       allowed, lambda: _check_model_dir(args.model, args.backend))
     serve(args.model, args.host, args.port, limits, args.max_batch, not args.no_micro_batching, backend=args.backend,
           precision=args.precision, allowed_hosts=hosts)
     return 0

@@ -20,8 +20,8 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from .errors import BenchError
-from .files import read_json, replace_dir
+from .errors import BenchError, all_problems
+from .files import check_output, read_json, replace_dir
 
 ONNX_FILE = "model.onnx"
 ONNX_INFO = "onnx_info.json"
@@ -40,18 +40,24 @@ def export_onnx(model_dir: str, out_dir: str, int8: bool = False, opset: int = 1
     """Export a saved QA model to ONNX (optionally int8), as a complete model directory."""
     import torch
 
-    from .model import load_model, uses_token_type_ids
+    from .model import check_model_source, load_model, uses_token_type_ids
 
-    _need_onnx()
-    if not os.path.isdir(model_dir):
-        raise BenchError(f"{model_dir}: no such model directory; pass the `best/` folder of a training run or another saved QA model")
-    src, dst = os.path.realpath(model_dir), os.path.realpath(out_dir)
-    if src == dst or src.startswith(dst.rstrip(os.sep) + os.sep):
-        raise BenchError(f"--out {out_dir} holds the model directory {model_dir}; pass a new directory for the ONNX model")
-    if os.path.lexists(out_dir) and not (os.path.isdir(out_dir) and not os.path.islink(out_dir)
-                                         and (not os.listdir(out_dir) or os.path.exists(os.path.join(out_dir, ONNX_INFO)))):
-        # Only an empty directory or an earlier export is replaced: --out must never wipe a user's files.
-        raise BenchError(f"--out {out_dir} exists and is not an earlier ONNX export (no {ONNX_INFO}); pass a new directory")
+    def source() -> None:
+        if not os.path.isdir(model_dir):
+            raise BenchError(f"{model_dir}: no such model directory; pass the `best/` folder of a training run or another saved QA model")
+        check_model_source(model_dir)
+
+    def target() -> None:
+        src, dst = os.path.realpath(model_dir), os.path.realpath(out_dir)
+        if src == dst or src.startswith(dst.rstrip(os.sep) + os.sep):
+            raise BenchError(f"--out {out_dir} holds the model directory {model_dir}; pass a new directory for the ONNX model")
+        if os.path.lexists(out_dir) and not (os.path.isdir(out_dir) and not os.path.islink(out_dir)
+                                             and (not os.listdir(out_dir) or os.path.exists(os.path.join(out_dir, ONNX_INFO)))):
+            # Only an empty directory or an earlier export is replaced: --out must never wipe a user's files.
+            raise BenchError(f"--out {out_dir} exists and is not an earlier ONNX export (no {ONNX_INFO}); pass a new directory")
+        check_output(out_dir, "--out")
+
+    all_problems(_need_onnx, source, target)  # every problem at once, before loading anything
     model, tokenizer = load_model(model_dir)
     model.eval()
     names = ["input_ids", "attention_mask"] + (["token_type_ids"] if uses_token_type_ids(tokenizer) else [])
