@@ -36,6 +36,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
 from pydantic_core import PydanticCustomError
 
+from . import __version__
 from .errors import BenchError
 from .files import lone_surrogate, parse_json
 from .decode import TOP_K, DecodeConfig
@@ -438,7 +439,7 @@ def create_app(qa, limits: ServeLimits = ServeLimits(), max_batch: int = 32, mic
             return strict_handler
 
     # FastAPIOffline: FastAPI whose /docs and /redoc load Swagger UI and ReDoc from the installed package, not a CDN.
-    app = FastAPIOffline(title="albert-bench", version=_version(), lifespan=lifespan,
+    app = FastAPIOffline(title="albert-bench", version=__version__, lifespan=lifespan,
                          favicon_url="/static/favicon.svg", description=(
                              "Extractive question answering: the answer's span in the passage, or no answer. Offsets count "
                              "Unicode code points; `*_utf16` offsets count UTF-16 code units (JavaScript string indices). "
@@ -528,15 +529,6 @@ def display_name(model_dir: str) -> str:
     """The model's last two path parts ('run-3/best'): enough to tell models apart, no absolute path to leak."""
     parts = Path(os.path.normpath(model_dir)).parts
     return "/".join(p for p in parts[-2:] if p not in ("/", "")) or model_dir
-
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("albert-bench")
-    except PackageNotFoundError:
-        return "0"
 
 
 def serve(model_dir: str, host: str = "127.0.0.1", port: int = 8000, limits: ServeLimits = ServeLimits(), max_batch: int = 32,
