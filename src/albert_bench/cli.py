@@ -22,9 +22,9 @@ def _print_json(obj) -> None:
 
 
 def cmd_data_stats(args) -> int:
-    from .data import load_squad, stats
+    from .data import stats
 
-    sq = load_squad(args.file)
+    sq = _data(args)
     tok = None
     if args.tokenizer:
         from .model import load_tokenizer
@@ -46,21 +46,20 @@ def cmd_data_stats(args) -> int:
 
 
 def cmd_data_show(args) -> int:
-    from .data import find_example, load_squad, render_example
+    from .data import find_example, render_example
 
-    sq = load_squad(args.file)
+    sq = _data(args)
     ex = find_example(sq, id=args.id, index=args.index)
     print(render_example(ex, color=sys.stdout.isatty()))
     return 0
 
 
 def cmd_data_check(args) -> int:
-    from .data import load_squad
     from .decode import oracle_check
     from .features import FeatureConfig
     from .model import load_tokenizer
 
-    sq = load_squad(args.file)
+    sq = _data(args)
     tok = load_tokenizer(args.tokenizer)
     fcfg = FeatureConfig(args.max_seq_length, args.doc_stride, args.max_query_length)
     res = oracle_check(sq.examples, tok, fcfg, sq.data)
@@ -77,10 +76,10 @@ def cmd_data_check(args) -> int:
 
 
 def cmd_data_split(args) -> int:
-    from .data import load_squad, split_by_article
+    from .data import split_by_article
 
     check_output(args.out, "--out")
-    sq = load_squad(args.file)
+    sq = _data(args)
     even, odd = split_by_article(sq)
     os.makedirs(args.out, exist_ok=True)
     for name, part in (("train.json", even), ("dev.json", odd)):
@@ -88,6 +87,36 @@ def cmd_data_split(args) -> int:
         n = sum(len(p["qas"]) for a in part["data"] for p in a["paragraphs"])
         print(f"{os.path.join(args.out, name)}: {len(part['data'])} articles, {n:,} questions")
     return 0
+
+
+def cmd_data_convert(args) -> int:
+    from .data import output_format, write_data
+
+    output_format(args.out)
+    check_output(args.out, "--out", kind="file")
+    sq = _data(args)
+    n = write_data(sq, args.out)
+    print(f"{args.out}: {n:,} questions ({len(sq.data):,} articles) from {sq.path}")
+    return 0
+
+
+def _data(args, flag: str = "FILE", need_questions: bool = False):
+    """The data a command reads: FILE (path or URL; SQuAD JSON or rows) or --dataset NAME[:CONFIG][:SPLIT]."""
+    from .data import load_data
+
+    return load_data(args.file, args.dataset, flag, need_questions)
+
+
+DATA_HELP = "data file (path or URL): SQuAD JSON, or datasets-style rows as .jsonl, .json or .parquet (told from the content)"
+DATASET_HELP = "instead of a file: a dataset loaded with the `datasets` library (hub name, cached, or a local folder); SPLIT defaults to validation"
+
+
+def _data_args(p, flag: str | None = None, metavar: str = "FILE") -> None:
+    if flag:
+        p.add_argument(flag, dest="file", metavar=metavar, help=DATA_HELP)
+    else:
+        p.add_argument("file", metavar=metavar, nargs="?", help=DATA_HELP)
+    p.add_argument("--dataset", metavar="NAME[:CONFIG][:SPLIT]", help=DATASET_HELP)
 
 
 def cmd_data_synth(args) -> int:
@@ -119,7 +148,7 @@ def cmd_evaluate(args) -> int:
 
     if args.batch_size is not None and args.batch_size < 1:
         raise BenchError("--batch-size must be at least 1")
-    m = evaluate_dir(args.model, args.data, args.out, args.batch_size, backend=args.backend, precision=args.precision)
+    m = evaluate_dir(args.model, args.file, args.out, args.batch_size, backend=args.backend, precision=args.precision, dataset=args.dataset)
     _print_json(m)
     return 0
 
@@ -159,6 +188,19 @@ def cmd_ask(args) -> int:
         for alt in others:
             print(f"  {alt['text']}\t(chars {alt['start']}-{alt['end']}, score {alt['score']:.3f})")
     return 0
+
+
+def cmd_predict(args) -> int:
+    from .predict import run
+
+    c = run(args.model, args.input, args.output, args.dataset, args.top_k, args.chunk_rows, args.batch_size, args.backend, args.precision)
+    if os.environ.get("RANK", "0") == "0":  # one summary, from process 0
+        print(f"{c['output']}: {c['answered']:,} answered, {c['skipped']:,} already there, {c['errors']:,} with an error"
+              + (f" ({c.get('processes')} processes)" if c.get("processes") else ""), file=sys.stderr)
+        if c["errors"] + c["errors_before"]:
+            print(f"error: {c['errors'] + c['errors_before']:,} row(s) could not be answered; their lines hold \"error\" "
+                  f"(grep '\"error\"' {c['output']})", file=sys.stderr)
+    return 1 if c["errors"] + c["errors_before"] else 0
 
 
 def _words(name: str, text: str, want: str) -> None:
@@ -230,19 +272,18 @@ def _id_map(path: str, what: str, kind, want: str) -> dict:
 
 
 def cmd_score(args) -> int:
-    from .data import load_squad
     from .metric import missing_and_extra, squad_v2_evaluate
 
     if not math.isfinite(args.na_prob_thresh):
         raise BenchError(f"--na-prob-thresh {args.na_prob_thresh}: pass a finite number")
-    sq = load_squad(args.data, flag="--data", need_questions=True)
+    sq = _data(args, "--data", need_questions=True)
     preds = _id_map(args.predictions, "predictions JSON ({id: answer text}) with --predictions", str, "answer text (a string, \"\" for no answer)")
     na = None
     if args.na_probs:
         na = _id_map(args.na_probs, "no-answer JSON ({id: number}) with --na-probs", (int, float), "a number")
     missing, extra = missing_and_extra(sq.data, preds)
     if missing or extra:
-        print(f"warning: {len(missing)} question(s) of {args.data} have no prediction (e.g. {missing[:1]}), "
+        print(f"warning: {len(missing)} question(s) of {sq.path} have no prediction (e.g. {missing[:1]}), "
               f"{len(extra)} prediction id(s) are not in it (e.g. {extra[:1]}); scoring the {len(preds) - len(extra)} that match, "
               "as the official script does", file=sys.stderr)
     _print_json(squad_v2_evaluate(sq.data, preds, na, args.na_prob_thresh))
@@ -263,17 +304,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--verbose", action="store_true", help="also show the libraries' own progress bars and messages (transformers, huggingface_hub)")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    data = sub.add_parser("data", help="inspect and check SQuAD files", description="Inspect and check SQuAD v1.1/v2.0 JSON files.")
+    data = sub.add_parser("data", help="inspect, check and convert QA data files", description=(
+        "Inspect, check and convert QA data: SQuAD v1.1/v2.0 JSON, datasets-style rows (JSON Lines, JSON, Parquet) or a "
+        "dataset loaded with the `datasets` library (--dataset)."))
     dsub = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
 
     st = dsub.add_parser("stats", help="counts and length percentiles", description="Counts (articles, questions, answerable, ...) and length percentiles of a SQuAD file.")
-    st.add_argument("file", metavar="FILE", help="SQuAD JSON file (path or URL)")
+    _data_args(st)
     st.add_argument("--tokenizer", metavar="DIR", help="also report token lengths with this tokenizer (directory or hub name)")
     st.add_argument("--json", action="store_true", help="print JSON")
     st.set_defaults(func=cmd_data_stats)
 
     sh = dsub.add_parser("show", help="one example, answers marked in the context", description="Print one question with its context; gold answers are marked [[like this]].")
-    sh.add_argument("file", metavar="FILE", help="SQuAD JSON file (path or URL)")
+    _data_args(sh)
     g = sh.add_mutually_exclusive_group(required=True)
     g.add_argument("--id", help="question id")
     g.add_argument("--index", type=int, help="question position in the file (0-based)")
@@ -282,16 +325,24 @@ def build_parser() -> argparse.ArgumentParser:
     ck = dsub.add_parser("check", help="label round trip and oracle ceiling", description=(
         "Build training windows, check that every labelled span reads back as a gold answer, and score a perfect "
         "model (one that reproduces every label) through the real decoder and the official metric."))
-    ck.add_argument("file", metavar="FILE", help="SQuAD JSON file (path or URL)")
+    _data_args(ck)
     ck.add_argument("--tokenizer", metavar="DIR", required=True, help="tokenizer directory or hub name")
     _feature_flags(ck)
     ck.add_argument("--json", action="store_true", help="print JSON")
     ck.set_defaults(func=cmd_data_check)
 
     sp = dsub.add_parser("split", help="split by article parity into train/dev", description="Write OUT/train.json (even-indexed articles) and OUT/dev.json (odd-indexed): a held-out split by topic.")
-    sp.add_argument("file", metavar="FILE", help="SQuAD JSON file (path or URL)")
+    _data_args(sp)
     sp.add_argument("--out", required=True, metavar="DIR", help="directory for train.json and dev.json (created if missing)")
     sp.set_defaults(func=cmd_data_split)
+
+    cv = dsub.add_parser("convert", help="convert between SQuAD JSON and datasets-style rows", description=(
+        "Write the data in the layout OUT's suffix names: .json SQuAD JSON (nested articles), .jsonl JSON Lines rows, "
+        ".parquet Parquet rows (one row per question: id, title, context, question, answers {text, answer_start}). "
+        "SQuAD → rows → SQuAD gives back the same file."))
+    _data_args(cv)
+    cv.add_argument("--out", required=True, metavar="OUT", help="the file to write: OUT.json, OUT.jsonl or OUT.parquet")
+    cv.set_defaults(func=cmd_data_convert)
 
     sy = dsub.add_parser("synth", help="synthetic SQuAD 2.0 data with known answers", description="Write OUT/train.json and OUT/dev.json: passages of simple facts, answerable and unanswerable questions.")
     sy.add_argument("--out", required=True, metavar="DIR", help="directory for train.json and dev.json (created if missing)")
@@ -313,7 +364,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     ev = sub.add_parser("evaluate", help="predict a SQuAD file and score it", description="Write OUT/predictions.json, null_odds.json, nbest.json and metrics.json for a SQuAD file.")
     ev.add_argument("--model", required=True, metavar="DIR", help="saved model directory (e.g. RUN/best)")
-    ev.add_argument("--data", required=True, metavar="FILE", help="SQuAD JSON file (path or URL)")
+    _data_args(ev, "--data")
     ev.add_argument("--out", required=True, metavar="DIR", help="directory for the outputs (created if missing; checked before predicting)")
     ev.add_argument("--batch-size", type=int, default=None, help="windows per forward pass (default: 64 on a GPU; on CPU 4, or 1 with --backend onnx: fastest on CPU)")
     ev.add_argument("--backend", choices=("auto", "torch", "onnx"), default="auto", help="'auto' (default: 'onnx' for a directory written by `albert-bench export`, else 'torch'), 'torch' (PyTorch; CPU or GPU) or 'onnx' (ONNX Runtime on CPU)")
@@ -331,6 +382,25 @@ def build_parser() -> argparse.ArgumentParser:
     ak.add_argument("--backend", choices=("auto", "torch", "onnx"), default="auto", help="'auto' (default: 'onnx' for a directory written by `albert-bench export`, else 'torch'), 'torch' (PyTorch; CPU or GPU) or 'onnx' (ONNX Runtime on CPU)")
     ak.add_argument("--precision", choices=("fp32", "bf16"), default="fp32", help="PyTorch precision: fp32 (default) or bf16 autocast, about twice as fast on a CPU with AVX512-BF16/AMX and on GPUs; answers can differ slightly (benchmarks/RESULTS.md)")
     ak.set_defaults(func=cmd_ask)
+
+    pr = sub.add_parser("predict", help="answer a file of questions (any size) into JSON Lines", description=(
+        "Answer every row (question, context, optional id; gold answers ignored) of a file or dataset into OUTPUT, one JSON "
+        "line per row: id, row, answer, start, end, score, no_answer, alternatives. Streams in chunks (memory stays flat), "
+        "shows progress, and resumes: run the same command again after an interruption and rows already written are "
+        "skipped. Under `accelerate launch` each process answers a slice and process 0 merges them. A row that cannot "
+        "be answered gets a line with \"error\" and the command exits 1."))
+    pr.add_argument("--model", required=True, metavar="DIR", help="saved model directory (e.g. RUN/best), or an ONNX export")
+    pr.add_argument("--input", metavar="FILE", help="rows with question and context: .jsonl, .json or .parquet (or a SQuAD JSON file)")
+    pr.add_argument("--dataset", metavar="NAME[:CONFIG][:SPLIT]", help=DATASET_HELP)
+    pr.add_argument("--output", required=True, metavar="OUT.jsonl", help="JSON Lines to write (appended to: rows already in it are skipped)")
+    pr.add_argument("--top-k", type=int, default=TOP_K, help=f"alternatives per row, 1 to {DecodeConfig.n_best_size} (default {TOP_K})")
+    from .predict import CHUNK_ROWS
+
+    pr.add_argument("--chunk-rows", type=int, default=CHUNK_ROWS, help=f"rows answered and written together (default {CHUNK_ROWS}): what an interruption can cost")
+    pr.add_argument("--batch-size", type=int, default=None, help="windows per forward pass (default: 64 on a GPU; on CPU 4, or 1 with --backend onnx)")
+    pr.add_argument("--backend", choices=("auto", "torch", "onnx"), default="auto", help="'auto' (default: 'onnx' for a directory written by `albert-bench export`, else 'torch'), 'torch' or 'onnx'")
+    pr.add_argument("--precision", choices=("fp32", "bf16"), default="fp32", help="PyTorch precision: fp32 (default) or bf16 autocast")
+    pr.set_defaults(func=cmd_predict)
 
     sv = sub.add_parser("serve", help="HTTP API and answer-highlighting web page", description=(
         "Serve a model: POST /v1/answer, POST /v1/answer:batch, GET /healthz, the web page at /, API docs at /docs "
@@ -372,7 +442,7 @@ def build_parser() -> argparse.ArgumentParser:
     rp.set_defaults(func=cmd_report)
 
     sc = sub.add_parser("score", help="official SQuAD 2.0 metric", description="Score predictions exactly as the official SQuAD 2.0 evaluation script does; prints JSON.")
-    sc.add_argument("--data", required=True, metavar="DEV.json", help="SQuAD JSON with the gold answers")
+    _data_args(sc, "--data", "DEV.json")
     sc.add_argument("--predictions", required=True, metavar="P.json", help="JSON object {question id: answer text}, '' for no answer")
     sc.add_argument("--na-probs", metavar="N.json", help="JSON object {question id: no-answer score}; adds the best-threshold keys")
     sc.add_argument("--na-prob-thresh", type=float, default=1.0, help="predict no answer where the no-answer score exceeds this (default 1.0, as the official script)")

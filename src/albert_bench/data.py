@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from .errors import BenchError
-from .files import lone_surrogate, parse_json, read_json
+from .files import lone_surrogate, read_json
+from .formats import iter_rows, sniff
 
 SQUAD2_URLS = {
     "train": "https://rajpurkar.github.io/SQuAD-explorer/dataset/train-v2.0.json",
@@ -70,9 +71,11 @@ class SquadFile:
     repaired: int  # offsets moved by a character or two, or to the only place the text occurs
     unfound: list[tuple[str, str]]  # (question id, answer text) for answers not present in the context
 
+    fingerprint: str | None = None  # for data that is not one file (a hub dataset): what identifies its content
+
     @property
     def sha256(self) -> str:
-        return file_sha256(self.path)
+        return self.fingerprint or file_sha256(self.path)
 
 
 def file_sha256(path: str | os.PathLike) -> str:
@@ -91,12 +94,12 @@ def default_cache_dir() -> Path:
 def resolve(path_or_url: str, cache_dir: str | os.PathLike | None = None, flag: str = "FILE", check=None) -> str:
     """A local path for `path_or_url`. A URL is downloaded once into the cache, keyed by the whole URL (two URLs
     ending in the same file name never share an entry), and becomes the cached file only after its length matches
-    Content-Length and `check(bytes)` (when given) accepts it; otherwise one line and nothing cached."""
+    Content-Length and `check(path of the download)` (when given) accepts it; otherwise one line and nothing cached."""
     if not path_or_url.startswith(("http://", "https://")):
         if not os.path.exists(path_or_url):
-            raise BenchError(f"{path_or_url}: no such file; pass an existing SQuAD JSON file as {flag}")
+            raise BenchError(f"{path_or_url}: no such file; pass an existing SQuAD JSON (or .jsonl/.parquet rows) file as {flag}")
         if os.path.isdir(path_or_url):
-            raise BenchError(f"{path_or_url}: is a directory; pass the SQuAD JSON file itself as {flag}")
+            raise BenchError(f"{path_or_url}: is a directory; pass the data file itself as {flag}")
         return path_or_url
     name = re.sub(r"[^A-Za-z0-9._-]", "_", urllib.parse.urlsplit(path_or_url).path.rstrip("/").rsplit("/", 1)[-1])
     if not name.strip("._"):
@@ -124,14 +127,13 @@ def resolve(path_or_url: str, cache_dir: str | os.PathLike | None = None, flag: 
         if total is not None and size != total:
             raise BenchError(f"cannot use {path_or_url}: the download stopped after {size:,} of {total:,} bytes; nothing was cached, try again")
         if check is not None:
-            with open(tmp, "rb") as f:
-                data = f.read()
             try:
-                check(data)
+                check(tmp)
             except BenchError as e:
-                head = data[:60].decode("utf-8", "replace").strip().replace("\n", " ")
+                with open(tmp, "rb") as f:
+                    head = f.read(60).decode("utf-8", "replace").strip().replace("\n", " ")
                 raise BenchError(f"cannot use {path_or_url}: the server sent something that is not a valid file for {flag} "
-                                 f"({str(e).removeprefix(path_or_url + ': ')}; it starts with {head!r}); nothing was cached") from None
+                                 f"({str(e).removeprefix(tmp + ': ')}; it starts with {head!r}); nothing was cached") from None
         with open(f"{target}.url", "w", encoding="utf-8") as f:
             f.write(path_or_url + "\n")
         os.replace(tmp, target)  # only a complete, checked download ever sits under the final name
@@ -199,6 +201,36 @@ def _repair(context: str, text: str, start: int) -> tuple[int | None, bool]:
     return None, False
 
 
+def _question(qa: dict, context: str, path: str, qwhere: str, qid: str):
+    """A question's checked (question text, answers, unfound answers, offsets repaired) or one line naming it."""
+    question = _text(qa.get("question"), path, qwhere, "question")
+    answers, missing, repaired = [], [], 0
+    for k, ans in enumerate(_expect(qa.get("answers", []), list, path, qwhere, "answers")):
+        awhere = f"{qwhere} answer {k}"
+        _expect(ans, dict, path, awhere, "answers[]")
+        text = _text(ans.get("text"), path, awhere, "text", blank_ok=True)
+        if not text.strip():
+            raise _fail(path, awhere, "empty answer text; an unanswerable question has an empty 'answers' list instead")
+        start = ans.get("answer_start")
+        _expect(start, int, path, awhere, "answer_start")  # true is not 1, 5.0 is not 5
+        if not 0 <= start <= len(context):
+            raise _fail(path, awhere, f"answer_start {start} is outside the context (length {len(context)})")
+        fixed, moved = _repair(context, text, start)
+        if fixed is None:
+            missing.append(Answer(text, start))
+        else:
+            repaired += moved
+            answers.append(Answer(text, fixed))
+    impossible = qa.get("is_impossible", False)
+    if not isinstance(impossible, bool):
+        raise _fail(path, qwhere, f"field 'is_impossible' should be true or false, got {_got(impossible)}")
+    if impossible and (answers or missing):
+        raise _fail(path, qwhere, "is_impossible is true but the question has answers")
+    if not impossible and not (answers or missing) and "is_impossible" in qa:
+        raise _fail(path, qwhere, "question has no answers but is_impossible is false")
+    return question, answers, missing, repaired
+
+
 def parse_squad(raw, path: str = "<data>") -> SquadFile:
     """Validate a decoded SQuAD JSON object and turn it into examples. Raises BenchError on the first problem."""
     if not isinstance(raw, dict) or not isinstance(raw.get("data"), list):
@@ -222,44 +254,209 @@ def parse_squad(raw, path: str = "<data>") -> SquadFile:
                 if qid in seen:
                     raise _fail(path, qwhere, "duplicate question id")
                 seen.add(qid)
-                question = _text(qa.get("question"), path, qwhere, "question")
-                answers, missing = [], []
-                for k, ans in enumerate(_expect(qa.get("answers", []), list, path, qwhere, "answers")):
-                    awhere = f"{qwhere} answer {k}"
-                    _expect(ans, dict, path, awhere, "answers[]")
-                    text = _text(ans.get("text"), path, awhere, "text", blank_ok=True)
-                    if not text.strip():
-                        raise _fail(path, awhere, "empty answer text; an unanswerable question has an empty 'answers' list instead")
-                    start = ans.get("answer_start")
-                    _expect(start, int, path, awhere, "answer_start")  # true is not 1, 5.0 is not 5
-                    if not 0 <= start <= len(context):
-                        raise _fail(path, awhere, f"answer_start {start} is outside the context (length {len(context)})")
-                    fixed, moved = _repair(context, text, start)
-                    if fixed is None:
-                        missing.append(Answer(text, start))
-                        unfound.append((qid, text))
-                    else:
-                        repaired += moved
-                        answers.append(Answer(text, fixed))
-                impossible = qa.get("is_impossible", False)
-                if not isinstance(impossible, bool):
-                    raise _fail(path, qwhere, f"field 'is_impossible' should be true or false, got {_got(impossible)}")
-                if impossible and (answers or missing):
-                    raise _fail(path, qwhere, "is_impossible is true but the question has answers")
-                if not impossible and not (answers or missing) and "is_impossible" in qa:
-                    raise _fail(path, qwhere, "question has no answers but is_impossible is false")
+                question, answers, missing, moved = _question(qa, context, path, qwhere, qid)
+                repaired += moved
+                unfound += [(qid, a.text) for a in missing]
                 examples.append(Example(qid, question, context, answers, title, ai, pi, missing))
     version = str(raw.get("version", ""))
     return SquadFile(path, version, raw["data"], examples, repaired, unfound)
 
 
+# ---------------------------------------------------------------- the flat layout (datasets-style rows)
+
+_ROW_KEYS = ("id", "title", "context", "question", "answers")
+_ANSWER_LISTS = ("answers", "plausible_answers")  # columnar in rows, a list of {text, answer_start} in SQuAD
+
+
+def _answers_from_row(value, path: str, where: str, name: str) -> list:
+    """A row's answers — ``{"text": [...], "answer_start": [...]}`` as `datasets` has them, or SQuAD's list of
+    ``{"text", "answer_start"}`` — as SQuAD's list."""
+    if isinstance(value, list):
+        return value  # SQuAD's own shape; checked with the question
+    if not isinstance(value, dict):
+        raise _fail(path, where, f"field '{name}' should be {{\"text\": [...], \"answer_start\": [...]}}, got {_got(value)}")
+    texts, starts = value.get("text"), value.get("answer_start")
+    for key, col in (("text", texts), ("answer_start", starts)):
+        if not isinstance(col, list):
+            raise _fail(path, where, f"field '{name}.{key}' should be a list, got {_got(col)}")
+    if len(texts) != len(starts):
+        raise _fail(path, where, f"'{name}' has {len(texts)} text(s) but {len(starts)} answer_start(s); they pair up one to one")
+    return [{"text": t, "answer_start": s} for t, s in zip(texts, starts)]
+
+
+def squad_from_rows(rows, path: str = "<rows>", version: str = "v2.0") -> SquadFile:
+    """Flat rows ((row number, row) pairs) as a SquadFile: checked as strictly as SQuAD JSON, each problem named
+    by row number and id. Rows group into articles by title and into paragraphs by context, in order of first
+    appearance, so SQuAD → rows → SQuAD gives back the same file."""
+    articles: dict[str, tuple[int, dict]] = {}  # title → (index, article)
+    paragraphs: dict[tuple[str, str], int] = {}  # (title, context) → index in its article
+    examples: list[Example] = []
+    seen: dict[str, int] = {}
+    repaired, unfound = 0, []
+    for n, row in rows:
+        where = f"row {n}"
+        qid = _text(row.get("id"), path, where, "id")
+        qwhere = f"row {n} (id {qid})"
+        if qid in seen:
+            raise _fail(path, qwhere, f"duplicate question id (also row {seen[qid]})")
+        seen[qid] = n
+        title = _text(row.get("title") or "", path, qwhere, "title", blank_ok=True)
+        context = _text(row.get("context"), path, qwhere, "context")
+        qa = {"id": qid, "question": row.get("question")}
+        for k, v in row.items():
+            if v is None:  # a null column is a row without that key (Parquet has every column in every row)
+                continue
+            if k in _ANSWER_LISTS:
+                qa[k] = _answers_from_row(v, path, qwhere, k)
+            elif k not in _ROW_KEYS:
+                qa[k] = v
+        qa.setdefault("answers", [])
+        question, answers, missing, moved = _question(qa, context, path, qwhere, qid)
+        repaired += moved
+        unfound += [(qid, a.text) for a in missing]
+        if title not in articles:
+            articles[title] = (len(articles), {"title": title, "paragraphs": []})
+        ai, article = articles[title]
+        if (title, context) not in paragraphs:
+            paragraphs[(title, context)] = len(article["paragraphs"])
+            article["paragraphs"].append({"context": context, "qas": []})
+        pi = paragraphs[(title, context)]
+        article["paragraphs"][pi]["qas"].append(qa)
+        examples.append(Example(qid, question, context, answers, title, ai, pi, missing))
+    return SquadFile(path, version, [a for _, a in articles.values()], examples, repaired, unfound)
+
+
+def rows_from_squad(data: list):
+    """SQuAD's articles as flat rows, in file order (answer lists columnar, as `datasets` has them)."""
+    for article in data:
+        for para in article["paragraphs"]:
+            for qa in para["qas"]:
+                row = {"id": qa["id"], "title": article.get("title", ""), "context": para["context"], "question": qa["question"]}
+                for k, v in qa.items():
+                    if k in _ANSWER_LISTS:
+                        row[k] = {"text": [a["text"] for a in v], "answer_start": [a["answer_start"] for a in v]}
+                    elif k not in row:
+                        row[k] = v
+                row.setdefault("answers", {"text": [], "answer_start": []})
+                yield row
+
+
+def read_squad(path: str, flag: str = "FILE") -> SquadFile:
+    """A local QA data file in any layout, told from its content: SQuAD JSON, or datasets-style rows as JSON
+    Lines, JSON (a list of rows, or ``{"data": [rows]}``) or Parquet."""
+    what = f"a SQuAD JSON file or datasets-style rows (.jsonl, .json, .parquet) as {flag}"
+    fmt = sniff(path, what)
+    if fmt != "json":
+        return squad_from_rows(iter_rows(path, fmt, what), path)
+    doc = read_json(path, what)
+    rows = doc if isinstance(doc, list) else doc.get("data") if isinstance(doc, dict) else None
+    if isinstance(doc, dict) and "question" in doc and "data" not in doc:
+        rows = [doc]  # JSON Lines holding one row is also one JSON document
+    elif not (isinstance(rows, list) and rows and isinstance(rows[0], dict) and "question" in rows[0]):
+        return parse_squad(doc, path)  # SQuAD's nested articles (or its error, which names what is wrong)
+    version = str(doc.get("version") or "v2.0") if isinstance(doc, dict) else "v2.0"
+    return squad_from_rows(((n, _row(r, path, n)) for n, r in enumerate(rows, 1)), path, version)
+
+
+def _row(row, path: str, n: int) -> dict:
+    if not isinstance(row, dict):
+        raise _fail(path, f"row {n}", f"expected an object with question and context, got {_got(row)}")
+    return row
+
+
+def _download_check(url: str, flag: str):
+    def check(tmp: str) -> None:
+        read_squad(tmp, flag)
+    return check
+
+
 def load_squad(path_or_url: str, cache_dir: str | None = None, flag: str = "FILE", need_questions: bool = False) -> SquadFile:
-    """Read and validate a SQuAD file (path or URL). `need_questions`: a file without any question is an error."""
-    path = resolve(path_or_url, cache_dir, flag, check=lambda data: parse_squad(parse_json(data), path_or_url))
-    sq = parse_squad(read_json(path, f"a SQuAD JSON file as {flag}"), path)
+    """Read and validate a QA data file (path or URL; SQuAD JSON or flat rows, see `read_squad`).
+    `need_questions`: a file without any question is an error."""
+    path = resolve(path_or_url, cache_dir, flag, check=_download_check(path_or_url, flag))
+    sq = read_squad(path, flag)
     if need_questions and not sq.examples:
         raise BenchError(f"{path}: holds no questions; pass a SQuAD file with at least one question as {flag}")
     return sq
+
+
+# ---------------------------------------------------------------- hub datasets (`--dataset NAME[:CONFIG][:SPLIT]`)
+
+
+def parse_dataset_spec(spec: str, default_split: str = "validation") -> tuple[str, str | None, str]:
+    """NAME[:CONFIG][:SPLIT] → (name, config or None, split)."""
+    parts = spec.split(":")
+    if not parts[0].strip() or len(parts) > 3 or any(p != p.strip() for p in parts):
+        raise BenchError(f"--dataset {spec!r}: expected NAME[:CONFIG][:SPLIT], e.g. squad_v2 or squad_v2:squad_v2:validation")
+    name, config, split = (parts + [None, None])[:3]
+    return name, config or None, split or default_split
+
+
+def load_dataset(spec: str, flag: str = "--dataset", default_split: str = "validation", need_questions: bool = False) -> SquadFile:
+    """A split of a dataset through the `datasets` library (a hub name, with its cache, or a local folder of
+    data files), checked like a file. Without network, the hub is asked once (5 s), then only the cache is used."""
+    name, config, split = parse_dataset_spec(spec, default_split)
+    import datasets
+
+    from .hub import offline_unless_reachable
+
+    if not os.environ.get("ALBERT_BENCH_VERBOSE"):
+        datasets.disable_progress_bars()
+        datasets.logging.set_verbosity_error()
+    local = os.path.exists(name)
+    why_offline = None if local else offline_unless_reachable(f"/api/datasets/{name}")
+    try:
+        ds = datasets.load_dataset(name, config, split=split)
+    except (ConnectionError, FileNotFoundError, OSError) as e:
+        where = f"it is not in the local datasets cache and the hub is out of reach ({why_offline})" if why_offline else str(e).splitlines()[0][:200]
+        raise BenchError(f"{flag} {spec}: cannot load {name!r}: {where}; download it where the hub is reachable "
+                         f"(`albert-bench data convert --dataset {spec} --out data.jsonl`) and pass the file instead") from None
+    except ValueError as e:  # an unknown split or config
+        raise BenchError(f"{flag} {spec}: {str(e).splitlines()[0][:240]}") from None
+    except Exception as e:  # noqa: BLE001 -- datasets raises its own classes for a missing dataset or config
+        raise BenchError(f"{flag} {spec}: cannot load {name!r} ({type(e).__name__}: {str(e).splitlines()[0][:200]})") from None
+    missing = [c for c in ("id", "context", "question") if c not in ds.column_names]
+    if missing:
+        raise BenchError(f"{flag} {spec}: the dataset has no column(s) {', '.join(missing)} (it has {', '.join(ds.column_names)}); "
+                         "pass a SQuAD-style QA dataset")
+    sq = squad_from_rows(enumerate(ds, 1), spec)
+    sq.fingerprint = f"datasets:{ds._fingerprint}"
+    if need_questions and not sq.examples:
+        raise BenchError(f"{flag} {spec}: holds no questions")
+    return sq
+
+
+def load_data(file: str | None = None, dataset: str | None = None, flag: str = "FILE", need_questions: bool = False) -> SquadFile:
+    """A file (path or URL, any layout) or a `--dataset` spec, exactly one of them."""
+    if bool(file) == bool(dataset):
+        raise BenchError(f"pass the data as {flag} or as --dataset NAME[:CONFIG][:SPLIT], one of them"
+                         + (" (both were given)" if file else ""))
+    if dataset:
+        return load_dataset(dataset, need_questions=need_questions)
+    return load_squad(file, flag=flag, need_questions=need_questions)
+
+
+OUTPUT_FORMATS = {".json": "squad", ".jsonl": "jsonl", ".parquet": "parquet"}
+
+
+def output_format(path: str, flag: str = "--out") -> str:
+    """The layout to write, from the output's suffix: .json SQuAD JSON, .jsonl / .parquet flat rows."""
+    fmt = OUTPUT_FORMATS.get(os.path.splitext(path)[1].lower())
+    if fmt is None:
+        raise BenchError(f"{flag} {path}: name the output .json (SQuAD JSON), .jsonl (JSON Lines rows) or .parquet (Parquet rows)")
+    return fmt
+
+
+def write_data(sq: SquadFile, path: str) -> int:
+    """Write `sq` in the layout `path`'s suffix names (see `output_format`); returns the number of questions."""
+    from .files import write_json_atomic
+    from .formats import write_rows
+
+    fmt = output_format(path)
+    if fmt == "squad":
+        write_json_atomic(path, {"version": sq.version or "v2.0", "data": sq.data})
+        return len(sq.examples)
+    return write_rows(path, rows_from_squad(sq.data), fmt)
 
 
 def percentiles(values, qs=(50, 90, 95, 99, 100)) -> dict:

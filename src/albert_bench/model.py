@@ -106,25 +106,20 @@ def check_model_source(name_or_dir: str, init: str = "pretrained") -> None:
 
 
 def _hub_check(name: str) -> None:
-    import urllib.error
-    import urllib.request
+    from huggingface_hub import try_to_load_from_cache
 
-    from huggingface_hub import constants, try_to_load_from_cache
+    from .hub import offline_mode, probe
 
     if isinstance(try_to_load_from_cache(name, "config.json"), str):
         return  # in the local cache: transformers reads it from there
-    if constants.HF_HUB_OFFLINE:
+    if offline_mode():
         raise BenchError(f"{name}: not in the local Hugging Face cache, and HF_HUB_OFFLINE is set; pass a local model directory, or unset HF_HUB_OFFLINE where the hub is reachable")
-    url = f"{constants.ENDPOINT}/api/models/{name}"
-    try:
-        urllib.request.urlopen(url, timeout=5).close()
-    except urllib.error.HTTPError as e:
-        if e.code in (401, 404):
-            raise BenchError(f"{name}: no such model on the Hugging Face hub (HTTP {e.code}); check the name, or pass a local model directory") from None
-    except (urllib.error.URLError, OSError, TimeoutError) as e:
-        reason = getattr(e, "reason", None) or e
-        raise BenchError(f"{name}: cannot reach the Hugging Face hub ({constants.ENDPOINT}: {reason}) and the model is not in the local cache; "
-                         "offline, pass a local model directory") from None
+    status, reason = probe(f"/api/models/{name}")
+    if status in (401, 404):
+        raise BenchError(f"{name}: no such model on the Hugging Face hub (HTTP {status}); check the name, or pass a local model directory")
+    if reason:
+        raise BenchError(f"{name}: cannot reach the Hugging Face hub ({reason}) and the model is not in the local cache; "
+                         "offline, pass a local model directory")
 
 
 def load_model(name_or_dir: str, init: str = "pretrained"):

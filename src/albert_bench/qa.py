@@ -16,7 +16,7 @@ import warnings
 
 import torch
 
-from .data import Example, load_squad
+from .data import Example, load_data
 from .decode import TOP_K, DecodeConfig, decode
 from .errors import BenchError, all_problems
 from .features import build_features, cached_features
@@ -175,10 +175,11 @@ def cpu_has_bf16() -> bool:
         return False
 
 
-def evaluate_dir(model_dir: str, data_file: str, out_dir: str, batch_size: int | None = None, backend: str = "auto", precision: str = "fp32") -> dict:
-    """Predict a SQuAD file and write predictions.json, null_odds.json, nbest.json and metrics.json."""
+def evaluate_dir(model_dir: str, data_file: str | None, out_dir: str, batch_size: int | None = None, backend: str = "auto", precision: str = "fp32",
+                 dataset: str | None = None) -> dict:
+    """Predict a data file (or a `--dataset` spec) and write predictions.json, null_odds.json, nbest.json and metrics.json."""
     # every input before predicting, every problem at once
-    _, sq, _ = all_problems(lambda: check_output(out_dir, "--out"), lambda: load_squad(data_file, flag="--data", need_questions=True),
+    _, sq, _ = all_problems(lambda: check_output(out_dir, "--out"), lambda: load_data(data_file, dataset, flag="--data", need_questions=True),
                             lambda: _check_model_dir(model_dir, backend))
     qa = QuestionAnswerer.from_pretrained(model_dir, batch_size=batch_size, backend=backend, precision=precision)
     dec = qa.predict(sq.examples, progress=True, cache=True)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .data import load_squad
+from .data import load_dataset, load_squad
 from .decode import answers
 from .errors import BenchError
 from .files import check_output, read_json, read_jsonl
@@ -75,12 +75,13 @@ def load_run(run_dir: str, dev_file: str | None = None) -> Run:
     run = Run(run_dir, os.path.basename(os.path.normpath(run_dir)), config, info, metrics, steps)
     preds_path = os.path.join(run_dir, "best", "dev_predictions.json")
     dev = dev_file or info.get("dev_file") or config.get("dev_file")
+    from_dataset = not dev_file and str(info.get("dev_sha256", "")).startswith("datasets:")  # trained with --dataset
     if not os.path.exists(preds_path):
         run.notes.append("no best/dev_predictions.json: error analysis and threshold plots skipped")
-    elif not dev or not os.path.exists(dev):
+    elif not dev or not (os.path.exists(dev) or from_dataset):
         run.notes.append(f"dev file {dev!r} not found: pass --dev-file to get the error analysis")
     else:
-        sq = load_squad(dev, flag="--dev-file")
+        sq = load_dataset(dev) if from_dataset else load_squad(dev, flag="--dev-file")
         if info.get("dev_sha256") and sq.sha256 != info["dev_sha256"]:
             run.notes.append(f"WARNING: {dev} differs from the dev file the run used (sha256 mismatch)")
         qa_cfg = os.path.join(run_dir, "best", "qa_config.json")

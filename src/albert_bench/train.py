@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, field, fields
 import numpy as np
 import torch
 
-from .data import SQUAD2_URLS, load_squad
+from .data import SQUAD2_URLS, load_dataset, load_squad, parse_dataset_spec
 from .decode import DecodeConfig, decode, tuned_threshold
 from .errors import BenchError, all_problems
 from . import rundir
@@ -46,8 +46,10 @@ def _f(default, help: str, **kw):
 class TrainConfig:
     model: str = _f("albert-base-v2", "hub name or local directory (config + tokenizer + weights)")
     init: str = _f("pretrained", "'pretrained' weights, or 'random' to train from scratch (speed runs, tests)", choices=("pretrained", "random"))
-    train_file: str | None = _f(None, "SQuAD JSON to train on (path or URL)")
-    dev_file: str | None = _f(None, "SQuAD JSON to evaluate on every epoch (path or URL)")
+    train_file: str | None = _f(None, "data to train on (path or URL): SQuAD JSON, or datasets-style rows as .jsonl, .json or .parquet")
+    dev_file: str | None = _f(None, "data to evaluate on every epoch (path or URL), in the same layouts")
+    dataset: str | None = _f(None, "a dataset loaded with the `datasets` library, NAME[:CONFIG] (e.g. squad_v2; cached; or a local folder): "
+                             "trains on its 'train' split, evaluates on 'validation'; --train-file/--dev-file replace either")
     data_dir: str | None = _f(None, "directory for the official SQuAD 2.0 train/dev files; downloaded there when absent")
     epochs: int = _f(2, "passes over the training data")
     lr: float = _f(3e-5, "peak learning rate (AdamW)")
@@ -186,12 +188,13 @@ def _newest(pattern: str) -> str | None:
     return found[-1] if found else None
 
 
-def data_files(cfg: TrainConfig) -> tuple[str, str]:
-    """(train, dev) paths; with --data-dir, the official files are downloaded there when absent."""
-    if cfg.train_file and cfg.dev_file:
+def data_files(cfg: TrainConfig) -> tuple[str | None, str | None]:
+    """(train, dev) paths (None where --dataset supplies that split); with --data-dir, the official files are
+    downloaded there when absent."""
+    if cfg.dataset or (cfg.train_file and cfg.dev_file):
         return cfg.train_file, cfg.dev_file
     if not cfg.data_dir:
-        raise BenchError("no data: pass --train-file and --dev-file, or --data-dir to use (and download) the official SQuAD 2.0 files")
+        raise BenchError("no data: pass --train-file and --dev-file, --dataset NAME (e.g. squad_v2), or --data-dir to use (and download) the official SQuAD 2.0 files")
     from .data import resolve
 
     train = cfg.train_file or resolve(SQUAD2_URLS["train"], cfg.data_dir, flag="--train-file")
@@ -200,11 +203,19 @@ def data_files(cfg: TrainConfig) -> tuple[str, str]:
 
 
 def preflight(cfg: TrainConfig):
-    """Every input checked before any long work, every problem reported at once: (train file, dev file) read."""
+    """Every input checked before any long work, every problem reported at once: (train data, dev data) read."""
+    if cfg.dataset and cfg.dataset.count(":") > 1:
+        raise BenchError(f"--dataset {cfg.dataset}: train takes NAME[:CONFIG] (it uses the 'train' and 'validation' splits); "
+                         "pass other splits as files with --train-file/--dev-file (`albert-bench data convert --dataset NAME:CONFIG:SPLIT --out F.jsonl`)")
+
     def data(which: int):
         def check():
-            train_file, dev_file = data_files(cfg)
-            return load_squad((train_file, dev_file)[which], flag=("--train-file", "--dev-file")[which])
+            flag = ("--train-file", "--dev-file")[which]
+            file = data_files(cfg)[which]
+            if file:
+                return load_squad(file, flag=flag)
+            name, config, _ = parse_dataset_spec(cfg.dataset)
+            return load_dataset(f"{name}:{config or ''}:{('train', 'validation')[which]}")
         return check
 
     train_sq, dev_sq, _, _ = all_problems(data(0), data(1), lambda: check_model_source(cfg.model, cfg.init),
@@ -257,13 +268,18 @@ def setup(cfg: TrainConfig):
             yaml.safe_dump({**asdict(cfg), "train_file_resolved": train_file, "dev_file_resolved": dev_file, "mixed_precision_resolved": mp}, fh, sort_keys=False)
         info = _read_json(os.path.join(cfg.run_dir, "run_info.json")) or {
             "model": cfg.model, "init": cfg.init, "model_type": model.config.model_type,
-            "train_file": os.path.abspath(train_file), "train_sha256": train_sq.sha256,
-            "dev_file": os.path.abspath(dev_file), "dev_sha256": dev_sq.sha256, "sessions": []}
+            "train_file": _where(train_sq), "train_sha256": train_sq.sha256,
+            "dev_file": _where(dev_sq), "dev_sha256": dev_sq.sha256, "sessions": []}
         info.update(hardware=describe_hardware(), num_processes=acc.num_processes, mixed_precision=mp)
         if changes:  # settings a resume changed (RESUME_MAY_CHANGE), for whoever reads the run later
             info.setdefault("resumed_with_changes", []).append({"at": time.strftime("%Y-%m-%dT%H:%M:%S"), "changes": changes})
         write_json_atomic(os.path.join(cfg.run_dir, "run_info.json"), info)
     return cfg, acc, model, tokenizer, train_sq, dev_sq
+
+
+def _where(sq) -> str:
+    """Where data came from, for run_info: a file's absolute path, or the `--dataset` spec."""
+    return sq.path if sq.fingerprint else os.path.abspath(sq.path)
 
 
 def describe_hardware() -> str:

@@ -1,0 +1,149 @@
+"""QA data files as rows: the flat layout of Hugging Face `datasets` (one row per question) in JSON Lines, JSON or
+Parquet, and which layout a file holds, told from its content (never from its name).
+
+A row is ``{"id", "title", "context", "question", "answers": {"text": [...], "answer_start": [...]}}``, as
+`datasets`' ``squad_v2`` has it; other keys ride along. `data.py` validates rows and turns them into examples;
+this module only reads and writes them, streaming where the format allows (JSON Lines and Parquet are read a
+chunk at a time; a JSON file is one document and is read whole).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+
+from .errors import BenchError
+from .files import parse_json, read_bytes
+
+PARQUET_MAGIC = b"PAR1"
+FLAT_SUFFIXES = {".jsonl": "jsonl", ".parquet": "parquet"}
+
+
+def sniff(path: str, what: str) -> str:
+    """What `path` holds: "parquet", "jsonl" (one JSON object per line) or "json" (one JSON document, SQuAD
+    nested or a list of rows or ``{"data": [rows]}``), from its first bytes and first line."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+            if head == PARQUET_MAGIC:
+                return "parquet"
+            f.seek(0)
+            first = f.readline(1 << 26)  # a JSON Lines row over 64 MiB is not a QA row
+            rest = f.read(4096)
+    except OSError:
+        read_bytes(path, what)  # the one place that words every way a file cannot be read
+        raise
+    if first.startswith(b"\xef\xbb\xbf"):
+        first = first[3:]
+    if first.lstrip()[:1] != b"{" or not rest.strip():
+        return "json"  # a list, a pretty-printed object, or a single line: one document
+    try:
+        return "jsonl" if isinstance(parse_json(first), dict) else "json"
+    except BenchError:
+        return "json"  # the first line alone is not a document: a pretty-printed or broken JSON object
+
+
+def iter_rows(path: str, fmt: str, what: str, chunk_rows: int = 1024) -> Iterator[tuple[int, dict]]:
+    """(row number from 1, row) for every row of a flat file; a row that is not a JSON object is one line
+    naming its number. JSON Lines and Parquet stream; "json" parses the whole document."""
+    if fmt == "parquet":
+        yield from _parquet_rows(path, what, chunk_rows)
+    elif fmt == "jsonl":
+        yield from _jsonl_rows(path, what)
+    else:
+        from .files import read_json
+
+        doc = read_json(path, what)
+        rows = doc.get("data") if isinstance(doc, dict) else doc
+        if not isinstance(rows, list):
+            raise BenchError(f"{path}: expected a list of rows, or {{\"data\": [rows]}}; pass {what}")
+        for n, row in enumerate(rows, 1):
+            yield n, _object(row, path, f"row {n}")
+
+
+def count_rows(path: str, fmt: str) -> int | None:
+    """Rows in a flat file, cheaply: Parquet's footer, or the non-blank lines of JSON Lines."""
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        return pq.ParquetFile(path).metadata.num_rows
+    if fmt == "jsonl":
+        n = 0
+        with open(path, "rb") as f:
+            for line in f:
+                n += bool(line.strip())
+        return n
+    return None
+
+
+def _object(row, path: str, where: str) -> dict:
+    if not isinstance(row, dict):
+        kind = {list: "a list", str: "a string", type(None): "null", bool: "a boolean"}.get(type(row), "a number")
+        raise BenchError(f"{path}: {where}: expected a JSON object with question and context, got {kind}")
+    return row
+
+
+def _jsonl_rows(path: str, what: str) -> Iterator[tuple[int, dict]]:
+    with open(path, "rb") as f:
+        row = 0
+        for lineno, line in enumerate(f, 1):
+            if lineno == 1 and line.startswith(b"\xef\xbb\xbf"):
+                line = line[3:]
+            if not line.strip():
+                continue
+            row += 1
+            try:
+                value = parse_json(line)
+            except BenchError as e:
+                raise BenchError(f"{path}: line {lineno}: {str(e).replace('(line 1, ', '(')}; every line of a JSON Lines file is one JSON object") from None
+            yield row, _object(value, path, f"line {lineno}")
+
+
+def _parquet_rows(path: str, what: str, chunk_rows: int) -> Iterator[tuple[int, dict]]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        pf = pq.ParquetFile(path)
+    except (pa.ArrowException, OSError) as e:
+        raise BenchError(f"{path}: not a readable Parquet file ({str(e).splitlines()[0][:160]}); pass {what}") from None
+    n = 0
+    try:
+        for batch in pf.iter_batches(batch_size=chunk_rows):
+            for row in batch.to_pylist():
+                n += 1
+                yield n, row
+    except pa.ArrowException as e:
+        raise BenchError(f"{path}: Parquet data damaged after row {n:,} ({str(e).splitlines()[0][:160]}); pass {what}") from None
+
+
+# ---------------------------------------------------------------- writing
+
+
+def write_rows(path: str, rows, fmt: str) -> int:
+    """Write rows as "jsonl" or "parquet" through a temporary file (a reader never sees half a file)."""
+    tmp = f"{path}.tmp{os.getpid()}"
+    n = 0
+    try:
+        if fmt == "jsonl":
+            with open(tmp, "w", encoding="utf-8") as f:
+                for row in rows:
+                    f.write(json.dumps(row, ensure_ascii=False, allow_nan=False) + "\n")
+                    n += 1
+        elif fmt == "parquet":
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            rows = list(rows)
+            n = len(rows)
+            # Every key of every row is a column (pyarrow's from_pylist would keep only the first row's keys).
+            keys = list(dict.fromkeys(k for r in rows for k in r))
+            pq.write_table(pa.table({k: [r.get(k) for r in rows] for k in keys}), tmp)
+        else:
+            raise ValueError(fmt)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return n

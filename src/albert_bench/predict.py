@@ -1,0 +1,266 @@
+"""`albert-bench predict`: answer a file of questions, any size, into JSON Lines — streamed, resumable, sharded.
+
+    albert-bench predict --model RUN/best --input questions.jsonl --output answers.jsonl
+    accelerate launch --num_processes 2 -m albert_bench predict ...     # each process answers a slice
+
+Rows need `question` and `context` (an `id` is optional: the row number stands in; gold answers are ignored).
+JSON Lines and Parquet are read a chunk at a time and every chunk's answers are appended and flushed before the
+next, so memory stays flat whatever the input's size (benchmarks/bench_predict.py measures it) and an interrupted
+run loses at most the chunk in flight: run the same command again and rows whose id is already written are
+skipped. A row that cannot be answered (no question, a lone surrogate, a repeated id) gets an `error` line of
+its own — never a silent gap — and the command exits 1 after finishing the others.
+
+Sharding: process r of w answers rows r, r + w, r + 2w, ... into OUTPUT.part-r-of-w; when all are done, process 0
+merges the parts into OUTPUT in row order and removes them. Parts left by an interrupted sharded run (whatever
+its process count) count as written and are merged by the next run.
+"""
+
+from __future__ import annotations
+
+import glob
+import heapq
+import json
+import os
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from .data import parse_squad
+from .decode import TOP_K
+from .errors import BenchError
+from .files import check_output, lone_surrogate, parse_json, read_json
+from .formats import count_rows, iter_rows, sniff
+from .progress import bar as progress_bar
+
+CHUNK_ROWS = 256  # rows answered and written together: bounds memory and what an interruption costs
+
+
+@dataclass
+class Row:
+    n: int  # row number in the input, from 1
+    id: str | int
+    question: str = ""
+    context: str = ""
+    error: str | None = None
+
+
+def _row(n: int, raw: dict) -> Row:
+    """A row's id, question and context, or the reason it cannot be answered (the row still gets a line)."""
+    rid = raw.get("id", n)
+    if isinstance(rid, bool) or not isinstance(rid, (str, int)):
+        return Row(n, n, error=f"id: should be a string or an integer, got {json.dumps(rid, default=str)[:40]}")
+    problems = []
+    for name in ("question", "context"):
+        value = raw.get(name)
+        if not isinstance(value, str):
+            problems.append(f"{name}: missing" if value is None else f"{name}: should be a string, got {json.dumps(value, default=str)[:40]}")
+        elif (at := lone_surrogate(value)) is not None:
+            problems.append(f"{name}: holds a lone surrogate at character {at} (not valid Unicode)")
+        elif not value.strip():
+            problems.append(f"{name}: empty")
+    if problems:
+        return Row(n, rid, error="; ".join(problems))
+    return Row(n, rid, raw["question"], raw["context"])
+
+
+def read_rows(input: str | None, dataset: str | None) -> tuple[Iterator[Row], int | None]:
+    """(rows, how many or None) of a flat file (streamed), a SQuAD JSON file or a `--dataset` split."""
+    if dataset:
+        from .data import load_dataset
+
+        sq = load_dataset(dataset, flag="--dataset")
+        return (Row(n, e.id, e.question, e.context) for n, e in enumerate(sq.examples, 1)), len(sq.examples)
+    what = "questions to answer with --input: rows of question and context (.jsonl, .json, .parquet) or a SQuAD JSON file"
+    fmt = sniff(input, what)
+    if fmt == "json":
+        doc = read_json(input, what)
+        if isinstance(doc, dict) and isinstance(doc.get("data"), list) and doc["data"] and isinstance(doc["data"][0], dict) and "paragraphs" in doc["data"][0]:
+            ex = parse_squad(doc, input).examples
+            return (Row(n, e.id, e.question, e.context) for n, e in enumerate(ex, 1)), len(ex)
+    return (_row(n, raw) for n, raw in iter_rows(input, fmt, what)), count_rows(input, fmt)
+
+
+def part_path(output: str, rank: int, world: int) -> str:
+    return f"{output}.part-{rank}-of-{world}"
+
+
+def _parts(output: str) -> list[str]:
+    return sorted(glob.glob(glob.escape(output) + ".part-*-of-*"))
+
+
+def _written(path: str, repair: bool = False) -> Iterator[dict]:
+    """The answer lines of an output (or part) file. A torn last line — what a kill during a write leaves — is
+    not counted; with `repair` (one process only, before anyone appends) it is cut off the file with a warning,
+    so that appending continues on a line boundary."""
+    with open(path, "rb+" if repair else "rb") as f:
+        good = 0
+        for line in f:
+            try:
+                rec = parse_json(line)
+                if not isinstance(rec, dict) or "id" not in rec or "row" not in rec:
+                    raise BenchError("not an answer line of `predict`")
+            except BenchError as e:
+                if f.read().strip() or line.endswith(b"\n"):
+                    raise BenchError(f"{path}: the line after byte {good:,} is not an answer line ({e}); "
+                                     "the file is not an output of `predict`: pass another --output") from None
+                if repair:
+                    warnings.warn(f"{path}: the last line was cut off by an interruption; that row is answered again", stacklevel=2)
+                    f.truncate(good)
+                return
+            good += len(line)
+            if repair and not line.endswith(b"\n"):  # the kill came just before the newline
+                f.write(b"\n")
+            yield rec
+
+
+def _key(rid) -> str:
+    return json.dumps(rid)  # "7" and 7 are different ids
+
+
+@dataclass
+class Done:
+    ids: set[str]  # ids with a line already
+    rows: set[int]  # row numbers with a line already (what identifies a repeated id's error line)
+    errors: int = 0  # lines already written that hold an error
+
+
+def done_lines(output: str, repair: bool = False) -> Done:
+    """What is already written: in the output and in any parts a sharded run left."""
+    done = Done(set(), set())
+    for path in ([output] if os.path.exists(output) else []) + _parts(output):
+        for rec in _written(path, repair):
+            done.ids.add(_key(rec["id"]))
+            done.rows.add(rec["row"])
+            done.errors += "error" in rec
+    return done
+
+
+def merge_parts(output: str) -> int:
+    """Append every part's lines to the output in row order (a lazy k-way merge: memory stays flat), skipping
+    lines it already holds; then remove the parts."""
+    parts = _parts(output)
+    if not parts:
+        return 0
+    have = {(rec["row"], _key(rec["id"])) for rec in _written(output)} if os.path.exists(output) else set()
+    streams = [((rec["row"], i, rec) for rec in _written(p)) for i, p in enumerate(parts)]
+    n = 0
+    with open(output, "a", encoding="utf-8") as out:
+        for row, _, rec in heapq.merge(*streams, key=lambda t: t[:2]):
+            if (row, _key(rec["id"])) not in have:
+                out.write(json.dumps(rec, ensure_ascii=False) + "\n")
+                n += 1
+        out.flush()
+        os.fsync(out.fileno())
+    for p in parts:
+        os.remove(p)
+    return n
+
+
+def _line(row: Row, result: dict | None, top_k: int) -> dict:
+    if row.error:
+        return {"id": row.id, "row": row.n, "error": row.error}
+    return {"id": row.id, "row": row.n, "answer": result["answer"], "start": result["start"], "end": result["end"],
+            "score": result["score"], "no_answer": result["no_answer"], "alternatives": result["alternatives"][:top_k]}
+
+
+def predict(qa, input: str | None, output: str, done: Done, dataset: str | None = None, top_k: int = TOP_K,
+            chunk_rows: int = CHUNK_ROWS, rank: int = 0, world: int = 1) -> dict:
+    """Answer this process's slice of the rows into its output (the file itself, or its part when sharded),
+    skipping what `done` holds. Returns counts: answered, skipped (already written), errors, the slice's rows."""
+    rows, total = read_rows(input, dataset)
+    target = output if world == 1 else part_path(output, rank, world)
+    seen: dict[str, int] = {}
+    counts = {"answered": 0, "skipped": 0, "errors": 0, "rows": 0}
+    share = None if total is None else total // world + (rank < total % world)
+    with open(target, "a", encoding="utf-8") as out, progress_bar(total=share, desc=f"predict {rank + 1}/{world}" if world > 1 else "predict",
+                                                                   unit="row", disable=rank != 0) as bar:
+        chunk: list[Row] = []
+
+        def flush() -> None:
+            todo = [r for r in chunk if not r.error]
+            results = iter(qa.answer_batch([(r.question, r.context) for r in todo], top_k=max(top_k, 1)) if todo else [])
+            for r in chunk:
+                out.write(json.dumps(_line(r, None if r.error else next(results), top_k), ensure_ascii=False) + "\n")
+                counts["errors" if r.error else "answered"] += 1
+            out.flush()  # a finished chunk survives whatever comes next
+            bar.update(len(chunk))
+            chunk.clear()
+
+        for row in rows:
+            key = _key(row.id)
+            if key in seen and not row.error:  # every process sees every id, so all agree on duplicates
+                row.error = f"id: {row.id!r} repeats row {seen[key]}; ids must be unique"
+            seen.setdefault(key, row.n)
+            if (row.n - 1) % world != rank:
+                continue
+            counts["rows"] += 1
+            if row.n in done.rows if seen[key] != row.n else key in done.ids:
+                counts["skipped"] += 1
+                bar.update(1)
+                continue
+            chunk.append(row)
+            if len(chunk) >= chunk_rows:
+                flush()
+        if chunk:
+            flush()
+        os.fsync(out.fileno())
+    return counts
+
+
+def check_args(output: str, top_k: int, chunk_rows: int, input: str | None, dataset: str | None) -> None:
+    if bool(input) == bool(dataset):
+        raise BenchError("pass the questions as --input FILE or as --dataset NAME[:CONFIG][:SPLIT], one of them")
+    if not output.endswith(".jsonl"):
+        raise BenchError(f"--output {output}: predictions are JSON Lines; name the file OUT.jsonl")
+    check_output(output, "--output", kind="file")
+    if not 1 <= top_k <= 20:
+        raise BenchError(f"--top-k {top_k}: pass 1 to 20")
+    if chunk_rows < 1:
+        raise BenchError(f"--chunk-rows {chunk_rows}: pass 1 or more")
+
+
+def run(model: str, input: str | None, output: str, dataset: str | None = None, top_k: int = TOP_K, chunk_rows: int = CHUNK_ROWS,
+        batch_size: int | None = None, backend: str = "auto", precision: str = "fp32") -> dict:
+    """The whole command, in one process or as one of several (`accelerate launch`, torchrun): every process
+    reads what is written before any appends, answers its slice, and process 0 merges the parts."""
+    from .errors import all_problems
+    from .qa import QuestionAnswerer, _check_model_dir
+
+    all_problems(lambda: check_args(output, top_k, chunk_rows, input, dataset), lambda: _check_model_dir(model, backend),
+                 lambda: sniff(input, "questions to answer with --input") if input else None)
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    state = None
+    if world > 1:
+        from accelerate import PartialState
+
+        state = PartialState(cpu=True) if os.environ.get("ACCELERATE_USE_CPU") or not _cuda() else PartialState()
+    rank = state.process_index if state else 0
+    barrier = state.wait_for_everyone if state else (lambda: None)
+    if rank == 0:
+        done_lines(output, repair=True)  # one process cuts torn last lines, before anyone reads or appends
+    barrier()
+    done = done_lines(output)
+    barrier()  # everyone has read what was written before anyone appends
+    device = str(state.device) if state else None
+    qa = QuestionAnswerer.from_pretrained(model, device=device, batch_size=batch_size, backend=backend, precision=precision)
+    counts = predict(qa, input, output, done, dataset, top_k, chunk_rows, rank, world)
+    counts["errors_before"] = done.errors if rank == 0 else 0  # error lines an earlier run wrote: still errors
+    barrier()
+    if rank == 0:
+        counts["merged"] = merge_parts(output)
+    barrier()
+    if state:
+        from accelerate.utils import gather_object
+
+        every = gather_object([counts])
+        counts = {k: sum(c.get(k, 0) for c in every) for k in ("answered", "skipped", "errors", "errors_before", "rows")}
+        counts["processes"] = world
+        state.destroy_process_group()  # a process that exits with its group alive aborts ("terminate called ...")
+    counts["output"] = output
+    return counts
+
+
+def _cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()

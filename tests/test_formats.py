@@ -1,0 +1,304 @@
+"""Data in the flat `datasets` layout (JSON Lines, JSON, Parquet, hub datasets): the same questions, the same
+features, the same metrics as SQuAD JSON; every problem one line with the row number and id."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from albert_bench.cli import main
+from albert_bench.data import load_data, load_squad, read_squad, rows_from_squad
+from albert_bench.errors import BenchError
+from albert_bench.formats import sniff, write_rows
+
+
+@pytest.fixture(scope="module")
+def layouts(dev_file, tmp_path_factory):
+    """The dev set converted by the CLI into every layout, and back to SQuAD JSON from each."""
+    d = tmp_path_factory.mktemp("layouts")
+    out = {"json": dev_file}
+    for suffix in ("jsonl", "parquet"):
+        assert main(["data", "convert", dev_file, "--out", str(d / f"dev.{suffix}")]) == 0
+        out[suffix] = str(d / f"dev.{suffix}")
+        assert main(["data", "convert", out[suffix], "--out", str(d / f"back-from-{suffix}.json")]) == 0
+        out[f"back-from-{suffix}"] = str(d / f"back-from-{suffix}.json")
+    return out
+
+
+@pytest.mark.parametrize("via", ["jsonl", "parquet"])
+def test_squad_to_rows_and_back_loses_nothing(layouts, via):
+    original = json.load(open(layouts["json"]))
+    back = json.load(open(layouts[f"back-from-{via}"]))
+    assert back == original  # every article, paragraph, id, answer, plausible answer and is_impossible
+    assert list(back["data"][0]) == list(original["data"][0])  # and in the same order
+
+
+def test_rows_are_the_datasets_layout(layouts):
+    first = json.loads(open(layouts["jsonl"]).readline())
+    assert list(first)[:5] == ["id", "title", "context", "question", "answers"]
+    assert first["answers"] == {"text": ["France"] * 4, "answer_start": [159] * 4}
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(layouts["parquet"])
+    assert table.num_rows == 11873
+    import pyarrow as pa
+
+    answers = table.schema.field("answers").type
+    assert [answers.field(i).name for i in range(answers.num_fields)] == ["text", "answer_start"]
+    assert answers.field("text").type.value_type == pa.string() and answers.field("answer_start").type.value_type == pa.int64()
+
+
+def test_every_layout_gives_the_same_stats(layouts, capsys):
+    seen = []
+    for fmt in ("json", "jsonl", "parquet"):
+        assert main(["data", "stats", layouts[fmt], "--json"]) == 0
+        st = json.loads(capsys.readouterr().out)
+        st.pop("file")
+        seen.append(st)
+    assert seen[0] == seen[1] == seen[2]
+    assert seen[0]["questions"] == 11873 and seen[0]["unanswerable"] == 5945 and seen[0]["paragraphs"] == 1204
+
+
+def test_every_layout_gives_byte_identical_features(layouts, albert_tok):
+    from albert_bench.features import FeatureConfig, build_features, features_equal
+
+    cfg = FeatureConfig(256, 128, 64)
+    feats = {fmt: build_features(load_squad(layouts[fmt]).examples, albert_tok, cfg) for fmt in ("json", "jsonl", "parquet")}
+    assert features_equal(feats["json"], feats["jsonl"]) is None
+    assert features_equal(feats["json"], feats["parquet"]) is None
+    assert len(feats["json"]) > 12000
+
+
+def test_evaluate_gives_the_same_metrics_from_every_layout(trained, tmp_path, capsys):
+    run, data = trained
+    sq = load_squad(str(data / "dev.json"))
+    write_rows(str(tmp_path / "dev.jsonl"), rows_from_squad(sq.data), "jsonl")
+    write_rows(str(tmp_path / "dev.parquet"), rows_from_squad(sq.data), "parquet")
+    metrics = []
+    for src in (data / "dev.json", tmp_path / "dev.jsonl", tmp_path / "dev.parquet"):
+        assert main(["evaluate", "--model", str(run / "best"), "--data", str(src), "--out", str(tmp_path / f"out{src.suffix}")]) == 0
+        metrics.append(json.loads(capsys.readouterr().out))
+    assert metrics[0] == metrics[1] == metrics[2]
+    assert metrics[0]["HasAns_total"] > 0 and metrics[0]["NoAns_total"] > 0
+
+
+# ---------------------------------------------------------------- told from the content, not the name
+
+
+def _rows(n=3):
+    ctx = "The quick brown fox jumps over the lazy dog."
+    rows = [{"id": f"q{i}", "title": "T", "context": ctx, "question": f"What jumps {i}?", "answers": {"text": ["fox"], "answer_start": [16]}} for i in range(n)]
+    rows[-1]["answers"] = {"text": [], "answer_start": []}
+    return rows
+
+
+@pytest.mark.parametrize("layout, name", [("jsonl", "data.json"), ("jsonl", "data.txt"), ("parquet", "data.json"),
+                                          ("list", "rows.jsonl"), ("export", "export.json"), ("one", "one.jsonl")])
+def test_layout_is_told_from_the_content(tmp_path, layout, name):
+    path = tmp_path / name
+    rows = _rows(1 if layout == "one" else 3)
+    if layout == "jsonl":
+        path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    elif layout == "parquet":
+        write_rows(str(tmp_path / "x.parquet"), rows, "parquet")
+        os.replace(tmp_path / "x.parquet", path)
+    elif layout == "list":
+        path.write_text(json.dumps(rows, indent=2))
+    elif layout == "export":
+        path.write_text(json.dumps({"version": "v2.0", "data": rows}))
+    else:
+        path.write_text(json.dumps(rows[0]) + "\n")
+    sq = load_squad(str(path))
+    assert [e.id for e in sq.examples] == [r["id"] for r in rows]
+    assert [[a.text for a in e.answers] for e in sq.examples] == [r["answers"]["text"] for r in rows]
+    assert sq.examples[0].context[sq.examples[0].answers[0].start:][:3] == "fox" if rows[0]["answers"]["text"] else True
+
+
+def test_pretty_printed_squad_is_not_mistaken_for_json_lines(tmp_path):
+    squad = {"version": "v2.0", "data": [{"title": "T", "paragraphs": [{"context": "A b c.", "qas": [
+        {"id": "a", "question": "Q?", "answers": [{"text": "b", "answer_start": 2}]}]}]}]}
+    (tmp_path / "one-line.json").write_text(json.dumps(squad))
+    (tmp_path / "pretty.json").write_text(json.dumps(squad, indent=2))
+    for name in ("one-line.json", "pretty.json"):
+        assert sniff(str(tmp_path / name), "x") == "json"
+        assert [e.id for e in load_squad(str(tmp_path / name)).examples] == ["a"]
+
+
+def test_rows_group_into_articles_and_paragraphs_by_first_appearance(tmp_path):
+    rows = [{"id": "1", "title": "B", "context": "c1 x", "question": "q?", "answers": {"text": [], "answer_start": []}},
+            {"id": "2", "title": "A", "context": "c2 x", "question": "q?", "answers": {"text": [], "answer_start": []}},
+            {"id": "3", "title": "B", "context": "c3 x", "question": "q?", "answers": {"text": [], "answer_start": []}},
+            {"id": "4", "title": "B", "context": "c1 x", "question": "q?", "answers": {"text": [], "answer_start": []}}]
+    sq = load_squad(_write_jsonl(tmp_path, rows))
+    assert [a["title"] for a in sq.data] == ["B", "A"]
+    assert [[p["context"] for p in a["paragraphs"]] for a in sq.data] == [["c1 x", "c3 x"], ["c2 x"]]
+    assert [(e.id, e.article_index, e.paragraph_index) for e in sq.examples] == [("1", 0, 0), ("2", 1, 0), ("3", 0, 1), ("4", 0, 0)]
+
+
+def _write_jsonl(tmp_path, rows, name="rows.jsonl"):
+    path = tmp_path / name
+    path.write_text("".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in rows))
+    return str(path)
+
+
+# ---------------------------------------------------------------- hostile rows: one line, the row and its id
+
+
+def _bad(row_update):
+    rows = _rows(3)
+    if callable(row_update):
+        row_update(rows)
+    else:
+        rows[1].update(row_update)
+    return rows
+
+
+@pytest.mark.parametrize("rows, needle", [
+    (_bad({"answers": {"text": ["fox", "dog"], "answer_start": [16]}}), "row 2 (id q1): 'answers' has 2 text(s) but 1 answer_start(s)"),
+    (_bad({"answers": {"text": ["fox"], "answer_start": ["16"]}}), "row 2 (id q1) answer 0: field 'answer_start' should be an integer"),
+    (_bad({"answers": {"text": ["fox"], "answer_start": [16.0]}}), "row 2 (id q1) answer 0: field 'answer_start' should be an integer"),
+    (_bad({"answers": {"text": ["fox"], "answer_start": [999]}}), "row 2 (id q1) answer 0: answer_start 999 is outside the context"),
+    (_bad({"answers": ["fox"]}), "row 2 (id q1) answer 0: field 'answers[]' should be an object"),
+    (_bad({"answers": "fox"}), "row 2 (id q1): field 'answers' should be"),
+    (_bad({"is_impossible": "false"}), "row 2 (id q1): field 'is_impossible' should be true or false"),
+    (_bad({"context": None}), "row 2 (id q1): field 'context' should be a string"),
+    (_bad({"question": "   "}), "row 2 (id q1): field 'question' is empty"),
+    (_bad({"question": "Who\ud800?"}), "row 2 (id q1): field 'question' holds a lone surrogate at character 3"),
+    (_bad({"id": 7}), "row 2: field 'id' should be a string"),
+    (_bad({"id": "q0"}), "row 2 (id q0): duplicate question id (also row 1)"),
+    (_bad(lambda rows: rows.insert(1, [1, 2])), "line 2: expected a JSON object with question and context, got a list"),
+    (_bad(lambda rows: rows.insert(2, '{"id": "x", ')), "line 3: not valid JSON"),
+])
+def test_bad_row_is_one_line_naming_row_and_id(tmp_path, capsys, rows, needle):
+    path = _write_jsonl(tmp_path, rows)
+    assert main(["data", "stats", path]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith(f"error: {path}: ")
+    assert needle in err, err
+
+
+@pytest.mark.parametrize("change, needle", [
+    ({"answers": {"text": ["fox", "dog"], "answer_start": [16]}}, "row 2 (id q1): 'answers' has 2 text(s) but 1 answer_start(s)"),
+    ({"answers": {"text": ["fox"], "answer_start": [999]}}, "row 2 (id q1) answer 0: answer_start 999 is outside the context"),
+    ({"id": "q0"}, "row 2 (id q0): duplicate question id (also row 1)"),
+    ({"question": " "}, "row 2 (id q1): field 'question' is empty"),
+    ({"context": None}, "row 2 (id q1): field 'context' should be a string"),
+])
+def test_bad_parquet_row_is_one_line_naming_row_and_id(tmp_path, capsys, change, needle):
+    rows = _rows(3)
+    rows[1].update(change)
+    write_rows(str(tmp_path / "rows.parquet"), rows, "parquet")
+    assert main(["data", "stats", str(tmp_path / "rows.parquet")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and needle in err, err
+
+
+def test_damaged_parquet_is_one_line(tmp_path, capsys):
+    write_rows(str(tmp_path / "ok.parquet"), _rows(50), "parquet")
+    data = (tmp_path / "ok.parquet").read_bytes()
+    (tmp_path / "cut.parquet").write_bytes(data[: len(data) // 2])
+    assert main(["data", "stats", str(tmp_path / "cut.parquet")]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "not a readable Parquet file" in err
+
+
+def test_convert_refuses_unknown_output_and_two_sources(tmp_path, capsys, dev_file):
+    assert main(["data", "convert", dev_file, "--out", str(tmp_path / "x.csv")]) == 2
+    assert "name the output .json (SQuAD JSON), .jsonl" in capsys.readouterr().err
+    assert main(["data", "convert", dev_file, "--dataset", "squad_v2", "--out", str(tmp_path / "x.jsonl")]) == 2
+    assert "one of them (both were given)" in capsys.readouterr().err
+    assert not os.path.exists(tmp_path / "x.jsonl")
+
+
+# ---------------------------------------------------------------- --dataset (the `datasets` library)
+
+
+@pytest.fixture(scope="module")
+def dataset_dir(tmp_path_factory):
+    """A dataset folder as `datasets` reads one: a Parquet file per split."""
+    from albert_bench.synthetic import make_synthetic
+
+    d = tmp_path_factory.mktemp("ds")
+    train, dev = make_synthetic(240, 60, seed=1, filler_share=0.0)
+    for split, data in (("train", train), ("validation", dev)):
+        write_rows(str(d / f"{split}.parquet"), rows_from_squad(data["data"]), "parquet")
+    (d / "squad.json").write_text(json.dumps(dev))
+    return d
+
+
+def test_dataset_folder_loads_through_datasets_like_the_file(dataset_dir, capsys):
+    sq = load_data(dataset=str(dataset_dir))  # split defaults to validation
+    ref = load_squad(str(dataset_dir / "squad.json"))
+    assert sq.examples == ref.examples and sq.data == ref.data
+    assert sq.sha256.startswith("datasets:")
+    assert [e.id for e in load_data(dataset=f"{dataset_dir}::train").examples][:2] == ["train-0-0", "train-0-1"]
+    assert main(["data", "stats", "--dataset", f"{dataset_dir}::nosuchsplit"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "nosuchsplit" in err
+
+
+def test_hub_dataset_offline_is_one_line_fast(capsys):
+    t = time.time()
+    assert main(["data", "stats", "--dataset", "squad_v2"]) == 2  # conftest sets HF_HUB_OFFLINE=1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and time.time() - t < 5
+    assert "HF_HUB_OFFLINE is set" in err and "pass the file instead" in err
+
+
+def test_hub_dataset_unreachable_is_one_line_within_seconds(tmp_path):
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on: connection refused at once
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "HF_HUB_OFFLINE": "0", "HF_ENDPOINT": f"http://127.0.0.1:{port}", "HF_HOME": str(tmp_path / "hf")}
+    t = time.time()
+    r = subprocess.run([sys.executable, "-m", "albert_bench", "data", "stats", "--dataset", "someone/qa-data"], capture_output=True, text=True, env=env, timeout=60)
+    assert r.returncode == 2 and time.time() - t < 15
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "the hub is out of reach" in r.stderr and f"127.0.0.1:{port}" in r.stderr
+
+
+def test_dataset_spec_is_checked(capsys):
+    for spec in ("", "a:b:c:d", " squad_v2"):
+        assert main(["data", "stats", "--dataset", spec]) == 2
+        assert "NAME[:CONFIG][:SPLIT]" in capsys.readouterr().err
+
+
+def test_train_on_a_dataset_equals_train_on_its_files(dataset_dir, tmp_path):
+    """The `datasets` path feeds training exactly what the files do: the same metrics at every evaluation."""
+    from tests.test_train import metrics
+    from albert_bench.synthetic import tiny_albert_dir
+    from tests.conftest import ALBERT_DIR
+
+    tiny_albert_dir(str(tmp_path / "tiny"), str(ALBERT_DIR), hidden=64, layers=1, heads=2, dropout=0.1)
+    for split in ("train", "validation"):
+        read = read_squad(str(dataset_dir / f"{split}.parquet"))
+        (tmp_path / f"{split}.json").write_text(json.dumps({"version": "v2.0", "data": read.data}))
+    common = ["--model", str(tmp_path / "tiny"), "--init", "random", "--max-seq-length", "128", "--doc-stride", "32", "--max-steps", "3",
+              "--batch-size", "16", "--report-to", "none"]
+    assert main(["train", "--dataset", str(dataset_dir), "--run-dir", str(tmp_path / "a"), *common]) == 0
+    assert main(["train", "--train-file", str(tmp_path / "train.json"), "--dev-file", str(tmp_path / "validation.json"), "--run-dir", str(tmp_path / "b"), *common]) == 0
+    a, b = metrics(tmp_path / "a"), metrics(tmp_path / "b")
+    keys = ("step", "train_loss", "eval_loss", "exact", "f1", "best_f1")
+    assert [{k: r[k] for k in keys} for r in a] == [{k: r[k] for k in keys} for r in b]
+    info = json.load(open(tmp_path / "a" / "run_info.json"))
+    assert info["train_file"] == f"{dataset_dir}::train" and info["dev_sha256"].startswith("datasets:")
+
+
+def test_train_refuses_a_split_in_dataset(dataset_dir, tmp_path, capsys):
+    assert main(["train", "--dataset", f"{dataset_dir}::train", "--model", "x", "--run-dir", str(tmp_path / "r")]) == 2
+    assert "train takes NAME[:CONFIG]" in capsys.readouterr().err
+
+
+def test_convert_from_a_dataset_writes_its_rows(dataset_dir, tmp_path):
+    assert main(["data", "convert", "--dataset", f"{dataset_dir}::train", "--out", str(tmp_path / "train.json")]) == 0
+    assert load_squad(str(tmp_path / "train.json")).examples == read_squad(str(dataset_dir / "train.parquet")).examples
+
+
+def test_load_data_needs_exactly_one_source():
+    with pytest.raises(BenchError, match="one of them"):
+        load_data()
