@@ -11,7 +11,7 @@ FLOORS = [
     {"data", "metric"},
     {"features"},
     {"decode"},
-    {"model", "rundir", "synthetic"},
+    {"model", "rundir", "synthetic", "card"},
     {"export", "qa", "train"},
     {"predict"},
     {"serve", "report"},

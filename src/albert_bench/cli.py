@@ -203,6 +203,21 @@ def cmd_predict(args) -> int:
     return 1 if c["errors"] + c["errors_before"] else 0
 
 
+def cmd_push(args) -> int:
+    from .card import push
+
+    url = push(args.model, args.repo_id, private=args.private)
+    print(f"pushed {args.model} to {url}")
+    return 0
+
+
+def cmd_card(args) -> int:
+    from .card import write_card
+
+    print(write_card(args.run))
+    return 0
+
+
 def _words(name: str, text: str, want: str) -> None:
     if (at := lone_surrogate(text)) is not None:  # what Python makes of bytes on the command line that are not UTF-8
         raise BenchError(f"{name}: not valid UTF-8 text (at character {at}); pass UTF-8 text")
@@ -432,6 +447,22 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--out", required=True, metavar="DIR", help="new directory for the exported model")
     ex.add_argument("--opset", type=int, default=18, help="ONNX opset (default 18)")
     ex.set_defaults(func=cmd_export)
+
+    pu = sub.add_parser("push", help="upload a model directory to the Hugging Face hub", description=(
+        "Upload a model directory (e.g. RUN/best, with its model card README.md) to a hub model repository through "
+        "huggingface_hub, creating the repository if needed. Needs a token (`hf auth login` or HF_TOKEN); every problem "
+        "(offline, no token, not a model directory, no card) is one line before anything is sent."))
+    pu.add_argument("--model", required=True, metavar="DIR", help="the model directory to upload (RUN/best)")
+    pu.add_argument("--repo-id", required=True, metavar="NAME", help="the hub repository, user/name or org/name")
+    pu.add_argument("--private", action="store_true", help="create the repository private")
+    pu.set_defaults(func=cmd_push)
+
+    cd = sub.add_parser("card", help="(re)write RUN/best/README.md, the model card", description=(
+        "Write the model card of a run's best model: huggingface_hub metadata (task, dataset, EM/F1 at the tuned "
+        "no-answer threshold and at 0, HasAns/NoAns), the training settings, data hashes and hardware. `train` writes it "
+        "whenever best/ changes; this command writes it for runs made before."))
+    cd.add_argument("run", metavar="RUN_DIR", help="a run directory written by `albert-bench train`")
+    cd.set_defaults(func=cmd_card)
 
     rp = sub.add_parser("report", help="HTML/Markdown report of one or more runs", description=(
         "One self-contained HTML page (images embedded) and a Markdown twin: per-run facts, per-epoch table, plots, "

@@ -8,8 +8,10 @@ Run directory:
     config.yaml            the resolved configuration
     metrics.jsonl          one JSON object per evaluation (epoch, step, loss, the metric's keys)
     tb/                    TensorBoard events (train loss and LR per step, eval metrics per evaluation)
+    wandb/, mlruns/        wandb and MLflow runs, with --report-to wandb / mlflow (accelerate's trackers)
     checkpoints/step-N/    model, tokenizer, optimizer, scheduler, RNG states, trainer_state.json (atomic)
     best/                  the best model by dev F1 at its tuned threshold, with qa_config.json (that threshold)
+                           and README.md, its model card (huggingface_hub metadata: results, data, settings)
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import numpy as np
 import torch
 
 from .data import SQUAD2_URLS, load_dataset, load_squad, parse_dataset_spec
+from .card import write_card
 from .decode import DecodeConfig, decode, tuned_threshold
 from .errors import BenchError, all_problems
 from . import rundir
@@ -70,7 +73,8 @@ class TrainConfig:
     keep_checkpoints: int = _f(2, "checkpoints kept (oldest deleted first)")
     eval_batch_size: int = _f(64, "windows per forward pass when evaluating")
     mixed_precision: str = _f("auto", "'auto' (bf16 where supported, else fp16 on GPU, fp32 on CPU), 'no', 'fp16' or 'bf16'", choices=("auto", "no", "fp16", "bf16"))
-    report_to: str = _f("tensorboard", "comma list of 'tensorboard', 'wandb', or 'none'")
+    report_to: str = _f("tensorboard", "comma list of trackers (accelerate's): 'tensorboard' (RUN/tb), 'wandb' (RUN/wandb; WANDB_MODE=offline works), "
+                        "'mlflow' (RUN/mlruns, or MLFLOW_TRACKING_URI), or 'none'; wandb and mlflow are extras: pip install 'albert-bench[wandb]'")
     max_steps: int = _f(0, "stop after this many optimizer steps (0: no limit; for speed runs)")
     max_train_examples: int = _f(0, "use only the first N training questions (0: all)")
     max_eval_examples: int = _f(0, "evaluate on only the first N dev questions (0: all)")
@@ -143,9 +147,7 @@ def resolve_config(args: dict) -> TrainConfig:
     bad = [n for n in positive if getattr(cfg, n) < 1] + (["lr"] if cfg.lr <= 0 else [])
     if bad:
         raise BenchError(f"{', '.join('--' + n.replace('_', '-') for n in bad)} must be positive")
-    targets = {t.strip() for t in cfg.report_to.split(",") if t.strip()} - {"none", "tensorboard", "wandb"}
-    if targets:
-        raise BenchError(f"--report-to: unknown target(s) {', '.join(sorted(targets))}; use tensorboard, wandb or none")
+    report_targets(cfg.report_to)
     if cfg.resume and not cfg.run_dir:
         cfg.run_dir = _newest("runs/*")
         if not cfg.run_dir:
@@ -468,9 +470,9 @@ def fit(cfg, acc, model, tokenizer, train_feats, dev_ex, dev_feats, dev_data, re
     state = TrainState(batches_per_epoch=len(loader))
     if resume_from:
         _resume(acc, resume_from, state, cfg.run_dir)
-    evaluate = lambda: _evaluate_and_log(cfg, acc, model, tokenizer, dev_ex, dev_feats, dev_data, state, writers)  # noqa: E731
+    evaluate = lambda: _evaluate_and_log(cfg, acc, model, tokenizer, dev_ex, dev_feats, dev_data, state)  # noqa: E731
     checkpoint = lambda: _save_checkpoint(acc, model, tokenizer, cfg, state)  # noqa: E731
-    writers = _writers(cfg, acc, state.step)
+    _start_trackers(cfg, acc, state.step)
     stop = _Stop()
     old_handlers = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
     bar = progress_bar(total=total, initial=state.step, desc="train", unit="step", disable=not acc.is_local_main_process)
@@ -487,7 +489,7 @@ def fit(cfg, acc, model, tokenizer, train_feats, dev_ex, dev_feats, dev_data, re
                 # .item() is a CPU-GPU sync point: once per optimizer step, for the log and the progress bar.
                 state.last_loss = loss.item()
                 state.windows_per_s = clock.rate()
-                _log(writers, {"train/loss": state.last_loss, "train/lr": scheduler.get_last_lr()[0]}, state.step)
+                acc.log({"train/loss": state.last_loss, "train/lr": scheduler.get_last_lr()[0]}, step=state.step)
                 bar.update(1)
                 # refresh=False: the bar prints when tqdm's interval says so (30 s in a log file), not every step
                 bar.set_postfix(loss=f"{state.last_loss:.3f}", win_s=f"{state.windows_per_s:.1f}", epoch=state.epoch, refresh=False)
@@ -514,8 +516,7 @@ def fit(cfg, acc, model, tokenizer, train_feats, dev_ex, dev_feats, dev_data, re
         bar.close()
         for s, h in old_handlers.items():
             signal.signal(s, h)
-        for w in writers:
-            w.close()
+        _finish_trackers(acc)
     acc.wait_for_everyone()
     if acc.is_main_process:  # wall time per session: a resumed run adds its own
         info = _read_json(os.path.join(cfg.run_dir, "run_info.json"))
@@ -577,7 +578,7 @@ def _exit_on_signal(acc, stop, state: TrainState, cfg) -> None:
     raise SystemExit(130 if stop.signal == signal.SIGINT else 143)
 
 
-def _evaluate_and_log(cfg, acc, model, tokenizer, dev_ex, dev_feats, dev_data, state: TrainState, writers) -> None:
+def _evaluate_and_log(cfg, acc, model, tokenizer, dev_ex, dev_feats, dev_data, state: TrainState) -> None:
     """Evaluate on the main process (others wait), log, and keep `best/` as the best model by dev F1."""
     if acc.is_main_process:
         m, dec = evaluate_now(model, tokenizer, dev_ex, dev_feats, dev_data, cfg, acc)
@@ -586,7 +587,7 @@ def _evaluate_and_log(cfg, acc, model, tokenizer, dev_ex, dev_feats, dev_data, s
         if torch.cuda.is_available():
             row["peak_memory_gib"] = torch.cuda.max_memory_allocated() / 2**30
         rundir.append_metrics(cfg.run_dir, row)
-        _log(writers, {f"eval/{k}": v for k, v in row.items() if isinstance(v, (int, float)) and k not in ("epoch", "step")}, state.step)
+        acc.log({f"eval/{k}": v for k, v in row.items() if isinstance(v, (int, float)) and k not in ("epoch", "step")}, step=state.step)
         acc.print(f"\nstep {state.step} epoch {row['epoch']}: eval loss {m['eval_loss']:.4f}  EM {m['exact']:.2f}  F1 {m['f1']:.2f}  "
                   f"(HasAns F1 {m.get('HasAns_f1', float('nan')):.2f}, NoAns F1 {m.get('NoAns_f1', float('nan')):.2f}; best F1 {m['best_f1']:.2f} at threshold {m['best_f1_thresh']:.3f})")
         if m["best_f1"] > state.best_f1:  # best/ ships with the tuned threshold, so it is chosen by the tuned F1
@@ -596,6 +597,10 @@ def _evaluate_and_log(cfg, acc, model, tokenizer, dev_ex, dev_feats, dev_data, s
             save_model(acc.unwrap_model(model), tokenizer, os.path.join(cfg.run_dir, "best"), qa)
             # What the report's error analysis reads: the best span of every dev question and its null odds.
             write_json_atomic(os.path.join(cfg.run_dir, "best", "dev_predictions.json"), {"step": state.step, "best_text": dec.best_text, "null_odds": dec.null_odds})
+            try:  # the model card (best/README.md): results, data, settings; a problem with it must not end the run
+                write_card(cfg.run_dir)
+            except BenchError as e:
+                warnings.warn(f"no model card written: {e}", stacklevel=2)
     acc.wait_for_everyone()
     state.last_eval_step = state.step
     # every process needs best_f1 in its trainer_state; only the main one computed it
@@ -612,40 +617,74 @@ def _save_checkpoint(acc, model, tokenizer, cfg, state: TrainState) -> None:
     rundir.save_checkpoint(acc, extra, os.path.join(cfg.run_dir, rundir.CHECKPOINTS), state.saved(), cfg.keep_checkpoints)
 
 
-def _writers(cfg, acc, step: int) -> list:
-    if not acc.is_main_process:
-        return []
-    out = []
-    targets = {t.strip() for t in cfg.report_to.split(",") if t.strip()} - {"none"}
-    if "tensorboard" in targets:
-        from torch.utils.tensorboard import SummaryWriter
+TRACKERS = {"tensorboard": "tensorboard", "wandb": "wandb", "mlflow": "mlflow"}  # --report-to name: the module it needs
 
-        out.append(SummaryWriter(os.path.join(cfg.run_dir, "tb"), purge_step=step or None))
-    if "wandb" in targets:
+
+def report_targets(report_to: str) -> list[str]:
+    """The trackers `--report-to` names, checked: known, and their package installed (wandb and MLflow are extras)."""
+    import importlib
+
+    targets = [t.strip() for t in report_to.split(",") if t.strip() and t.strip() != "none"]
+    unknown = sorted(set(targets) - set(TRACKERS))
+    if unknown:
+        raise BenchError(f"--report-to: unknown target(s) {', '.join(unknown)}; use tensorboard, wandb, mlflow or none")
+    for t in targets:
         try:
-            import wandb
+            importlib.import_module(TRACKERS[t])
         except ImportError:
-            raise BenchError("--report-to wandb: wandb is not installed (pip install wandb), or drop it from --report-to") from None
-        out.append(_WandbWriter(wandb.init(project="albert-bench", config=asdict(cfg), dir=cfg.run_dir, resume="allow")))
-    return out
+            raise BenchError(f"--report-to {t}: {t} is not installed; pip install 'albert-bench[{t}]', or drop it from --report-to") from None
+    return list(dict.fromkeys(targets))
 
 
-class _WandbWriter:
-    def __init__(self, run):
-        self.run = run
+def _start_trackers(cfg, acc, step: int) -> None:
+    """accelerate's own trackers, built here because each wants its own name and, on resume, its run back:
+    TensorBoard in RUN/tb (events after `step` purged: a resumed run logs no step twice and loses none), wandb in RUN/wandb
+    (WANDB_MODE=offline works), MLflow in RUN/mlruns unless MLFLOW_TRACKING_URI names a server."""
+    from accelerate.tracking import MLflowTracker, TensorBoardTracker, WandBTracker
 
-    def add_scalar(self, tag, value, step):
-        self.run.log({tag: value}, step=step)
+    info_path = os.path.join(cfg.run_dir, "run_info.json")
+    ids = (_read_json(info_path) or {}).get("tracker_runs", {})
+    trackers = []
+    for t in report_targets(cfg.report_to):
+        if t == "tensorboard":
+            # events logged after the checkpoint of `step` are purged; `step` itself was logged and stays
+            trackers.append(TensorBoardTracker("tb", cfg.run_dir, purge_step=step + 1 if step else None))
+        elif t == "wandb":
+            trackers.append(WandBTracker("albert-bench", dir=cfg.run_dir, name=os.path.basename(os.path.abspath(cfg.run_dir)),
+                                         id=ids.get("wandb"), resume="allow"))
+        elif t == "mlflow":
+            if not os.environ.get("MLFLOW_TRACKING_URI"):
+                import mlflow
 
-    def close(self):
-        self.run.finish()
+                # MLflow 3 keeps a local file store only when asked: the run directory holds everything of the run
+                os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
+                mlflow.set_tracking_uri("file:" + os.path.abspath(os.path.join(cfg.run_dir, "mlruns")))
+            trackers.append(MLflowTracker("albert-bench", run_id=ids.get("mlflow"), run_name=os.path.basename(os.path.abspath(cfg.run_dir))))
+    if not trackers:
+        return
+    acc.log_with = trackers
+    # Hyperparameters as the trackers take them (no None: TensorBoard's hparams refuse it), once: MLflow refuses a
+    # changed parameter in a resumed run, and what a resume changed is in run_info.json.
+    acc.init_trackers("albert-bench", config=None if step else {k: v for k, v in asdict(cfg).items() if v is not None})
+    if acc.is_main_process:
+        runs = {}
+        for tr in acc.trackers:
+            if tr.name == "wandb":
+                runs["wandb"] = tr.run.id
+            elif tr.name == "mlflow":
+                runs["mlflow"] = tr.active_run.info.run_id
+        if runs and runs != ids:  # the ids a resumed run continues
+            info = _read_json(info_path) or {}
+            info["tracker_runs"] = runs
+            write_json_atomic(info_path, info)
 
 
-def _log(writers, scalars: dict, step: int) -> None:
-    for w in writers:
-        for k, v in scalars.items():
-            if v is not None:
-                w.add_scalar(k, v, step)
+def _finish_trackers(acc) -> None:
+    """Flush and close every tracker, also when training stops early (a signal, an error)."""
+    if acc.is_main_process:
+        for tr in acc.trackers:
+            tr.finish()
+    acc.trackers = []  # end_training would finish them again
 
 
 def run(args: dict) -> int:
