@@ -12,6 +12,7 @@ $PY benchmarks/bench_features.py
 $PY benchmarks/bench_decode.py
 $PY benchmarks/bench_answer.py ${MINILM:+--minilm "$MINILM" --minilm-dev "$MINILM_DEV"}
 $PY benchmarks/bench_serve.py --seconds 12
+$PY benchmarks/bench_predict.py
 if $PY -c "import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)"; then
   $PY benchmarks/bench_train_gpu.py --compile
 else

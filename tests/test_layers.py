@@ -13,7 +13,7 @@ FLOORS = [
     {"decode"},
     {"model", "rundir", "synthetic", "card"},
     {"export", "qa", "train"},
-    {"predict"},
+    {"predict", "qa_pipeline"},
     {"serve", "report"},
     {"cli", "__main__"},  # the command line, on top
 ]

