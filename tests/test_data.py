@@ -62,7 +62,8 @@ def test_v1_file_without_is_impossible():
 
 
 @pytest.mark.parametrize("raw, needle", [
-    ([1, 2], "'data' list"),
+    ({"data": 3}, "'data' list"),
+    ([1, 2], "row 1: expected an object with question and context, got a number 1"),
     ({"data": [{"paragraphs": [{"qas": []}]}]}, "'context'"),
     (squad(qa("q1", [("fox", 999)])), "question id q1 answer 0: answer_start 999 is outside"),
     (squad(qa("q2", [("fox", "16")])), "question id q2 answer 0: field 'answer_start' should be an integer, got a string \"16\""),

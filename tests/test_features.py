@@ -248,3 +248,16 @@ def test_the_readme_states_the_oracle_figure_data_check_prints(dev_file, capsys)
     em, f1 = line.split()[2], line.split()[4]
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     assert f"the oracle ceiling is {em} EM / {f1} F1" in readme, (em, f1)
+
+
+def test_label_rule_first_labels_the_first_gold_answer_and_keys_the_cache_apart(dev, albert_tok):
+    """`--label-answer first` (run_qa.py's rule) against the default shortest counted answer."""
+    from albert_bench.features import FeatureConfig, build_features, features_cache_key, label_answer
+
+    ex = next(e for e in dev.examples if len({a.text for a in e.answers}) > 1 and len(e.answers[0].text) > min(len(a.text) for a in e.answers))
+    assert label_answer(ex, "first") == ex.answers[0] != label_answer(ex, "shortest")
+    feats = {r: build_features([ex], albert_tok, FeatureConfig(label_rule=r)) for r in ("shortest", "first")}
+    assert (feats["first"].start_positions, feats["first"].end_positions) != (feats["shortest"].start_positions, feats["shortest"].end_positions)
+    assert features_cache_key([ex], albert_tok, FeatureConfig(label_rule="first")) != features_cache_key([ex], albert_tok, FeatureConfig())
+    with pytest.raises(BenchError, match="label rule 'last'"):
+        FeatureConfig(label_rule="last")

@@ -95,13 +95,13 @@ def _rows(n=3):
     return rows
 
 
-@pytest.mark.parametrize("layout, name", [("jsonl", "data.json"), ("jsonl", "data.txt"), ("parquet", "data.json"),
+@pytest.mark.parametrize("layout, name", [("jsonl", "data.json"), ("jsonl", "data.txt"), ("parquet", "data.json"), ("blank-first", "rows.jsonl"),
                                           ("list", "rows.jsonl"), ("export", "export.json"), ("one", "one.jsonl")])
 def test_layout_is_told_from_the_content(tmp_path, layout, name):
     path = tmp_path / name
     rows = _rows(1 if layout == "one" else 3)
-    if layout == "jsonl":
-        path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    if layout in ("jsonl", "blank-first"):
+        path.write_text(("\n\r\n" if layout == "blank-first" else "") + "".join(json.dumps(r) + "\n" for r in rows))
     elif layout == "parquet":
         write_rows(str(tmp_path / "x.parquet"), rows, "parquet")
         os.replace(tmp_path / "x.parquet", path)
@@ -127,15 +127,28 @@ def test_pretty_printed_squad_is_not_mistaken_for_json_lines(tmp_path):
         assert [e.id for e in load_squad(str(tmp_path / name)).examples] == ["a"]
 
 
-def test_rows_group_into_articles_and_paragraphs_by_first_appearance(tmp_path):
-    rows = [{"id": "1", "title": "B", "context": "c1 x", "question": "q?", "answers": {"text": [], "answer_start": []}},
-            {"id": "2", "title": "A", "context": "c2 x", "question": "q?", "answers": {"text": [], "answer_start": []}},
-            {"id": "3", "title": "B", "context": "c3 x", "question": "q?", "answers": {"text": [], "answer_start": []}},
-            {"id": "4", "title": "B", "context": "c1 x", "question": "q?", "answers": {"text": [], "answer_start": []}}]
+def test_rows_group_into_articles_and_paragraphs_as_they_come(tmp_path):
+    """A new article where the title changes from the row before, a new paragraph where the context does: two
+    articles of one title stay two, and so do two paragraphs of one context."""
+    rows = [{"id": str(i), "title": t, "context": c, "question": "q?", "answers": {"text": [], "answer_start": []}}
+            for i, (t, c) in enumerate([("B", "c1 x"), ("A", "c2 x"), ("B", "c3 x"), ("B", "c1 x"), ("B", "c1 x")])]
     sq = load_squad(_write_jsonl(tmp_path, rows))
-    assert [a["title"] for a in sq.data] == ["B", "A"]
-    assert [[p["context"] for p in a["paragraphs"]] for a in sq.data] == [["c1 x", "c3 x"], ["c2 x"]]
-    assert [(e.id, e.article_index, e.paragraph_index) for e in sq.examples] == [("1", 0, 0), ("2", 1, 0), ("3", 0, 1), ("4", 0, 0)]
+    assert [a["title"] for a in sq.data] == ["B", "A", "B"]
+    assert [[p["context"] for p in a["paragraphs"]] for a in sq.data] == [["c1 x"], ["c2 x"], ["c3 x", "c1 x"]]
+    assert [(e.id, e.article_index, e.paragraph_index) for e in sq.examples] == [("0", 0, 0), ("1", 1, 0), ("2", 2, 0), ("3", 2, 1), ("4", 2, 1)]
+
+
+def test_round_trip_keeps_repeated_titles_and_contexts(tmp_path):
+    qa = lambda i: {"id": f"q{i}", "question": "What?", "answers": [{"text": "b", "answer_start": 2}], "is_impossible": False}  # noqa: E731
+    squad = {"version": "v2.0", "data": [
+        {"title": "Same", "paragraphs": [{"context": "a b c", "qas": [qa(1)]}, {"context": "a b d", "qas": [qa(2)]}, {"context": "a b c", "qas": [qa(3)]}]},
+        {"title": "Other", "paragraphs": [{"context": "a b e", "qas": [qa(4)]}]},
+        {"title": "Same", "paragraphs": [{"context": "a b c", "qas": [qa(5)]}]}]}
+    (tmp_path / "s.json").write_text(json.dumps(squad))
+    for suffix in ("jsonl", "parquet"):
+        assert main(["data", "convert", str(tmp_path / "s.json"), "--out", str(tmp_path / f"r.{suffix}")]) == 0
+        assert main(["data", "convert", str(tmp_path / f"r.{suffix}"), "--out", str(tmp_path / f"back-{suffix}.json")]) == 0
+        assert json.load(open(tmp_path / f"back-{suffix}.json")) == squad
 
 
 def _write_jsonl(tmp_path, rows, name="rows.jsonl"):
@@ -302,3 +315,27 @@ def test_convert_from_a_dataset_writes_its_rows(dataset_dir, tmp_path):
 def test_load_data_needs_exactly_one_source():
     with pytest.raises(BenchError, match="one of them"):
         load_data()
+
+
+def test_a_list_of_rows_is_rows_even_when_its_first_row_is_wrong(tmp_path, capsys):
+    (tmp_path / "l.json").write_text(json.dumps([{"id": "r1", "context": "abc"}, {"id": "r2", "context": "abc", "question": "q?"}]))
+    assert main(["data", "stats", str(tmp_path / "l.json")]) == 2
+    assert "row 1 (id r1): field 'question' should be a string" in capsys.readouterr().err
+
+
+def test_parquet_column_of_mixed_types_is_one_line(tmp_path, capsys):
+    rows = _rows(2)
+    rows[0]["meta"], rows[1]["meta"] = 1, "x"
+    path = _write_jsonl(tmp_path, rows)
+    assert main(["data", "convert", path, "--out", str(tmp_path / "m.parquet")]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "column 'meta' cannot be written as Parquet" in err
+    assert not list(tmp_path.glob("m.parquet*"))
+
+
+def test_dataset_naming_a_file_is_one_line_at_once(tmp_path, capsys):
+    path = _write_jsonl(tmp_path, _rows(2))
+    t = time.time()
+    assert main(["data", "stats", "--dataset", path]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "is a file; pass a file as FILE" in err and time.time() - t < 3

@@ -181,3 +181,44 @@ def test_output_that_is_not_a_predict_output_is_refused(trained, tmp_path, capsy
     err = capsys.readouterr().err
     assert "is not an output of `predict`" in err and len(err.strip().splitlines()) == 1
     assert (tmp_path / "a.jsonl").read_text().startswith('{"something"')  # left as it was
+
+
+def test_resume_onto_an_output_of_other_input_is_refused(trained, rows, tmp_path, capsys):
+    """Rows without ids are known by their row numbers: a resumed run must not take another file's answers for them."""
+    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    a.write_text("".join(json.dumps({"question": r["question"], "context": r["context"]}) + "\n" for r in rows[:5]))
+    b.write_text("".join(json.dumps({"question": r["question"], "context": r["context"]}) + "\n" for r in rows[5:12]))
+    out = tmp_path / "o.jsonl"
+    assert main(["predict", "--model", str(trained[0] / "best"), "--input", str(a), "--output", str(out)]) == 0
+    before = out.read_bytes()
+    capsys.readouterr()
+    assert main(["predict", "--model", str(trained[0] / "best"), "--input", str(b), "--output", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "holds an answer for id 1 (row 1) to another question or context" in err and len(err.strip().splitlines()) == 1
+    assert out.read_bytes() == before
+
+
+@pytest.mark.parametrize("content, needle", [
+    ("parquet-no-columns", "no question or context column (it has foo, bar)"),
+    ("parquet-cut", "not a readable Parquet file"),
+])
+def test_unusable_input_is_one_line_before_any_work(trained, tmp_path, capsys, content, needle):
+    src = tmp_path / "q.parquet"
+    write_rows(str(src), [{"foo": 1, "bar": "x"}] * 3 if content == "parquet-no-columns" else [{"question": "Q?", "context": "C."}] * 30, "parquet")
+    if content == "parquet-cut":
+        src.write_bytes(src.read_bytes()[:60])
+    assert main(["predict", "--model", str(trained[0] / "best"), "--input", str(src), "--output", str(tmp_path / "a.jsonl")]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and needle in err, err
+    assert not (tmp_path / "a.jsonl").exists()
+
+
+def test_one_row_json_lines_and_squad_with_bad_gold_answers_are_answered(trained, tmp_path):
+    (tmp_path / "one.jsonl").write_text('{"question": "What is the city of Grace?", "context": "The city of Grace is Vienna."}\n')
+    squad = {"version": "v2.0", "data": [{"title": "T", "paragraphs": [{"context": "The city of Grace is Vienna.", "qas": [
+        {"id": "x", "question": "What is the city of Grace?", "answers": [{"text": "Vienna", "answer_start": 500}]}]}]}]}
+    (tmp_path / "squad.json").write_text(json.dumps(squad))  # answer_start outside the context: gold is not predict's business
+    for src in ("one.jsonl", "squad.json"):
+        assert main(["predict", "--model", str(trained[0] / "best"), "--input", str(tmp_path / src), "--output", str(tmp_path / f"{src}.jsonl")]) == 0
+        lines = read(tmp_path / f"{src}.jsonl")
+        assert len(lines) == 1 and "answer" in lines[0]

@@ -37,7 +37,10 @@ _WHAT = "a run directory written by `albert-bench train`"
 def _read(path: str, what: str):
     if not os.path.exists(path):
         raise BenchError(f"{path}: no such file; {what}")
-    return read_json(path, _WHAT)
+    obj = read_json(path, _WHAT)
+    if not isinstance(obj, dict):
+        raise BenchError(f"{path}: expected a JSON object (as `train` writes it); {what}")
+    return obj
 
 
 def _name(path: str | None) -> str:
@@ -138,7 +141,11 @@ def write_card(run_dir: str) -> str:
     if not rows:
         raise BenchError(f"{os.path.join(run_dir, METRICS)}: no evaluation logged yet; the card needs the evaluation of best/")
     step = preds.get("step") if isinstance(preds, dict) else None
-    row = next((r for r in rows if r.get("step") == step), None)
+    row = next((r for r in rows if isinstance(r, dict) and r.get("step") == step), None)
+    needed = ("exact", "f1", "best_exact", "best_f1", "best_exact_thresh", "best_f1_thresh")
+    if row is not None and [k for k in needed if not isinstance(row.get(k), (int, float)) or isinstance(row.get(k), bool)]:
+        raise BenchError(f"{os.path.join(run_dir, METRICS)}: the evaluation at step {step} lacks "
+                         f"{', '.join(k for k in needed if not isinstance(row.get(k), (int, float)))}; the card needs the metric's keys")
     if row is None:
         raise BenchError(f"{os.path.join(run_dir, METRICS)}: no evaluation at step {step}, which best/dev_predictions.json "
                          "says best/ is from; the metrics log does not belong to this best/")

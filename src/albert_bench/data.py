@@ -152,7 +152,7 @@ def resolve(path_or_url: str, cache_dir: str | os.PathLike | None = None, flag: 
 
 
 def _fail(path: str, where: str, what: str) -> BenchError:
-    return BenchError(f"{path}: {where}: {what}; fix the file or pass a valid SQuAD v1.1/v2.0 JSON file")
+    return BenchError(f"{path}: {where}: {what}; fix the file, or pass valid SQuAD v1.1/v2.0 JSON or datasets-style rows (README: Data)")
 
 
 def json_kind(value) -> str:
@@ -286,10 +286,10 @@ def _answers_from_row(value, path: str, where: str, name: str) -> list:
 
 def squad_from_rows(rows, path: str = "<rows>", version: str = "v2.0") -> SquadFile:
     """Flat rows ((row number, row) pairs) as a SquadFile: checked as strictly as SQuAD JSON, each problem named
-    by row number and id. Rows group into articles by title and into paragraphs by context, in order of first
-    appearance, so SQuAD → rows → SQuAD gives back the same file."""
-    articles: dict[str, tuple[int, dict]] = {}  # title → (index, article)
-    paragraphs: dict[tuple[str, str], int] = {}  # (title, context) → index in its article
+    by row number and id. A row starts a new article when its title differs from the row before, and a new
+    paragraph when its context does, so SQuAD → rows → SQuAD gives back the same file (two articles of one title
+    stay two)."""
+    articles: list[dict] = []
     examples: list[Example] = []
     seen: dict[str, int] = {}
     repaired, unfound = 0, []
@@ -314,16 +314,15 @@ def squad_from_rows(rows, path: str = "<rows>", version: str = "v2.0") -> SquadF
         question, answers, missing, moved = _question(qa, context, path, qwhere, qid)
         repaired += moved
         unfound += [(qid, a.text) for a in missing]
-        if title not in articles:
-            articles[title] = (len(articles), {"title": title, "paragraphs": []})
-        ai, article = articles[title]
-        if (title, context) not in paragraphs:
-            paragraphs[(title, context)] = len(article["paragraphs"])
+        if not articles or articles[-1]["title"] != title:
+            articles.append({"title": title, "paragraphs": []})
+        article = articles[-1]
+        if not article["paragraphs"] or article["paragraphs"][-1]["context"] != context:
             article["paragraphs"].append({"context": context, "qas": []})
-        pi = paragraphs[(title, context)]
+        ai, pi = len(articles) - 1, len(article["paragraphs"]) - 1
         article["paragraphs"][pi]["qas"].append(qa)
         examples.append(Example(qid, question, context, answers, title, ai, pi, missing))
-    return SquadFile(path, version, [a for _, a in articles.values()], examples, repaired, unfound)
+    return SquadFile(path, version, articles, examples, repaired, unfound)
 
 
 def rows_from_squad(data: list):
@@ -349,13 +348,26 @@ def read_squad(path: str, flag: str = "FILE") -> SquadFile:
     if fmt != "json":
         return squad_from_rows(iter_rows(path, fmt, what), path)
     doc = read_json(path, what)
-    rows = doc if isinstance(doc, list) else doc.get("data") if isinstance(doc, dict) else None
-    if isinstance(doc, dict) and "question" in doc and "data" not in doc:
-        rows = [doc]  # JSON Lines holding one row is also one JSON document
-    elif not (isinstance(rows, list) and rows and isinstance(rows[0], dict) and "question" in rows[0]):
+    rows = as_rows(doc)
+    if rows is None:
         return parse_squad(doc, path)  # SQuAD's nested articles (or its error, which names what is wrong)
     version = str(doc.get("version") or "v2.0") if isinstance(doc, dict) else "v2.0"
     return squad_from_rows(((n, _row(r, path, n)) for n, r in enumerate(rows, 1)), path, version)
+
+
+def as_rows(doc) -> list | None:
+    """The rows a JSON document holds — a list of rows, ``{"data": [rows]}``, or one row (a JSON Lines file of one
+    line) — or None for SQuAD's nested articles (told by 'paragraphs' in the first article)."""
+    if isinstance(doc, list):
+        return doc
+    if not isinstance(doc, dict):
+        return None
+    if "data" not in doc and ("question" in doc or "context" in doc):
+        return [doc]
+    data = doc.get("data")
+    if isinstance(data, list) and data and isinstance(data[0], dict) and "paragraphs" not in data[0]:
+        return data
+    return None
 
 
 def _row(row, path: str, n: int) -> dict:
@@ -392,18 +404,23 @@ def parse_dataset_spec(spec: str, default_split: str = "validation") -> tuple[st
     return name, config or None, split or default_split
 
 
-def load_dataset(spec: str, flag: str = "--dataset", default_split: str = "validation", need_questions: bool = False) -> SquadFile:
+def open_dataset(spec: str, flag: str = "--dataset", default_split: str = "validation", need: tuple = ("id", "context", "question")):
     """A split of a dataset through the `datasets` library (a hub name, with its cache, or a local folder of
-    data files), checked like a file. Without network, the hub is asked once (5 s), then only the cache is used."""
+    data files), with the columns `need` names. Without network the hub is asked once (5 s), then only the
+    cache is used."""
     name, config, split = parse_dataset_spec(spec, default_split)
+    if os.path.isfile(name):
+        raise BenchError(f"{flag} {spec}: {name} is a file; pass a file as FILE (or --input, --data), and --dataset a hub name or a folder")
     import datasets
 
     from .hub import offline_unless_reachable
+    from .progress import quiet_libraries
 
+    quiet_libraries()
     if not os.environ.get("ALBERT_BENCH_VERBOSE"):
         datasets.disable_progress_bars()
         datasets.logging.set_verbosity_error()
-    local = os.path.exists(name)
+    local = os.path.isdir(name)
     why_offline = None if local else offline_unless_reachable(f"/api/datasets/{name}")
     try:
         ds = datasets.load_dataset(name, config, split=split)
@@ -415,10 +432,16 @@ def load_dataset(spec: str, flag: str = "--dataset", default_split: str = "valid
         raise BenchError(f"{flag} {spec}: {str(e).splitlines()[0][:240]}") from None
     except Exception as e:  # noqa: BLE001 -- datasets raises its own classes for a missing dataset or config
         raise BenchError(f"{flag} {spec}: cannot load {name!r} ({type(e).__name__}: {str(e).splitlines()[0][:200]})") from None
-    missing = [c for c in ("id", "context", "question") if c not in ds.column_names]
+    missing = [c for c in need if c not in ds.column_names]
     if missing:
         raise BenchError(f"{flag} {spec}: the dataset has no column(s) {', '.join(missing)} (it has {', '.join(ds.column_names)}); "
                          "pass a SQuAD-style QA dataset")
+    return ds
+
+
+def load_dataset(spec: str, flag: str = "--dataset", default_split: str = "validation", need_questions: bool = False) -> SquadFile:
+    """A split of a dataset (see `open_dataset`), checked like a file."""
+    ds = open_dataset(spec, flag, default_split)
     sq = squad_from_rows(enumerate(ds, 1), spec)
     sq.fingerprint = f"datasets:{ds._fingerprint}"
     if need_questions and not sq.examples:

@@ -16,13 +16,19 @@ from .data import Example
 from .errors import BenchError
 
 
+LABEL_RULES = ("shortest", "first")
+
+
 @dataclass(frozen=True)
 class FeatureConfig:
     max_seq_length: int = 384  # tokens per window, special tokens included
     doc_stride: int = 128  # tokens shared by consecutive windows of one context (Hugging Face's meaning)
     max_query_length: int = 64  # longer questions are cut to this many tokens
+    label_rule: str = "shortest"  # which gold answer labels a training window: see `label_answer`
 
     def __post_init__(self):
+        if self.label_rule not in LABEL_RULES:
+            raise BenchError(f"label rule {self.label_rule!r}: choose one of {', '.join(LABEL_RULES)}")
         if self.max_query_length + 4 > self.max_seq_length:
             raise BenchError(f"max_query_length {self.max_query_length} leaves no room for context in max_seq_length {self.max_seq_length}; lower it or raise --max-seq-length")
         if not 0 <= self.doc_stride < self.max_seq_length - self.max_query_length - 3:
@@ -81,8 +87,9 @@ def label_window(offsets: np.ndarray, start_char: int, end_char: int, cls: int) 
     return int(ctx[i]), int(ctx[j])
 
 
-def label_answer(ex: Example):
-    """The gold answer used as the label: the shortest one that the metric counts (first among equals).
+def label_answer(ex: Example, rule: str = "shortest"):
+    """The gold answer used as the label: the shortest one that the metric counts (first among equals), or with
+    rule "first" the first one, as Hugging Face's run_qa.py labels.
 
     Training files have one answer per question, so this only matters for dev-style files with several: the
     shortest answer is the one most likely to fit the decoder's `max_answer_length`. Answers that normalise
@@ -90,6 +97,8 @@ def label_answer(ex: Example):
     """
     from .metric import normalize_answer
 
+    if rule == "first":
+        return ex.answers[0]
     counted = [a for a in ex.answers if normalize_answer(a.text)] or ex.answers
     return min(counted, key=lambda a: len(a.text))
 
@@ -140,7 +149,7 @@ def build_features_reference(examples: list[Example], tokenizer, cfg: FeatureCon
             ex = chunk[ex_in_chunk]
             start = end = cls
             if ex.answers:
-                a = label_answer(ex)
+                a = label_answer(ex, cfg.label_rule)
                 start, end = label_window(offs, a.start, a.end, cls)
             cols["input_ids"].append(ids)
             cols["token_type_ids"].append(np.asarray(enc["token_type_ids"][i], dtype=np.int8))
@@ -294,7 +303,7 @@ def build_features(examples: list[Example], tokenizer, cfg: FeatureConfig = Feat
         head_ids = np.concatenate([tpl.prefix, q, tpl.mid])
         head_types = np.concatenate([tpl.prefix_types, np.full(len(q), tpl.q_type, np.int8), tpl.mid_types])
         p0 = len(head_ids)
-        label = label_answer(ex) if ex.answers else None
+        label = label_answer(ex, cfg.label_rule) if ex.answers else None
         for a, b in spans:
             ids = np.concatenate([head_ids, cids[a:b], tpl.suffix])
             if cls_in_prefix.size:
@@ -362,7 +371,7 @@ def features_cache_key(examples: list[Example], tokenizer, cfg: FeatureConfig) -
 
     h = hashlib.sha256()
     h.update(json.dumps({"format": CACHE_FORMAT, "albert_bench": __version__, "tokenizers": tokenizers.__version__,
-                         "cfg": [cfg.max_seq_length, cfg.doc_stride, cfg.max_query_length],
+                         "cfg": [cfg.max_seq_length, cfg.doc_stride, cfg.max_query_length] + ([cfg.label_rule] if cfg.label_rule != "shortest" else []),
                          "tok": [type(tokenizer).__name__, tokenizer.padding_side, tokenizer.cls_token_id]}).encode())
     tok = json.loads(tokenizer.backend_tokenizer.to_str())
     tok["truncation"] = tok["padding"] = None  # call-time state, not part of the tokenizer's definition

@@ -30,6 +30,8 @@ def sniff(path: str, what: str) -> str:
                 return "parquet"
             f.seek(0)
             first = f.readline(1 << 26)  # a JSON Lines row over 64 MiB is not a QA row
+            while first and not first.strip(b" \t\r\n\xef\xbb\xbf"):  # blank lines (or a lone BOM) before the first row
+                first = f.readline(1 << 26)
             rest = f.read(4096)
     except OSError:
         read_bytes(path, what)  # the one place that words every way a file cannot be read
@@ -55,7 +57,7 @@ def iter_rows(path: str, fmt: str, what: str, chunk_rows: int = 1024) -> Iterato
         from .files import read_json
 
         doc = read_json(path, what)
-        rows = doc.get("data") if isinstance(doc, dict) else doc
+        rows = doc.get("data") if isinstance(doc, dict) and "data" in doc else [doc] if isinstance(doc, dict) else doc
         if not isinstance(rows, list):
             raise BenchError(f"{path}: expected a list of rows, or {{\"data\": [rows]}}; pass {what}")
         for n, row in enumerate(rows, 1):
@@ -65,9 +67,7 @@ def iter_rows(path: str, fmt: str, what: str, chunk_rows: int = 1024) -> Iterato
 def count_rows(path: str, fmt: str) -> int | None:
     """Rows in a flat file, cheaply: Parquet's footer, or the non-blank lines of JSON Lines."""
     if fmt == "parquet":
-        import pyarrow.parquet as pq
-
-        return pq.ParquetFile(path).metadata.num_rows
+        return _parquet_file(path, "a Parquet file").metadata.num_rows
     if fmt == "jsonl":
         n = 0
         with open(path, "rb") as f:
@@ -75,6 +75,21 @@ def count_rows(path: str, fmt: str) -> int | None:
                 n += bool(line.strip())
         return n
     return None
+
+
+def _parquet_file(path: str, what: str):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.ParquetFile(path)
+    except (pa.ArrowException, OSError) as e:
+        raise BenchError(f"{path}: not a readable Parquet file ({str(e).splitlines()[0][:160]}); pass {what}") from None
+
+
+def columns(path: str, fmt: str) -> list[str] | None:
+    """A Parquet file's column names (None for other formats: their rows may differ)."""
+    return list(_parquet_file(path, "a Parquet file").schema_arrow.names) if fmt == "parquet" else None
 
 
 def _object(row, path: str, where: str) -> dict:
@@ -96,18 +111,14 @@ def _jsonl_rows(path: str, what: str) -> Iterator[tuple[int, dict]]:
             try:
                 value = parse_json(line)
             except BenchError as e:
-                raise BenchError(f"{path}: line {lineno}: {str(e).replace('(line 1, ', '(')}; every line of a JSON Lines file is one JSON object") from None
+                raise BenchError(f"{path}: line {lineno}: {str(e).replace('(line 1, column', '(column')}; every line of a JSON Lines file is one JSON object") from None
             yield row, _object(value, path, f"line {lineno}")
 
 
 def _parquet_rows(path: str, what: str, chunk_rows: int) -> Iterator[tuple[int, dict]]:
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
-    try:
-        pf = pq.ParquetFile(path)
-    except (pa.ArrowException, OSError) as e:
-        raise BenchError(f"{path}: not a readable Parquet file ({str(e).splitlines()[0][:160]}); pass {what}") from None
+    pf = _parquet_file(path, what)
     n = 0
     try:
         for batch in pf.iter_batches(batch_size=chunk_rows):
@@ -139,7 +150,17 @@ def write_rows(path: str, rows, fmt: str) -> int:
             n = len(rows)
             # Every key of every row is a column (pyarrow's from_pylist would keep only the first row's keys).
             keys = list(dict.fromkeys(k for r in rows for k in r))
-            pq.write_table(pa.table({k: [r.get(k) for r in rows] for k in keys}), tmp)
+            columns = {}
+            for k in keys:
+                try:
+                    columns[k] = pa.array([r.get(k) for r in rows])
+                except (pa.ArrowException, TypeError) as e:
+                    raise BenchError(f"{path}: column {k!r} cannot be written as Parquet: its values differ in type across rows "
+                                     f"({str(e).splitlines()[0][:120]}); write JSON Lines (.jsonl) instead") from None
+            try:
+                pq.write_table(pa.table(columns), tmp)
+            except pa.ArrowException as e:
+                raise BenchError(f"{path}: cannot be written as Parquet ({str(e).splitlines()[0][:160]}); write JSON Lines (.jsonl) instead") from None
         else:
             raise ValueError(fmt)
         os.replace(tmp, path)

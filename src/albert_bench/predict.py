@@ -18,6 +18,7 @@ its process count) count as written and are merged by the next run.
 from __future__ import annotations
 
 import glob
+import hashlib
 import heapq
 import json
 import os
@@ -25,11 +26,11 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from .data import parse_squad
+from .data import as_rows, parse_squad
 from .decode import TOP_K
 from .errors import BenchError
 from .files import check_output, lone_surrogate, parse_json, read_json
-from .formats import count_rows, iter_rows, sniff
+from .formats import columns, count_rows, iter_rows, sniff
 from .progress import bar as progress_bar
 
 CHUNK_ROWS = 256  # rows answered and written together: bounds memory and what an interruption costs
@@ -42,10 +43,24 @@ class Row:
     question: str = ""
     context: str = ""
     error: str | None = None
+    input_hash: str = ""  # of the row's question and context: a resumed run checks it is answering the same input
 
 
-def _row(n: int, raw: dict) -> Row:
+def _hash(raw: dict) -> str:
+    text = json.dumps([raw.get("question"), raw.get("context")], ensure_ascii=True, default=str)  # ASCII: lone surrogates too
+    return hashlib.sha1(text.encode()).hexdigest()[:12]
+
+
+def _row(n: int, raw) -> Row:
     """A row's id, question and context, or the reason it cannot be answered (the row still gets a line)."""
+    if not isinstance(raw, dict):
+        return Row(n, n, error="row: expected an object with question and context", input_hash=_hash({"question": raw}))
+    row = _checked(n, raw)
+    row.input_hash = _hash(raw)
+    return row
+
+
+def _checked(n: int, raw: dict) -> Row:
     rid = raw.get("id", n)
     if isinstance(rid, bool) or not isinstance(rid, (str, int)):
         return Row(n, n, error=f"id: should be a string or an integer, got {json.dumps(rid, default=str)[:40]}")
@@ -64,20 +79,36 @@ def _row(n: int, raw: dict) -> Row:
 
 
 def read_rows(input: str | None, dataset: str | None) -> tuple[Iterator[Row], int | None]:
-    """(rows, how many or None) of a flat file (streamed), a SQuAD JSON file or a `--dataset` split."""
+    """(rows, how many or None) of a flat file (streamed), a SQuAD JSON file or a `--dataset` split. Only
+    question, context and id are read: gold answers, right or wrong, are not this command's business."""
     if dataset:
-        from .data import load_dataset
+        from .data import open_dataset
 
-        sq = load_dataset(dataset, flag="--dataset")
-        return (Row(n, e.id, e.question, e.context) for n, e in enumerate(sq.examples, 1)), len(sq.examples)
+        ds = open_dataset(dataset, need=("question", "context"))
+        return (_row(n, raw) for n, raw in enumerate(ds, 1)), len(ds)
     what = "questions to answer with --input: rows of question and context (.jsonl, .json, .parquet) or a SQuAD JSON file"
     fmt = sniff(input, what)
     if fmt == "json":
         doc = read_json(input, what)
-        if isinstance(doc, dict) and isinstance(doc.get("data"), list) and doc["data"] and isinstance(doc["data"][0], dict) and "paragraphs" in doc["data"][0]:
-            ex = parse_squad(doc, input).examples
-            return (Row(n, e.id, e.question, e.context) for n, e in enumerate(ex, 1)), len(ex)
+        rows = as_rows(doc)
+        if rows is None:  # SQuAD's nested articles
+            rows = _squad_rows(doc, input)
+        return (_row(n, r) for n, r in enumerate(rows, 1)), len(rows)
+    names = columns(input, fmt)
+    if names is not None and not {"question", "context"} <= set(names):
+        raise BenchError(f"{input}: no {' or '.join(c for c in ('question', 'context') if c not in names)} column (it has {', '.join(names)}); "
+                         "pass rows of question and context")
     return (_row(n, raw) for n, raw in iter_rows(input, fmt, what)), count_rows(input, fmt)
+
+
+def _squad_rows(doc, path: str) -> list[dict]:
+    """SQuAD's questions as rows of id, question, context; a file not shaped like SQuAD gets parse_squad's error."""
+    try:
+        return [{"id": qa.get("id"), "question": qa.get("question"), "context": p.get("context")}
+                for a in doc["data"] for p in a["paragraphs"] for qa in p["qas"]]
+    except (KeyError, TypeError, AttributeError):
+        parse_squad(doc, path)  # names what is wrong, in one line
+        raise
 
 
 def part_path(output: str, rank: int, world: int) -> str:
@@ -119,18 +150,18 @@ def _key(rid) -> str:
 
 @dataclass
 class Done:
-    ids: set[str]  # ids with a line already
-    rows: set[int]  # row numbers with a line already (what identifies a repeated id's error line)
+    ids: dict[str, str]  # id → input hash of its first line, for ids with a line already
+    rows: dict[int, tuple[str, str]]  # row number → (id, input hash): what identifies a repeated id's error line
     errors: int = 0  # lines already written that hold an error
 
 
 def done_lines(output: str, repair: bool = False) -> Done:
     """What is already written: in the output and in any parts a sharded run left."""
-    done = Done(set(), set())
+    done = Done({}, {})
     for path in ([output] if os.path.exists(output) else []) + _parts(output):
         for rec in _written(path, repair):
-            done.ids.add(_key(rec["id"]))
-            done.rows.add(rec["row"])
+            done.ids.setdefault(_key(rec["id"]), rec.get("input_hash", ""))
+            done.rows[rec["row"]] = (_key(rec["id"]), rec.get("input_hash", ""))
             done.errors += "error" in rec
     return done
 
@@ -158,8 +189,8 @@ def merge_parts(output: str) -> int:
 
 def _line(row: Row, result: dict | None, top_k: int) -> dict:
     if row.error:
-        return {"id": row.id, "row": row.n, "error": row.error}
-    return {"id": row.id, "row": row.n, "answer": result["answer"], "start": result["start"], "end": result["end"],
+        return {"id": row.id, "row": row.n, "input_hash": row.input_hash, "error": row.error}
+    return {"id": row.id, "row": row.n, "input_hash": row.input_hash, "answer": result["answer"], "start": result["start"], "end": result["end"],
             "score": result["score"], "no_answer": result["no_answer"], "alternatives": result["alternatives"][:top_k]}
 
 
@@ -194,7 +225,7 @@ def predict(qa, input: str | None, output: str, done: Done, dataset: str | None 
             if (row.n - 1) % world != rank:
                 continue
             counts["rows"] += 1
-            if row.n in done.rows if seen[key] != row.n else key in done.ids:
+            if row.n in done.rows if seen[key] != row.n else key in done.ids:  # same input: `check_same_input` made sure
                 counts["skipped"] += 1
                 bar.update(1)
                 continue
@@ -205,6 +236,20 @@ def predict(qa, input: str | None, output: str, done: Done, dataset: str | None 
             flush()
         os.fsync(out.fileno())
     return counts
+
+
+def check_same_input(input: str | None, dataset: str | None, output: str, done: Done) -> None:
+    """Before a resumed run answers anything: every row the output already holds an answer for asks the same
+    question about the same context now, or one line saying the output belongs to other input."""
+    if not done.ids:
+        return
+    rows, _ = read_rows(input, dataset)
+    for row in rows:
+        key = _key(row.id)
+        was_key, was = done.rows.get(row.n, (key, done.ids.get(key)))
+        if was_key != key or was and was != row.input_hash:  # (a line without input_hash, from an older version, is taken on trust)
+            raise BenchError(f"{output}: holds an answer for id {row.id!r} (row {row.n}) to another question or context than the input has now: "
+                             "it was written from other input; pass a new --output (or remove it to start over)")
 
 
 def check_args(output: str, top_k: int, chunk_rows: int, input: str | None, dataset: str | None) -> None:
@@ -240,6 +285,7 @@ def run(model: str, input: str | None, output: str, dataset: str | None = None, 
         done_lines(output, repair=True)  # one process cuts torn last lines, before anyone reads or appends
     barrier()
     done = done_lines(output)
+    check_same_input(input, dataset, output, done)  # every process: they all stop here, or none does
     barrier()  # everyone has read what was written before anyone appends
     device = str(state.device) if state else None
     qa = QuestionAnswerer.from_pretrained(model, device=device, batch_size=batch_size, backend=backend, precision=precision)

@@ -36,7 +36,7 @@ from .decode import DecodeConfig, decode, tuned_threshold
 from .errors import BenchError, all_problems
 from . import rundir
 from .files import check_output, read_json, read_text, write_json_atomic
-from .features import FeatureConfig, cached_features
+from .features import LABEL_RULES, FeatureConfig, cached_features
 from .metric import squad_v2_evaluate
 from .model import QAConfig, check_model_source, collate, infer, load_model, qa_forward, save_model, uses_token_type_ids
 
@@ -65,6 +65,8 @@ class TrainConfig:
     doc_stride: int = _f(FeatureConfig.doc_stride, "tokens shared by consecutive windows")
     max_query_length: int = _f(FeatureConfig.max_query_length, "questions are cut to this many tokens")
     max_answer_length: int = _f(DecodeConfig.max_answer_length, "longest answer in tokens when decoding")
+    label_answer: str = _f(FeatureConfig.label_rule, "which gold answer labels a question with several: 'shortest' counted by the metric, "
+                           "or 'first' (as run_qa.py); training files have one", choices=LABEL_RULES)
     seed: int = _f(42, "seed for weights, data order and dropout")
     run_dir: str | None = _f(None, "where everything of this run goes (default runs/<timestamp>)")
     resume: bool = _f(False, "continue from the newest checkpoint in --run-dir (default: the newest run under runs/)")
@@ -358,7 +360,7 @@ class _Stop:
 
 def main(cfg: TrainConfig, resume_from: str | None = None) -> dict:
     cfg, acc, model, tokenizer, train_sq, dev_sq = setup(cfg)
-    fcfg = FeatureConfig(cfg.max_seq_length, cfg.doc_stride, cfg.max_query_length)
+    fcfg = FeatureConfig(cfg.max_seq_length, cfg.doc_stride, cfg.max_query_length, cfg.label_answer)
     train_ex = train_sq.examples[: cfg.max_train_examples or None]
     dev_ex = dev_sq.examples[: cfg.max_eval_examples or None]
     for name, sq, ex in (("--train-file", train_sq, train_ex), ("--dev-file", dev_sq, dev_ex)):
@@ -599,8 +601,8 @@ def _evaluate_and_log(cfg, acc, model, tokenizer, dev_ex, dev_feats, dev_data, s
             write_json_atomic(os.path.join(cfg.run_dir, "best", "dev_predictions.json"), {"step": state.step, "best_text": dec.best_text, "null_odds": dec.null_odds})
             try:  # the model card (best/README.md): results, data, settings; a problem with it must not end the run
                 write_card(cfg.run_dir)
-            except BenchError as e:
-                warnings.warn(f"no model card written: {e}", stacklevel=2)
+            except Exception as e:  # noqa: BLE001 -- any: hours of training are worth more than the card
+                warnings.warn(f"no model card written ({type(e).__name__}: {e}); `albert-bench card {cfg.run_dir}` writes it later", stacklevel=2)
     acc.wait_for_everyone()
     state.last_eval_step = state.step
     # every process needs best_f1 in its trainer_state; only the main one computed it
@@ -673,9 +675,9 @@ def _start_trackers(cfg, acc, step: int) -> None:
                 runs["wandb"] = tr.run.id
             elif tr.name == "mlflow":
                 runs["mlflow"] = tr.active_run.info.run_id
-        if runs and runs != ids:  # the ids a resumed run continues
+        if runs and {**ids, **runs} != ids:  # the ids a resumed run continues (kept for trackers this session left out)
             info = _read_json(info_path) or {}
-            info["tracker_runs"] = runs
+            info["tracker_runs"] = {**ids, **runs}
             write_json_atomic(info_path, info)
 
 
