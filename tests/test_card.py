@@ -429,8 +429,8 @@ def test_train_writes_the_card_with_best_and_the_cli_rewrites_it(run, capsys):
     assert _at_zero(row).items() <= _by_label(card).items()
     assert main(["card", str(run)]) == 0
     assert capsys.readouterr().out.strip() == str(run / "best" / "README.md")
-    strip = lambda t: "\n".join(line for line in t.splitlines() if "training time" not in line)  # noqa: E731  (sessions end after the card)
-    assert strip((run / "best" / "README.md").read_text()) == strip(written)
+    # the same results (the text may differ: the test model is cached across changes to card.py, and sessions end after the card)
+    assert _by_label(ModelCard.load(run / "best" / "README.md")) == _by_label(ModelCard(written))
 
 
 def test_push_cli_offline_is_one_line(best, capsys, monkeypatch):

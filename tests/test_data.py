@@ -3,7 +3,7 @@ import json
 import pytest
 
 from albert_bench.cli import main
-from albert_bench.data import load_squad, parse_squad, resolve, split_by_article, stats
+from albert_bench.data import parse_squad, resolve, split_by_article, stats
 from albert_bench.errors import BenchError
 
 

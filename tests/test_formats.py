@@ -181,6 +181,7 @@ def _bad(row_update):
     (_bad({"question": "   "}), "row 2 (id q1): field 'question' is empty"),
     (_bad({"question": "Who\ud800?"}), "row 2 (id q1): field 'question' holds a lone surrogate at character 3"),
     (_bad({"id": 7}), "row 2: field 'id' should be a string"),
+    (_bad(lambda rows: rows[1].pop("answers")), "row 2 (id q1): no 'answers' field"),
     (_bad({"id": "q0"}), "row 2 (id q0): duplicate question id (also row 1)"),
     (_bad(lambda rows: rows.insert(1, [1, 2])), "line 2: expected a JSON object with question and context, got a list"),
     (_bad(lambda rows: rows.insert(2, '{"id": "x", ')), "line 3: not valid JSON"),
@@ -300,6 +301,11 @@ def test_train_on_a_dataset_equals_train_on_its_files(dataset_dir, tmp_path):
     assert [{k: r[k] for k in keys} for r in a] == [{k: r[k] for k in keys} for r in b]
     info = json.load(open(tmp_path / "a" / "run_info.json"))
     assert info["train_file"] == f"{dataset_dir}::train" and info["dev_sha256"].startswith("datasets:")
+    from huggingface_hub import ModelCard
+
+    result = ModelCard.load(tmp_path / "a" / "best" / "README.md").data.eval_results[0]  # the card names the dataset, not a local path
+    assert (result.dataset_type, result.dataset_name, result.dataset_split) == (dataset_dir.name, f"{dataset_dir.name}::validation", "validation")
+    assert str(dataset_dir) not in (tmp_path / "a" / "best" / "README.md").read_text()
 
 
 def test_train_refuses_a_split_in_dataset(dataset_dir, tmp_path, capsys):
@@ -318,7 +324,8 @@ def test_load_data_needs_exactly_one_source():
 
 
 def test_a_list_of_rows_is_rows_even_when_its_first_row_is_wrong(tmp_path, capsys):
-    (tmp_path / "l.json").write_text(json.dumps([{"id": "r1", "context": "abc"}, {"id": "r2", "context": "abc", "question": "q?"}]))
+    none = {"text": [], "answer_start": []}
+    (tmp_path / "l.json").write_text(json.dumps([{"id": "r1", "context": "abc", "answers": none}, {"id": "r2", "context": "abc", "question": "q?", "answers": none}]))
     assert main(["data", "stats", str(tmp_path / "l.json")]) == 2
     assert "row 1 (id r1): field 'question' should be a string" in capsys.readouterr().err
 

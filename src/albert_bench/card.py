@@ -30,7 +30,7 @@ TASK = ("question-answering", "Extractive Question Answering")
 # Config settings that do not shape the model (bookkeeping, paths), left out of the card's settings table.
 _NOT_SETTINGS = {"run_dir", "resume", "config", "report_to", "save_steps", "keep_checkpoints", "no_feature_cache",
                  "eval_batch_size", "eval_steps", "data_dir"}
-_PATHS = {"model", "train_file", "dev_file"}
+_PATHS = {"model", "train_file", "dev_file", "dataset"}
 _WHAT = "a run directory written by `albert-bench train`"
 
 
@@ -156,10 +156,16 @@ def write_card(run_dir: str) -> str:
     tuned, why_not = _tuned_from_dev(info, preds, threshold, row)
 
     dev_name, dev_sha = _name(info.get("dev_file")), info.get("dev_sha256")
-    official = dev_name == "dev-v2.0.json"
-    dataset = {"dataset_type": "squad_v2" if official else "json",
-               "dataset_name": f"SQuAD 2.0 dev ({dev_name})" if official else f"{dev_name} (SQuAD 2.0 format)",
-               "dataset_split": "validation", "dataset_revision": dev_sha}
+    hub_dataset = str(dev_sha or "").startswith("datasets:")  # trained with --dataset NAME[:CONFIG]: dev_file is the spec
+    if hub_dataset:
+        name, *rest = str(info.get("dev_file") or "").split(":")
+        if name.startswith(("/", ".", "~")) or name.count("/") > 1:  # a local folder: its name only, the card is for others
+            name = _name(name)
+        dev_name = ":".join([name, *rest])
+    official = dev_name == "dev-v2.0.json" or (hub_dataset and dev_name.split(":")[0] in ("squad_v2", "rajpurkar/squad_v2"))
+    dataset = {"dataset_type": dev_name.split(":")[0] if hub_dataset else "squad_v2" if official else "json",
+               "dataset_name": dev_name if hub_dataset else f"SQuAD 2.0 dev ({dev_name})" if official else f"{dev_name} (SQuAD 2.0 format)",
+               "dataset_split": (dev_name.split(":") + ["", ""])[2] or "validation" if hub_dataset else "validation", "dataset_revision": dev_sha}
     model = str(cfg.get("model") or info.get("model") or "")
     # A hub name (not a local directory) the weights started from is the base model; a random init has none.
     hub_base = (cfg.get("init") == "pretrained" and model and not os.path.exists(model) and not model.startswith(("/", ".", "~"))

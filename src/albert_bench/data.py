@@ -310,7 +310,9 @@ def squad_from_rows(rows, path: str = "<rows>", version: str = "v2.0") -> SquadF
                 qa[k] = _answers_from_row(v, path, qwhere, k)
             elif k not in _ROW_KEYS:
                 qa[k] = v
-        qa.setdefault("answers", [])
+        if "answers" not in qa:  # a file of questions only: scoring or training on it would count every one unanswerable
+            raise _fail(path, qwhere, "no 'answers' field (an unanswerable question has empty lists); to answer questions "
+                        "without gold answers use `albert-bench predict`")
         question, answers, missing, moved = _question(qa, context, path, qwhere, qid)
         repaired += moved
         unfound += [(qid, a.text) for a in missing]
