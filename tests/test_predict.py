@@ -222,3 +222,12 @@ def test_one_row_json_lines_and_squad_with_bad_gold_answers_are_answered(trained
         assert main(["predict", "--model", str(trained[0] / "best"), "--input", str(tmp_path / src), "--output", str(tmp_path / f"{src}.jsonl")]) == 0
         lines = read(tmp_path / f"{src}.jsonl")
         assert len(lines) == 1 and "answer" in lines[0]
+
+
+def test_predict_reads_a_dataset_split_through_datasets(trained, rows, reference, tmp_path):
+    """`--dataset DIR:...:SPLIT` (a local folder, as `datasets` reads one): the same answers as the file."""
+    (tmp_path / "ds").mkdir()
+    write_rows(str(tmp_path / "ds" / "validation.parquet"), [{k: r[k] for k in ("id", "question", "context")} for r in rows], "parquet")
+    out = tmp_path / "a.jsonl"
+    assert main(["predict", "--model", str(trained[0] / "best"), "--dataset", str(tmp_path / "ds"), "--output", str(out), "--top-k", "2"]) == 0
+    same_answers(read(out), reference, rows)
