@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import BenchError
-from .files import lone_surrogate, read_json
+from .files import json_kind, lone_surrogate, read_json
 from .formats import iter_rows, sniff
 
 SQUAD2_URLS = {
@@ -153,11 +153,6 @@ def resolve(path_or_url: str, cache_dir: str | os.PathLike | None = None, flag: 
 
 def _fail(path: str, where: str, what: str) -> BenchError:
     return BenchError(f"{path}: {where}: {what}; fix the file, or pass valid SQuAD v1.1/v2.0 JSON or datasets-style rows (README: Data)")
-
-
-def json_kind(value) -> str:
-    """The JSON name of a decoded value's type, for messages."""
-    return {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "a list", dict: "an object", type(None): "null"}.get(type(value), type(value).__name__)
 
 
 _WANT = {str: "a string", list: "a list", dict: "an object", int: "an integer"}

@@ -165,6 +165,11 @@ def _warn(message: str) -> None:
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
+def json_kind(value) -> str:
+    """The JSON name of a decoded value's type, for messages."""
+    return {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "a list", dict: "an object", type(None): "null"}.get(type(value), type(value).__name__)
+
+
 def lone_surrogate(text: str) -> int | None:
     """The position of the first lone surrogate in `text` (what a broken encoder or `\\ud800` in JSON leaves;
     no tokenizer or UTF-8 writer can take it), or None."""

@@ -14,7 +14,7 @@ import os
 from collections.abc import Iterator
 
 from .errors import BenchError
-from .files import parse_json, read_bytes
+from .files import json_kind, parse_json, read_bytes
 
 PARQUET_MAGIC = b"PAR1"
 FLAT_SUFFIXES = {".jsonl": "jsonl", ".parquet": "parquet"}
@@ -94,8 +94,7 @@ def columns(path: str, fmt: str) -> list[str] | None:
 
 def _object(row, path: str, where: str) -> dict:
     if not isinstance(row, dict):
-        kind = {list: "a list", str: "a string", type(None): "null", bool: "a boolean"}.get(type(row), "a number")
-        raise BenchError(f"{path}: {where}: expected a JSON object with question and context, got {kind}")
+        raise BenchError(f"{path}: {where}: expected a JSON object with question and context, got {json_kind(row)}")
     return row
 
 
