@@ -258,7 +258,7 @@ def main() -> None:
         r = rows[name]
         lines.append(f"| {name} | {r['exact']:.2f} | {r['f1']:.2f} | {r.get('HasAns_f1', float('nan')):.2f} | {r.get('NoAns_f1', float('nan')):.2f} | "
                      f"{r['best_exact']:.2f} | {r['best_f1']:.2f} ({r['best_f1_thresh']:.3f}) | {r['train_s']:.0f} | {r['windows_per_s']:.1f} |")
-    lines += notes + ([f"", a.note] if a.note else [])
+    lines += notes + (["", a.note] if a.note else [])
     print("\n".join(lines))
     if not a.no_write:
         write_section("bench_recipe", "\n".join(lines))

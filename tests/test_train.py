@@ -157,7 +157,8 @@ def test_yaml_config_and_flags(small, tmp_path, capsys):
     saved = json.load(open(tmp_path / "run-yaml" / "config.json"))
     assert saved["lr"] == 3e-5 and saved["mixed_precision"] == "no"
     for bad, msg in (("mixed_precision: fp32\n", "choose one of"), ("report_to: tensorbord\n", "unknown target"),
-                     ("max_answer_length: 0\n", "--max-answer-length must be positive")):
+                     ("max_answer_length: 0\n", "--max-answer-length must be positive"), ("layer_decay: true\n", "layer_decay=True should be float"),
+                     ("layer_decay: 1.5\n", "--layer-decay 1.5: must be in (0, 1]")):
         cfg.write_text(bad)
         _one_line_error(here(capsys, *train_args(small, tmp_path / "run-bad", "--config", cfg)), msg)
     assert not (tmp_path / "run-bad").exists()

@@ -145,7 +145,7 @@ def resolve_config(args: dict) -> TrainConfig:
     for f in fields(TrainConfig):  # YAML values are checked as strictly as flags
         v = getattr(cfg, f.name)
         want = {"int": int, "float": (int, float), "bool": bool, "str": str}.get(str(f.type))
-        if want and not isinstance(v, want) or (want is int and isinstance(v, bool)):
+        if want and not isinstance(v, want) or (want is not bool and isinstance(v, bool)):  # YAML's true is no number
             raise BenchError(f"setting {f.name}={v!r} should be {str(f.type)}")
         if "choices" in f.metadata and v not in f.metadata["choices"]:
             raise BenchError(f"setting {f.name}={v!r}: choose one of {', '.join(f.metadata['choices'])}")
