@@ -253,8 +253,9 @@ def main() -> None:
     notes = ["", "training s: albert-bench = the `train` command's sessions (features, training, evaluation, saving); reference = "
              "`Trainer.train()` alone. windows/s: training steps only, on both sides (albert-bench pads each batch to its "
              "longest window, the recipe every window to max_seq_length)."]
-    order = list(names.values())
-    for name in sorted(rows, key=lambda n: (order.index(n) if n in order else len(order), n)):
+    order = list(names.values())  # a lever's row (its flags appended) right under the row it adds to
+    base = lambda n: max((k for k in order if n == k or n.startswith(k + " ")), key=len, default=n)  # noqa: E731
+    for name in sorted(rows, key=lambda n: (order.index(base(n)) if base(n) in order else len(order), n)):
         r = rows[name]
         lines.append(f"| {name} | {r['exact']:.2f} | {r['f1']:.2f} | {r.get('HasAns_f1', float('nan')):.2f} | {r.get('NoAns_f1', float('nan')):.2f} | "
                      f"{r['best_exact']:.2f} | {r['best_f1']:.2f} ({r['best_f1_thresh']:.3f}) | {r['train_s']:.0f} | {r['windows_per_s']:.1f} |")

@@ -244,6 +244,12 @@ def test_layer_decay_gives_each_depth_its_rate_and_the_schedule_keeps_the_ratios
     _, r = rates(albert, layer_decay=0.5)
     assert r["albert.encoder.albert_layer_groups.0.albert_layers.0.attention.query.weight"][0] == 1e-3
     assert r["albert.embeddings.word_embeddings.weight"][0] == r["albert.encoder.embedding_hidden_mapping_in.weight"][0] == pytest.approx(1e-3 * 0.5 ** 5)
+    # DeBERTa-v2: the relative-position table and the encoder's own LayerNorm serve every layer: the head's rate
+    from albert_bench.train import layer_depth
+
+    assert layer_depth("deberta.encoder.rel_embeddings.weight", 12) == layer_depth("deberta.encoder.LayerNorm.weight", 12) == 13
+    assert layer_depth("deberta.embeddings.word_embeddings.weight", 12) == layer_depth("electra.embeddings_project.weight", 12) == 0
+    assert layer_depth("distilbert.transformer.layer.5.ffn.lin1.weight", 6) == 6
 
 
 @pytest.mark.parametrize("value", ["0", "1.5", "-0.9", "nan"])
@@ -371,7 +377,11 @@ def test_resume_refuses_settings_that_change_the_run_and_records_allowed_ones(sm
     r = here(capsys, "train", "--resume", "--run-dir", run)  # finished: says so and changes nothing
     assert r.returncode == 0 and "the run is finished (epoch 3 of 3" in r.stderr and "--epochs" in r.stderr
     assert (run / "metrics.jsonl").read_text() == before
-    r = here(capsys, "train", "--resume", "--run-dir", run, "--epochs", 4, "--train-file", small / "train.json")  # the same file: fine
+    # a run saved before a setting existed (here --layer-decay) had its default: neither a clash nor a change
+    saved = json.load(open(run / "config.json"))
+    del saved["layer_decay"]
+    (run / "config.json").write_text(json.dumps(saved))
+    r = here(capsys, "train", "--resume", "--run-dir", run, "--epochs", 4, "--train-file", small / "train.json", "--layer-decay", 1)  # the same file: fine
     assert r.returncode == 0, r.stderr[-2000:]
     assert [m["epoch"] for m in metrics(run)] == [1.0, 2.0, 3.0, 4.0]
     info = json.load(open(run / "run_info.json"))

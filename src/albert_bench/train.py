@@ -167,6 +167,7 @@ def resolve_config(args: dict) -> TrainConfig:
         saved = read_json(os.path.join(cfg.run_dir, "config.json"), "the run's config.json (written by `train`)")
         if not isinstance(saved, dict) or set(saved) - {f.name for f in fields(TrainConfig)}:
             raise BenchError(f"{cfg.run_dir}/config.json: not a config written by this version of `train`; start a new run")
+        saved = {**asdict(TrainConfig()), **saved}  # a setting added since the run was saved: the run had its default
         clash = [f"{k} (saved {saved.get(k)!r}, given {v!r})" for k, v in given.items()
                  if k not in RESUME_MAY_CHANGE and not _same_setting(k, saved.get(k), v)]
         if clash:
@@ -269,7 +270,7 @@ def setup(cfg: TrainConfig):
     if acc.is_main_process:
         changes = {}
         if cfg.resume:
-            saved = read_json(os.path.join(cfg.run_dir, "config.json"), "the run's config.json (written by `train`)")
+            saved = {**asdict(TrainConfig()), **read_json(os.path.join(cfg.run_dir, "config.json"), "the run's config.json (written by `train`)")}
             changes = {k: [saved.get(k), v] for k, v in asdict(cfg).items() if k not in ("resume", "run_dir", "config") and saved.get(k) != v}
         write_json_atomic(os.path.join(cfg.run_dir, "config.json"), asdict(cfg))
         import yaml
@@ -402,10 +403,14 @@ def make_loader(n: int, batch_size: int, seed: int, collate_fn, lengths: np.ndar
 _LAYER = re.compile(r"\.layers?\.(\d+)\.")
 
 
+_EMBEDDINGS = re.compile(r"(^|\.)(embeddings|embeddings_project|embedding_hidden_mapping_in)\.")
+
+
 def layer_depth(name: str, n_layers: int) -> int:
     """How deep a parameter sits, for --layer-decay: 0 the embeddings, i + 1 encoder layer i (`...layer.i...`),
-    n_layers + 1 the rest (the QA head, a pooler, and weights every layer shares, such as ALBERT's one layer)."""
-    if "embeddings" in name or "embedding_hidden_mapping_in" in name:
+    n_layers + 1 the rest (the QA head, a pooler, and weights every layer shares, such as ALBERT's one layer or
+    DeBERTa's relative-position table)."""
+    if _EMBEDDINGS.search(name):
         return 0
     m = _LAYER.search(name)
     return int(m.group(1)) + 1 if m and int(m.group(1)) < n_layers else n_layers + 1
