@@ -207,18 +207,6 @@ def test_bad_inputs(small, tmp_path, capsys):
     _one_line_error(r, "no checkpoint")
 
 
-def test_adamw_runs_its_fused_kernel_on_cpu_too():
-    """As Trainer's default optim: a MiniLM-L6 optimizer step takes 10 ms fused against 54-64 ms looped."""
-    from transformers import BertConfig, BertForQuestionAnswering
-
-    from albert_bench.train import TrainConfig, _optimizer
-
-    bert = BertForQuestionAnswering(BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=2, num_attention_heads=2, intermediate_size=32))
-    opt = _optimizer(bert, TrainConfig(lr=1e-3, weight_decay=0.01))
-    assert opt.defaults["fused"] and [g["weight_decay"] for g in opt.param_groups] == [0.01, 0.0]
-    assert sum(len(g["params"]) for g in opt.param_groups) == len(list(bert.parameters()))
-
-
 def test_length_grouped_sampler_is_a_seeded_permutation_with_uniform_batches():
     import numpy as np
 
