@@ -227,10 +227,13 @@ def main() -> None:
     saved = json.loads(store.read_text()) if store.exists() else {}
     rows = saved.get("rows", {}) if saved.get("settings") == settings else {}
     names = {"ours": "albert-bench train", "reference": "reference recipe (run_qa.py rebuilt)", "ours-first": "albert-bench train --label-answer first"}
+    runs = [r.strip() for r in a.runs.split(",") if r.strip()]
+    if set(runs) - set(names):  # before any 40-minute row runs
+        raise SystemExit(f"--runs: unknown {', '.join(sorted(set(runs) - set(names)))}; choose from {', '.join(names)}")
     with tempfile.TemporaryDirectory() as d:
         d = Path(d)
         train, dev = split(d, a.max_train_questions, a.max_eval_questions)
-        for run in [r.strip() for r in a.runs.split(",") if r.strip()]:
+        for run in runs:
             if run == "reference":
                 row = run_reference(model, train, dev, d / run, a)
             else:

@@ -158,10 +158,7 @@ def resolve_config(args: dict) -> TrainConfig:
         raise BenchError(f"--resume: no checkpoint in {cfg.run_dir}/checkpoints; start a new run without --resume")
     if cfg.resume:
         # The saved config wins; a setting that would change the run is refused, a few may change (RESUME_MAY_CHANGE).
-        saved = read_json(os.path.join(cfg.run_dir, "config.json"), "the run's config.json (written by `train`)")
-        if not isinstance(saved, dict) or set(saved) - {f.name for f in fields(TrainConfig)}:
-            raise BenchError(f"{cfg.run_dir}/config.json: not a config written by this version of `train`; start a new run")
-        saved = {**asdict(TrainConfig()), **saved}  # a setting added since the run was saved: the run had its default
+        saved = saved_config(cfg.run_dir)
         clash = [f"{k} (saved {saved.get(k)!r}, given {v!r})" for k, v in given.items()
                  if k not in RESUME_MAY_CHANGE and not _same_setting(k, saved.get(k), v)]
         if clash:
@@ -173,6 +170,14 @@ def resolve_config(args: dict) -> TrainConfig:
 
 
 # ---------------------------------------------------------------- setup
+
+
+def saved_config(run_dir: str) -> dict:
+    """The run's saved settings; one added to `TrainConfig` since the run was saved reads as its default (the run had it)."""
+    saved = read_json(os.path.join(run_dir, "config.json"), "the run's config.json (written by `train`)")
+    if not isinstance(saved, dict) or set(saved) - {f.name for f in fields(TrainConfig)}:
+        raise BenchError(f"{run_dir}/config.json: not a config written by this version of `train`; start a new run")
+    return {**asdict(TrainConfig()), **saved}
 
 
 # Settings a resumed run may change: to extend it, and how often it evaluates, saves and reports.
@@ -264,7 +269,7 @@ def setup(cfg: TrainConfig):
     if acc.is_main_process:
         changes = {}
         if cfg.resume:
-            saved = {**asdict(TrainConfig()), **read_json(os.path.join(cfg.run_dir, "config.json"), "the run's config.json (written by `train`)")}
+            saved = saved_config(cfg.run_dir)
             changes = {k: [saved.get(k), v] for k, v in asdict(cfg).items() if k not in ("resume", "run_dir", "config") and saved.get(k) != v}
         write_json_atomic(os.path.join(cfg.run_dir, "config.json"), asdict(cfg))
         import yaml
