@@ -231,6 +231,47 @@ def test_length_grouped_sampler_is_a_seeded_permutation_with_uniform_batches():
     assert firsts != sorted(firsts) and firsts != sorted(firsts, reverse=True)
 
 
+def test_null_window_keep_trains_on_every_answer_and_a_share_of_no_answer_windows():
+    import numpy as np
+
+    from albert_bench.train import EpochSampler
+
+    rng = np.random.default_rng(3)
+    null = rng.random(1000) < 0.6
+    lengths = rng.integers(20, 384, size=1000)
+    answers, nulls = set(np.flatnonzero(~null).tolist()), set(np.flatnonzero(null).tolist())
+    for grouped in (None, lengths):
+        s = EpochSampler(1000, seed=7, lengths=grouped, batch_size=8, group=10, null=null, null_keep=0.25)
+        s.use_epoch(0)
+        a = list(s)
+        assert len(a) == len(set(a)) == len(s) == len(answers) + round(0.25 * len(nulls))
+        assert answers <= set(a)  # every window with an answer, once
+        assert a == list(s)  # same (seed, epoch), same windows and order: what resuming relies on
+        s.use_epoch(1)
+        b = list(s)
+        assert len(b) == len(s) and set(b) & nulls != set(a) & nulls  # a new draw of no-answer windows each epoch
+    # keeping every window changes nothing: the order is the one runs without the option always had
+    for grouped in (None, lengths):
+        assert list(EpochSampler(1000, 7, grouped, 8, null=null, null_keep=1.0)) == list(EpochSampler(1000, 7, grouped, 8))
+    # a share that rounds to none still keeps one
+    assert len(EpochSampler(10, 7, null=np.eye(10, dtype=bool)[0], null_keep=0.01)) == 10
+
+
+def test_null_window_keep_run_takes_fewer_steps(small, tmp_path, capsys):
+    train = json.loads((small / "train.json").read_text())
+    qas = [q for a in train["data"] for p in a["paragraphs"] for q in p["qas"]]
+    unanswerable = sum(1 for q in qas if not q["answers"])  # one window per question in `small`
+    assert 0 < unanswerable < len(qas)
+    r = here(capsys, *train_args(small, tmp_path / "r", "--epochs", 1, "--batch-size", 8, "--null-window-keep", 0.5,
+                                 "--report-to", "none", "--save-steps", 0))
+    assert r.returncode == 0, r.stderr
+    kept = len(qas) - unanswerable + round(0.5 * unanswerable)
+    assert metrics(tmp_path / "r")[-1]["step"] == -(-kept // 8)
+    for bad in (0, 1.5, -1):
+        r = here(capsys, *train_args(small, tmp_path / f"bad{bad}", "--null-window-keep", bad))
+        _one_line_error(r, "--null-window-keep", "at most 1")
+
+
 def test_group_by_length_run_is_deterministic(small, tmp_path, capsys):
     rows = []
     for name in ("a", "b"):

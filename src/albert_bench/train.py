@@ -80,6 +80,8 @@ class TrainConfig:
     max_steps: int = _f(0, "stop after this many optimizer steps (0: no limit; for speed runs)")
     max_train_examples: int = _f(0, "use only the first N training questions (0: all)")
     max_eval_examples: int = _f(0, "evaluate on only the first N dev questions (0: all)")
+    null_window_keep: float = _f(1.0, "share of the training windows whose label is no-answer to train on, drawn anew each epoch (Alberti et al. "
+                                  "2019 downsample them): fewer steps and less pull towards no-answer; every window with an answer stays")
     group_by_length: bool = _f(False, "windows of similar length share a batch: little padding, faster steps; can slow convergence (a small synthetic set reached 82 instead of 99 EM in 8 epochs)")
     compile: bool = _f(False, "torch.compile the model (GPU; the first steps of each batch width are slow)")
     no_feature_cache: bool = _f(False, "do not read or write tokenized features in the cache (ALBERT_BENCH_CACHE/features)")
@@ -149,6 +151,8 @@ def resolve_config(args: dict) -> TrainConfig:
     bad = [n for n in positive if getattr(cfg, n) < 1] + (["lr"] if cfg.lr <= 0 else [])
     if bad:
         raise BenchError(f"{', '.join('--' + n.replace('_', '-') for n in bad)} must be positive")
+    if not 0 < cfg.null_window_keep <= 1:
+        raise BenchError(f"--null-window-keep {cfg.null_window_keep}: give a share above 0 and at most 1 (1 keeps every window)")
     report_targets(cfg.report_to)
     if cfg.resume and not cfg.run_dir:
         cfg.run_dir = _newest("runs/*")
@@ -322,11 +326,17 @@ class EpochSampler(torch.utils.data.Sampler):
     windows are cut into groups of 50 batches, each group sorted by length and cut into batches, and the batches
     of a group shuffled again, so a batch is random in content but uniform in length. Deliberately no
     `set_epoch`: accelerate would call it with its own count of iterations, which restarts at 0 after a resume.
+
+    With `null` (which windows are labelled no-answer) and `null_keep` < 1, each epoch trains on that share of
+    them, drawn from (seed, epoch) too, and on every other window: the same number of windows every epoch.
     """
 
-    def __init__(self, n: int, seed: int, lengths: np.ndarray | None = None, batch_size: int = 1, group: int = 50):
+    def __init__(self, n: int, seed: int, lengths: np.ndarray | None = None, batch_size: int = 1, group: int = 50,
+                 null: np.ndarray | None = None, null_keep: float = 1.0):
         self.n, self.seed, self.epoch = n, seed, 0
         self.lengths, self.batch_size, self.group = lengths, batch_size, group
+        self.null_index = np.flatnonzero(null) if null is not None and null_keep < 1 else np.zeros(0, dtype=np.int64)
+        self.null_kept = max(1, round(null_keep * len(self.null_index))) if len(self.null_index) else 0
 
     def use_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -334,10 +344,13 @@ class EpochSampler(torch.utils.data.Sampler):
     def __iter__(self):
         rng = np.random.default_rng([self.seed, self.epoch])
         order = rng.permutation(self.n)
+        if len(self.null_index):  # its own stream: with every window kept, the order is what it always was
+            dropped = np.random.default_rng([self.seed, self.epoch, 1]).permutation(self.null_index)[self.null_kept :]
+            order = order[~np.isin(order, dropped)]
         if self.lengths is None or self.batch_size <= 1:
             return iter(order.tolist())
         out, size = [], self.batch_size * self.group
-        for lo in range(0, self.n, size):
+        for lo in range(0, len(order), size):
             chunk = order[lo : lo + size]
             chunk = chunk[np.argsort(-self.lengths[chunk], kind="stable")]
             batches = [chunk[i : i + self.batch_size] for i in range(0, len(chunk), self.batch_size)]
@@ -349,7 +362,7 @@ class EpochSampler(torch.utils.data.Sampler):
         return iter(np.concatenate(out).tolist() if out else [])
 
     def __len__(self) -> int:
-        return self.n
+        return self.n - len(self.null_index) + self.null_kept
 
 
 class _Stop:
@@ -387,9 +400,10 @@ def main(cfg: TrainConfig, resume_from: str | None = None) -> dict:
     return fit(cfg, acc, model, tokenizer, train_feats, dev_ex, dev_feats, dev_data, resume_from)
 
 
-def make_loader(n: int, batch_size: int, seed: int, collate_fn, lengths: np.ndarray | None = None) -> tuple[torch.utils.data.DataLoader, EpochSampler]:
+def make_loader(n: int, batch_size: int, seed: int, collate_fn, lengths: np.ndarray | None = None,
+                null: np.ndarray | None = None, null_keep: float = 1.0) -> tuple[torch.utils.data.DataLoader, EpochSampler]:
     """Batches of window indices in a (seed, epoch) order; `accelerate.prepare` shards them across processes."""
-    sampler = EpochSampler(n, seed, lengths, batch_size)
+    sampler = EpochSampler(n, seed, lengths, batch_size, null=null, null_keep=null_keep)
     loader = torch.utils.data.DataLoader(
         range(n), batch_size=batch_size, sampler=sampler, collate_fn=collate_fn,
         # Its own generator: starting an iterator draws a seed, which must not come from the global RNG that
@@ -467,7 +481,8 @@ def fit(cfg, acc, model, tokenizer, train_feats, dev_ex, dev_feats, dev_data, re
     # grad-accum forward passes in `train_step`: the padding, and so the loss, is what one big batch would have.
     loader, sampler = make_loader(len(train_feats), cfg.batch_size * cfg.grad_accum, cfg.seed,
                                   lambda idx: collate(train_feats, np.asarray(idx), tokenizer.pad_token_id, tt, labels=True, multiple=multiple),
-                                  lengths=train_feats.lengths if cfg.group_by_length else None)
+                                  lengths=train_feats.lengths if cfg.group_by_length else None,
+                                  null=train_feats.start_positions == train_feats.cls_index, null_keep=cfg.null_window_keep)
     optimizer = _optimizer(model, cfg)
     steps_per_epoch = math.ceil(len(loader) / acc.num_processes)
     total = steps_per_epoch * cfg.epochs if not cfg.max_steps else min(cfg.max_steps, steps_per_epoch * cfg.epochs)
