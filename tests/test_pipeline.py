@@ -297,9 +297,15 @@ def test_long_context_is_answered_across_windows(qa):
         assert len(enc["input_ids"]) >= windows and len(hold) >= holding
         r = qa(question=q, context=MIDDLE, max_seq_len=max_seq_len, doc_stride=doc_stride, max_question_len=16)
         assert r["answer"] == "purple" and (r["start"], r["end"]) == (at, at + 6)
-        # "purple" is in several windows' overlap: its score is the best window's, a probability (the old
-        # pipeline added the windows' scores up: about 6 with doc_stride 96)
-        assert 0.5 < r["score"] <= 1.0
+        # "purple" is in several windows' overlap: its score is the best window's p_start·p_end, a probability (the
+        # old pipeline added the windows' scores up: about 6 with doc_stride 96), however sure this model is
+        per_window = []
+        for s, e, allowed, _, encoding in old_windows(qa, q, MIDDLE, max_seq_len, doc_stride):
+            first, last = encoding.char_to_token(at, 1), encoding.char_to_token(at + 5, 1)
+            if first is not None and last is not None:
+                per_window.append(softmax_over(s, allowed)[first] * softmax_over(e, allowed)[last])
+        assert len(per_window) >= holding and r["score"] <= 1.0
+        assert r["score"] == pytest.approx(max(per_window), rel=1e-4) and sum(per_window) > max(per_window) * (1 + 1e-3)
     # the no-answer score is the smallest over the windows: here, the one window that holds the answer
     null = next(a for a in qa(question=q, context=MIDDLE, max_seq_len=128, doc_stride=32, top_k=100, handle_impossible_answer=True) if a["answer"] == "")
     per_window = [softmax_over(s, al)[0] * softmax_over(e, al)[0] for s, e, al, _, _ in old_windows(qa, q, MIDDLE, 128, 32)]
