@@ -309,7 +309,7 @@ def test_long_context_is_answered_across_windows(qa):
     # the no-answer score is the smallest over the windows: here, the one window that holds the answer
     null = next(a for a in qa(question=q, context=MIDDLE, max_seq_len=128, doc_stride=32, top_k=100, handle_impossible_answer=True) if a["answer"] == "")
     per_window = [softmax_over(s, al)[0] * softmax_over(e, al)[0] for s, e, al, _, _ in old_windows(qa, q, MIDDLE, 128, 32)]
-    assert null["score"] == pytest.approx(min(per_window), rel=1e-4) and min(per_window) < 0.1 * max(per_window)
+    assert null["score"] == pytest.approx(min(per_window), rel=1e-4) and min(per_window) < max(per_window) * (1 - 1e-3)
 
 
 def test_long_questions_are_cut_to_max_question_len(qa):
