@@ -128,8 +128,14 @@ def test_tuned_figures_come_from_the_saved_threshold_em_and_f1_apart(run):
     answered = [q for q, t in preds["best_text"].items() if t][:40:3]
     for q in answered:
         preds["best_text"][q] += " indeed"
-    preds_file.write_text(json.dumps(preds))
     thr = json.loads((run / "best" / "qa_config.json").read_text())["null_threshold"]
+    # A few right answers with null odds between 0 and the saved threshold: answered at one and not at the other, so
+    # the figures at the two differ whatever odds the trained model happens to give.
+    dev = json.loads(Path(json.loads((run / "run_info.json").read_text())["dev_file"]).read_text())["data"]
+    gold = {q["id"]: q["answers"][0]["text"] for a in dev for p in a["paragraphs"] for q in p["qas"] if q["answers"]}
+    for q in [q for q in gold if q not in answered][:5]:
+        preds["best_text"][q], preds["null_odds"][q] = gold[q], thr / 2
+    preds_file.write_text(json.dumps(preds))
     want = _dev_metric(run, thr)
     assert want["exact"] != want["f1"] and want["HasAns_exact"] != want["HasAns_f1"]
     assert want["HasAns_exact"] != _dev_metric(run, 0.0)["HasAns_exact"]  # the threshold matters here

@@ -290,6 +290,7 @@ def test_empty_answer_only_with_handle_impossible_answer(qa):
 def test_long_context_is_answered_across_windows(qa):
     q = "What is the favourite colour of Omar?"
     at = MIDDLE.index("purple")
+    powered = []  # per setting: whether its windows' sum and max differ, so that the check below tells them apart
     for max_seq_len, doc_stride, windows, holding in ((128, 32, 6, 2), (128, 96, 20, 6), (64, 40, 36, 4)):
         enc = qa.tokenizer(q, MIDDLE, truncation="only_second", max_length=max_seq_len, stride=doc_stride,
                            return_overflowing_tokens=True, return_offsets_mapping=True)
@@ -305,7 +306,11 @@ def test_long_context_is_answered_across_windows(qa):
             if first is not None and last is not None:
                 per_window.append(softmax_over(s, allowed)[first] * softmax_over(e, allowed)[last])
         assert len(per_window) >= holding and r["score"] <= 1.0
-        assert r["score"] == pytest.approx(max(per_window), rel=1e-4) and sum(per_window) > max(per_window) * (1 + 1e-3)
+        assert r["score"] == pytest.approx(max(per_window), rel=1e-4)
+        powered.append(sum(per_window) > max(per_window) * (1 + 1e-3))
+    # A model sure in one window gives the others ~0 and sum = max there; among the settings (20 windows hold it
+    # at doc_stride 96) some must not be, or the check above could not catch a sum
+    assert any(powered), powered
     # the no-answer score is the smallest over the windows: here, the one window that holds the answer
     null = next(a for a in qa(question=q, context=MIDDLE, max_seq_len=128, doc_stride=32, top_k=100, handle_impossible_answer=True) if a["answer"] == "")
     per_window = [softmax_over(s, al)[0] * softmax_over(e, al)[0] for s, e, al, _, _ in old_windows(qa, q, MIDDLE, 128, 32)]

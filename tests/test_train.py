@@ -375,6 +375,31 @@ def test_resume_refuses_settings_that_change_the_run_and_records_allowed_ones(sm
     assert info["resumed_with_changes"][-1]["changes"] == {"epochs": [3, 4]} and json.load(open(run / "config.json"))["epochs"] == 4
 
 
+def test_a_new_run_is_refused_a_directory_that_holds_a_run(small, unbroken, tmp_path, capsys):
+    run = copy_run(unbroken, tmp_path / "run")
+    before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file() and p.name != ".lock"}
+    r = here(capsys, *train_args(small, run, "--epochs", 1))
+    _one_line_error(r, f"--run-dir {run} already holds a run", "metrics.jsonl, checkpoints/, best/", "--resume", "--overwrite", "new --run-dir")
+    assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file() and p.name != ".lock"} == before  # nothing appended or replaced
+    _one_line_error(here(capsys, *train_args(small, run, "--resume", "--overwrite")), "give one of them")
+    # --overwrite: the earlier run's record is gone, not mixed in; a resume of the new run does not delete it again
+    r = here(capsys, *train_args(small, run, "--epochs", 1, "--batch-size", 16, "--overwrite"))
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert [m["step"] for m in metrics(run)] == [15] and len(json.load(open(run / "run_info.json"))["sessions"]) == 1
+    assert sorted(os.listdir(run / "checkpoints")) == ["step-00000015"] and json.load(open(run / "best" / "dev_predictions.json"))["step"] == 15
+    r = here(capsys, "train", "--resume", "--run-dir", run, "--epochs", 2)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert [m["step"] for m in metrics(run)] == [15, 30]
+    # A run stopped before its first evaluation or checkpoint left only its settings: a new run starts its own record there.
+    stopped = tmp_path / "stopped"
+    stopped.mkdir()
+    for f in ("config.json", "run_info.json"):
+        (stopped / f).write_bytes((run / f).read_bytes())
+    r = here(capsys, *train_args(small, stopped, "--epochs", 1, "--batch-size", 16))
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert len(json.load(open(stopped / "run_info.json"))["sessions"]) == 1 and [m["step"] for m in metrics(stopped)] == [15]
+
+
 def test_a_failed_write_is_one_line_and_leaves_the_last_checkpoint_intact(small, unbroken, tmp_path):
     """A real fault: the training process may write files of at most 1 MB (RLIMIT_FSIZE), as a full disk would stop it."""
     import resource

@@ -28,7 +28,7 @@ from .files import read_json, write_failed
 CARD = "README.md"
 TASK = ("question-answering", "Extractive Question Answering")
 # Config settings that do not shape the model (bookkeeping, paths), left out of the card's settings table.
-_NOT_SETTINGS = {"run_dir", "resume", "config", "report_to", "save_steps", "keep_checkpoints", "no_feature_cache",
+_NOT_SETTINGS = {"run_dir", "resume", "overwrite", "config", "report_to", "save_steps", "keep_checkpoints", "no_feature_cache",
                  "eval_batch_size", "eval_steps", "data_dir"}
 _PATHS = {"model", "train_file", "dev_file", "dataset"}
 _WHAT = "a run directory written by `albert-bench train`"

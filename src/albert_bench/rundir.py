@@ -53,6 +53,22 @@ def lock(run_dir: str) -> None:
     _held[os.path.realpath(path)] = fd
 
 
+def earlier_run(run_dir: str) -> list[str]:
+    """What an earlier run left in RUN that a new one would mix with (its metrics log, checkpoints, best/); empty
+    for a new directory or one whose run stopped before its first evaluation or checkpoint."""
+    return ([METRICS] if os.path.exists(os.path.join(run_dir, METRICS)) else []) + \
+        ([f"{CHECKPOINTS}/"] if checkpoints(run_dir) else []) + (["best/"] if os.path.exists(os.path.join(run_dir, "best")) else [])
+
+
+def clear(run_dir: str) -> None:
+    """Delete what an earlier run wrote in RUN (for `train --overwrite`); the lock, and anything else, stays."""
+    for name in (METRICS, "run_info.json"):
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(os.path.join(run_dir, name))
+    for name in (CHECKPOINTS, "best", "tb"):
+        shutil.rmtree(os.path.join(run_dir, name), ignore_errors=True)
+
+
 def checkpoints(run_dir: str) -> list[str]:
     """Checkpoint folders, oldest first."""
     return sorted(glob.glob(os.path.join(run_dir, CHECKPOINTS, "step-*")))

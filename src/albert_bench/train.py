@@ -70,6 +70,8 @@ class TrainConfig:
     seed: int = _f(42, "seed for weights, data order and dropout")
     run_dir: str | None = _f(None, "where everything of this run goes (default runs/<timestamp>)")
     resume: bool = _f(False, "continue from the newest checkpoint in --run-dir (default: the newest run under runs/)")
+    overwrite: bool = _f(False, "start anew in a --run-dir that holds a run: its metrics.jsonl, checkpoints/, best/, tb/ and "
+                         "run_info.json are deleted first (without it such a directory is refused)")
     eval_steps: int = _f(0, "also evaluate every N optimizer steps (0: only at the end of each epoch)")
     save_steps: int = _f(500, "checkpoint every N optimizer steps (and at the end of each epoch)")
     keep_checkpoints: int = _f(2, "checkpoints kept (oldest deleted first)")
@@ -154,6 +156,8 @@ def resolve_config(args: dict) -> TrainConfig:
     if not 0 < cfg.null_window_keep <= 1:
         raise BenchError(f"--null-window-keep {cfg.null_window_keep}: give a share above 0 and at most 1 (1 keeps every window)")
     report_targets(cfg.report_to)
+    if cfg.resume and cfg.overwrite:
+        raise BenchError("--resume continues the run in --run-dir and --overwrite deletes it: give one of them")
     if cfg.resume and not cfg.run_dir:
         cfg.run_dir = _newest("runs/*")
         if not cfg.run_dir:
@@ -169,7 +173,7 @@ def resolve_config(args: dict) -> TrainConfig:
             raise BenchError(f"--resume would change the run: {'; '.join(clash)}; resume without them (only "
                              f"{', '.join('--' + k.replace('_', '-') for k in sorted(RESUME_MAY_CHANGE - {'resume', 'run_dir', 'config'}))} "
                              "may change), or start a new run in another --run-dir")
-        cfg = TrainConfig(**{**saved, **{k: v for k, v in given.items() if k in RESUME_MAY_CHANGE}, "resume": True, "run_dir": cfg.run_dir})
+        cfg = TrainConfig(**{**saved, **{k: v for k, v in given.items() if k in RESUME_MAY_CHANGE}, "resume": True, "overwrite": False, "run_dir": cfg.run_dir})
     return cfg
 
 
@@ -186,7 +190,7 @@ def saved_config(run_dir: str) -> dict:
 
 # Settings a resumed run may change: to extend it, and how often it evaluates, saves and reports.
 RESUME_MAY_CHANGE = {"epochs", "max_steps", "eval_steps", "save_steps", "keep_checkpoints", "eval_batch_size", "report_to",
-                     "no_feature_cache", "resume", "run_dir", "config"}
+                     "no_feature_cache", "resume", "overwrite", "run_dir", "config"}
 
 
 def _same_setting(name: str, saved, given) -> bool:
@@ -266,6 +270,14 @@ def setup(cfg: TrainConfig):
     if acc.is_main_process:  # before anything is written into the run directory
         try:
             rundir.lock(cfg.run_dir)
+            # Under the lock: a new run into a directory that holds one would append to its metrics log and
+            # replace its best/, and the mix would read as one run.
+            if not cfg.resume and (found := rundir.earlier_run(cfg.run_dir)):
+                if not cfg.overwrite:
+                    problem = (f"--run-dir {cfg.run_dir} already holds a run ({', '.join(found)}): continue it with --resume, "
+                               "start anew there with --overwrite (deletes it), or give a new --run-dir")
+                else:
+                    rundir.clear(cfg.run_dir)
         except BenchError as e:
             problem = str(e)
     if problem := broadcast_object_list([problem])[0]:
@@ -280,7 +292,8 @@ def setup(cfg: TrainConfig):
 
         with open(os.path.join(cfg.run_dir, "config.yaml"), "w") as fh:
             yaml.safe_dump({**asdict(cfg), "train_file_resolved": train_file, "dev_file_resolved": dev_file, "mixed_precision_resolved": mp}, fh, sort_keys=False)
-        info = _read_json(os.path.join(cfg.run_dir, "run_info.json")) or {
+        # A new run starts its own record: run_info.json left by one that stopped before its first checkpoint is not its.
+        info = (cfg.resume and _read_json(os.path.join(cfg.run_dir, "run_info.json"))) or {
             "model": cfg.model, "init": cfg.init, "model_type": model.config.model_type,
             "train_file": _where(train_sq), "train_sha256": train_sq.sha256,
             "dev_file": _where(dev_sq), "dev_sha256": dev_sq.sha256, "sessions": []}
