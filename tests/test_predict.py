@@ -198,6 +198,37 @@ def test_resume_onto_an_output_of_other_input_is_refused(trained, rows, tmp_path
     assert out.read_bytes() == before
 
 
+def test_resume_with_another_model_or_settings_is_refused(trained, rows, tmp_path, capsys):
+    """A resumed run must not append another model's answers (or other settings') to an output: the file would
+    read as one model's answers."""
+    import shutil
+
+    q, out = tmp_path / "q.jsonl", tmp_path / "o.jsonl"
+    q.write_text("".join(json.dumps(r) + "\n" for r in rows[:4]))
+    best = trained[0] / "best"
+    assert main(["predict", "--model", str(best), "--input", str(q), "--output", str(out)]) == 0
+    q.write_text("".join(json.dumps(r) + "\n" for r in rows[:8]))  # more rows: a resume would answer the new ones
+    before = out.read_bytes()
+    other = tmp_path / "other"
+    shutil.copytree(best, other)
+    (other / "README.md").write_text("a rewritten card")  # not part of answering: still the same model
+    saved = (other / "qa_config.json").read_bytes()
+    cfg = json.loads(saved)
+    for model, extra in ((best, ["--top-k", "2"]), (best, ["--precision", "bf16"]), (other, [])):
+        if model == other:
+            (other / "qa_config.json").write_text(json.dumps({**cfg, "null_threshold": cfg["null_threshold"] + 1.0}))
+        capsys.readouterr()
+        assert main(["predict", "--model", str(model), "--input", str(q), "--output", str(out), *extra]) == 2, extra
+        err = capsys.readouterr().err
+        assert "its answers came from another model, or with another --backend, --precision or --top-k" in err and len(err.strip().splitlines()) == 1
+        assert out.read_bytes() == before
+    # the same model in another folder, card rewritten, same settings: resumed
+    (other / "qa_config.json").write_bytes(saved)
+    assert main(["predict", "--model", str(other), "--input", str(q), "--output", str(out)]) == 0
+    lines = read(out)
+    assert [x["row"] for x in lines] == list(range(1, 9)) and len({x["answered_by"] for x in lines}) == 1
+
+
 @pytest.mark.parametrize("content, needle", [
     ("parquet-no-columns", "no question or context column (it has foo, bar)"),
     ("parquet-cut", "not a readable Parquet file"),

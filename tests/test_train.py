@@ -383,8 +383,12 @@ def test_a_new_run_is_refused_a_directory_that_holds_a_run(small, unbroken, tmp_
     assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file() and p.name != ".lock"} == before  # nothing appended or replaced
     _one_line_error(here(capsys, *train_args(small, run, "--resume", "--overwrite")), "give one of them")
     # --overwrite: the earlier run's record is gone, not mixed in; a resume of the new run does not delete it again
+    (run / "mlruns" / "0").mkdir(parents=True)  # an earlier run's tracker folders
+    old_events = set((run / "tb").rglob("events.*"))
+    assert old_events
     r = here(capsys, *train_args(small, run, "--epochs", 1, "--batch-size", 16, "--overwrite"))
     assert r.returncode == 0, r.stderr[-2000:]
+    assert not (run / "mlruns").exists() and not old_events & set((run / "tb").rglob("events.*"))
     assert [m["step"] for m in metrics(run)] == [15] and len(json.load(open(run / "run_info.json"))["sessions"]) == 1
     assert sorted(os.listdir(run / "checkpoints")) == ["step-00000015"] and json.load(open(run / "best" / "dev_predictions.json"))["step"] == 15
     r = here(capsys, "train", "--resume", "--run-dir", run, "--epochs", 2)

@@ -7,7 +7,8 @@ Rows need `question` and `context` (an `id` is optional: the row number stands i
 JSON Lines and Parquet are read a chunk at a time and every chunk's answers are appended and flushed before the
 next, so memory stays flat whatever the input's size (benchmarks/bench_predict.py measures it) and an interrupted
 run loses at most the chunk in flight: run the same command again and rows whose id is already written are
-skipped. A row that cannot be answered (no question, a lone surrogate, a repeated id) gets an `error` line of
+skipped; an output whose lines another model (or another --backend, --precision, --top-k) wrote is refused, so
+one file never mixes two models' answers. A row that cannot be answered (no question, a lone surrogate, a repeated id) gets an `error` line of
 its own — never a silent gap — and the command exits 1 after finishing the others.
 
 Sharding: process r of w answers rows r, r + w, r + 2w, ... into OUTPUT.part-r-of-w; when all are done, process 0
@@ -24,7 +25,7 @@ import json
 import os
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .data import as_rows, parse_squad
 from .decode import TOP_K
@@ -153,6 +154,29 @@ class Done:
     ids: dict[str, str]  # id → input hash of its first line, for ids with a line already
     rows: dict[int, tuple[str, str]]  # row number → (id, input hash): what identifies a repeated id's error line
     errors: int = 0  # lines already written that hold an error
+    answered_by: set[str] = field(default_factory=set)  # the `answerer_hash` of every line written so far
+
+
+# Files of a model directory that do not shape its answers: the card and the dev predictions `train` keeps there.
+_NOT_ANSWERING = {"README.md", "dev_predictions.json"}
+
+
+def answerer_hash(model: str, backend: str, precision: str, top_k: int) -> str:
+    """Of what makes the answers: every file of the model directory (its card and dev predictions aside), the
+    backend and precision asked for, and --top-k. Each line carries it, so that a resumed run does not append
+    another model's answers to an output, which would then read as one model's."""
+    from .qa import resolve_backend
+
+    h = hashlib.sha1(json.dumps([resolve_backend(model, backend), precision, top_k]).encode())
+    for name in sorted(os.listdir(model)):
+        path = os.path.join(model, name)
+        if name in _NOT_ANSWERING or name.startswith(".") or not os.path.isfile(path):
+            continue
+        h.update(name.encode() + b"\0")
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+    return h.hexdigest()[:12]
 
 
 def done_lines(output: str, repair: bool = False) -> Done:
@@ -163,6 +187,8 @@ def done_lines(output: str, repair: bool = False) -> Done:
             done.ids.setdefault(_key(rec["id"]), rec.get("input_hash", ""))
             done.rows[rec["row"]] = (_key(rec["id"]), rec.get("input_hash", ""))
             done.errors += "error" in rec
+            if "answered_by" in rec:  # (a line from an older version, without it, is taken on trust)
+                done.answered_by.add(rec["answered_by"])
     return done
 
 
@@ -187,15 +213,15 @@ def merge_parts(output: str) -> int:
     return n
 
 
-def _line(row: Row, result: dict | None, top_k: int) -> dict:
+def _line(row: Row, result: dict | None, top_k: int, answered_by: str) -> dict:
     if row.error:
-        return {"id": row.id, "row": row.n, "input_hash": row.input_hash, "error": row.error}
-    return {"id": row.id, "row": row.n, "input_hash": row.input_hash, "answer": result["answer"], "start": result["start"], "end": result["end"],
-            "score": result["score"], "no_answer": result["no_answer"], "alternatives": result["alternatives"][:top_k]}
+        return {"id": row.id, "row": row.n, "input_hash": row.input_hash, "answered_by": answered_by, "error": row.error}
+    return {"id": row.id, "row": row.n, "input_hash": row.input_hash, "answered_by": answered_by, "answer": result["answer"], "start": result["start"],
+            "end": result["end"], "score": result["score"], "no_answer": result["no_answer"], "alternatives": result["alternatives"][:top_k]}
 
 
 def predict(qa, input: str | None, output: str, done: Done, dataset: str | None = None, top_k: int = TOP_K,
-            chunk_rows: int = CHUNK_ROWS, rank: int = 0, world: int = 1) -> dict:
+            chunk_rows: int = CHUNK_ROWS, rank: int = 0, world: int = 1, answered_by: str = "") -> dict:
     """Answer this process's slice of the rows into its output (the file itself, or its part when sharded),
     skipping what `done` holds. Returns counts: answered, skipped (already written), errors, the slice's rows."""
     rows, total = read_rows(input, dataset)
@@ -211,7 +237,7 @@ def predict(qa, input: str | None, output: str, done: Done, dataset: str | None 
             todo = [r for r in chunk if not r.error]
             results = iter(qa.answer_batch([(r.question, r.context) for r in todo], top_k=max(top_k, 1)) if todo else [])
             for r in chunk:
-                out.write(json.dumps(_line(r, None if r.error else next(results), top_k), ensure_ascii=False) + "\n")
+                out.write(json.dumps(_line(r, None if r.error else next(results), top_k, answered_by), ensure_ascii=False) + "\n")
                 counts["errors" if r.error else "answered"] += 1
             out.flush()  # a finished chunk survives whatever comes next
             bar.update(len(chunk))
@@ -252,6 +278,14 @@ def check_same_input(input: str | None, dataset: str | None, output: str, done: 
                              "it was written from other input; pass a new --output (or remove it to start over)")
 
 
+def check_same_answerer(output: str, done: Done, answered_by: str) -> None:
+    """Before a resumed run answers anything: the output's lines came from this model with these settings, or one
+    line saying they did not (the answers would mix two models in one file)."""
+    if done.answered_by - {answered_by}:
+        raise BenchError(f"{output}: its answers came from another model, or with another --backend, --precision or --top-k, "
+                         "than this run's; pass a new --output (or remove it to start over)")
+
+
 def check_args(output: str, top_k: int, chunk_rows: int, input: str | None, dataset: str | None) -> None:
     if bool(input) == bool(dataset):
         raise BenchError("pass the questions as --input FILE or as --dataset NAME[:CONFIG][:SPLIT], one of them")
@@ -285,11 +319,13 @@ def run(model: str, input: str | None, output: str, dataset: str | None = None, 
         done_lines(output, repair=True)  # one process cuts torn last lines, before anyone reads or appends
     barrier()
     done = done_lines(output)
-    check_same_input(input, dataset, output, done)  # every process: they all stop here, or none does
+    answered_by = answerer_hash(model, backend, precision, top_k)
+    check_same_answerer(output, done, answered_by)  # every process: they all stop here, or none does
+    check_same_input(input, dataset, output, done)
     barrier()  # everyone has read what was written before anyone appends
     device = str(state.device) if state else None
     qa = QuestionAnswerer.from_pretrained(model, device=device, batch_size=batch_size, backend=backend, precision=precision)
-    counts = predict(qa, input, output, done, dataset, top_k, chunk_rows, rank, world)
+    counts = predict(qa, input, output, done, dataset, top_k, chunk_rows, rank, world, answered_by)
     counts["errors_before"] = done.errors if rank == 0 else 0  # error lines an earlier run wrote: still errors
     barrier()
     if rank == 0:

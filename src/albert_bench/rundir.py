@@ -65,7 +65,7 @@ def clear(run_dir: str) -> None:
     for name in (METRICS, "run_info.json"):
         with contextlib.suppress(FileNotFoundError):
             os.remove(os.path.join(run_dir, name))
-    for name in (CHECKPOINTS, "best", "tb"):
+    for name in (CHECKPOINTS, "best", "tb", "wandb", "mlruns"):  # the trackers' folders too: a new run is not the old one's
         shutil.rmtree(os.path.join(run_dir, name), ignore_errors=True)
 
 

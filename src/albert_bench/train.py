@@ -70,8 +70,8 @@ class TrainConfig:
     seed: int = _f(42, "seed for weights, data order and dropout")
     run_dir: str | None = _f(None, "where everything of this run goes (default runs/<timestamp>)")
     resume: bool = _f(False, "continue from the newest checkpoint in --run-dir (default: the newest run under runs/)")
-    overwrite: bool = _f(False, "start anew in a --run-dir that holds a run: its metrics.jsonl, checkpoints/, best/, tb/ and "
-                         "run_info.json are deleted first (without it such a directory is refused)")
+    overwrite: bool = _f(False, "start anew in a --run-dir that holds a run: its metrics.jsonl, run_info.json, checkpoints/, best/ "
+                         "and tracker folders (tb/, wandb/, mlruns/) are deleted first (without it such a directory is refused)")
     eval_steps: int = _f(0, "also evaluate every N optimizer steps (0: only at the end of each epoch)")
     save_steps: int = _f(500, "checkpoint every N optimizer steps (and at the end of each epoch)")
     keep_checkpoints: int = _f(2, "checkpoints kept (oldest deleted first)")
