@@ -119,6 +119,18 @@ def test_out_suffix_decides_what_is_written_and_is_checked_first(trained, tmp_pa
     md = (tmp_path / "r.md").read_text()
     assert md.startswith("# albert-bench report") and "<html" not in md and not (tmp_path / "r.html").exists()
     assert any(p.suffix == ".png" for p in tmp_path.iterdir())  # its plots beside it
+    # a second Markdown report in the same folder keeps its own plots: each report links only images named for it
+    import re
+    import shutil
+
+    other = tmp_path / "other" / trained[0].name  # another run with the same folder name
+    shutil.copytree(trained[0], other, ignore=shutil.ignore_patterns("checkpoints", ".lock"))
+    assert main(["report", str(other), run, "--out", str(tmp_path / "s.md")]) == 0
+    for name, runs in (("r", 1), ("s", 2)):
+        linked = re.findall(r"\]\(([^)]+\.png)\)", (tmp_path / f"{name}.md").read_text())
+        assert linked and all(f.startswith(f"{name}-") and (tmp_path / f).exists() for f in linked)
+        assert len(set(linked)) == len(linked) and len(linked) % runs == 0
+    assert (tmp_path / "r.md").read_text() == md
     assert main(["report", run, "--out", str(tmp_path / "p.html")]) == 0
     assert (tmp_path / "p.html").read_text().startswith("<!doctype html>") and not (tmp_path / "p.md").exists()
     both = tmp_path / "both"

@@ -253,8 +253,8 @@ def md_text(value) -> str:
     return html.escape(str(value), quote=False).replace("\n", " ")
 
 
-def build(runs: list[Run]) -> tuple[str, str, dict[str, bytes]]:
-    """(html, markdown, {image file name: png}) for these runs."""
+def build(runs: list[Run], image_prefix: str = "") -> tuple[str, str, dict[str, bytes]]:
+    """(html, markdown, {image file name: png}) for these runs; image names start with `image_prefix`."""
     H, M, images = [], [], {}
 
     def table(head, rows):
@@ -276,7 +276,7 @@ def build(runs: list[Run]) -> tuple[str, str, dict[str, bytes]]:
         heading(2, "Leaderboard")
         rows = sorted((summary(r) for r in runs), key=lambda s: -s["best F1"])
         table(list(rows[0]), [[_fmt(v) for v in s.values()] for s in rows])
-    for run in runs:
+    for number, run in enumerate(runs, 1):
         heading(2, f"Run {run.name}")
         s = summary(run)
         info = run.info
@@ -299,7 +299,9 @@ def build(runs: list[Run]) -> tuple[str, str, dict[str, bytes]]:
             para(f"No published SQuAD 2.0 dev result is on file for {s['model']}.")
         table(["source", "no-answer threshold", "EM", "F1"], rows)
         for key, png in plots(run).items():
-            fname = f"{run.name}-{key}.png"
+            # The report's name and the run's number in it: two Markdown reports in one folder, or two runs that
+            # share a folder name, never overwrite each other's plots.
+            fname = f"{image_prefix}{number}-{run.name}-{key}.png"
             images[fname] = png
             H.append(f'<figure><img alt="{html.escape(key)}" src="data:image/png;base64,{base64.b64encode(png).decode()}"></figure>')
             M.append(f"![{key}]({fname})\n")
@@ -343,7 +345,7 @@ def write_report(run_dirs: list[str], out: str, dev_file: str | None = None) -> 
     for i, r in enumerate(runs):  # image names must not collide
         if names.count(r.name) > 1:
             r.name = f"{r.name}-{i}"
-    page, md, images = build(runs)
+    page, md, images = build(runs, image_prefix=os.path.splitext(os.path.basename(md_path))[0] + "-" if md_path else "")
     written = []
     if page_path:
         os.makedirs(os.path.dirname(os.path.abspath(page_path)), exist_ok=True)
