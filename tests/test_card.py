@@ -223,6 +223,7 @@ class FakeHub(ThreadingHTTPServer):
         self.lfs: dict[str, bytes] = {}
         self.commits: list[list[dict]] = []
         self.validated: list[str] = []
+        self.files: dict[str, dict[str, int]] = {}  # repo → path → size: what its commits left there
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -251,6 +252,9 @@ class _Handler(BaseHTTPRequestHandler):
         hub.requests.append(("GET", self.path))
         if self.path == "/api/whoami-v2" and self._authorized():
             self._send(200, {"type": "user", "name": "tester", "auth": {"type": "access_token", "accessToken": {"role": "write"}}})
+        elif self.path.startswith("/api/models/") and "/tree/main" in self.path:  # list_repo_files: one page
+            repo = self.path.split("/api/models/", 1)[1].split("/tree/", 1)[0]
+            self._send(200, [{"type": "file", "path": p, "size": n, "oid": "b" * 40} for p, n in sorted(hub.files.get(repo, {}).items())])
         elif self.path != "/api/whoami-v2":
             self._send(404, {"error": "not found"})
 
@@ -298,6 +302,12 @@ class _Handler(BaseHTTPRequestHandler):
             lines = [json.loads(line) for line in body.decode().splitlines() if line.strip()]
             hub.commits.append(lines)
             repo = self.path.split("/api/models/", 1)[1].split("/commit/", 1)[0]
+            files = hub.files.setdefault(repo, {})
+            for line in lines:
+                if line["key"] == "deletedFile":
+                    files.pop(line["value"]["path"], None)
+                elif line["key"] in ("file", "lfsFile"):
+                    files[line["value"]["path"]] = line["value"].get("size") or len(base64.b64decode(line["value"]["content"]))
             self._send(200, {"commitUrl": f"{hub.base}/{repo}/commit/{'a' * 40}", "commitOid": "a" * 40, "pullRequestUrl": None})
         else:
             self._send(404, {"error": "not found"})
@@ -421,6 +431,16 @@ def test_push_uploads_the_folder_through_the_real_client(tmp_path, best, hub):
     assert all(regular[name] == local[name] for name in regular)
     for name, oid in lfs.items():
         assert oid == hashlib.sha256(local[name]).hexdigest() and hub.lfs[oid] == local[name]
+    # Pushed again, from a folder without one of those files: the repo holds the folder, not a mix of both pushes
+    # (a stale file beside new weights would load as part of the new model); the hub's .gitattributes stays.
+    hub.files["tester/albert-test"][".gitattributes"] = 10
+    again = tmp_path / "again"
+    shutil.copytree(best, again)
+    (again / "dev_predictions.json").unlink()
+    rc, _, err, _ = _push(tmp_path, again, repo_id="albert-test", HF_ENDPOINT=hub.base, HF_TOKEN=GOOD_TOKEN, HF_HUB_DISABLE_XET="1")
+    assert rc == 0, err
+    assert [v["value"]["path"] for v in hub.commits[1] if v["key"] == "deletedFile"] == ["dev_predictions.json"]
+    assert set(hub.files["tester/albert-test"]) == {p.name for p in again.iterdir()} | {".gitattributes"}
 
 
 def test_train_writes_the_card_with_best_and_the_cli_rewrites_it(run, capsys):

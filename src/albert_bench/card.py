@@ -360,7 +360,10 @@ def push(model_dir: str, repo_id: str, private: bool = False, token: str | None 
         url = api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
         api.upload_folder(repo_id=url.repo_id, folder_path=model_dir, repo_type="model",
                           commit_message=f"albert-bench push of {_name(os.path.abspath(model_dir))}",
-                          ignore_patterns=[".*", "*.tmp*"])
+                          ignore_patterns=[".*", "*.tmp*"],
+                          # The repo becomes the folder: files an earlier push left (other weights, an old
+                          # model.onnx) would otherwise load beside the new ones. The hub's .gitattributes stays.
+                          delete_patterns=["*"])
     except HfHubHTTPError as e:
         status = getattr(e.response, "status_code", None)
         hint = "; check that the token may write to that namespace (`hf auth login`)" if status in (401, 403) else ""
