@@ -22,6 +22,7 @@ def test_evaluate_writes_outputs_and_scores_like_score(trained, tmp_path, capsys
     assert main(["evaluate", "--model", str(run / "best"), "--data", str(d / "dev.json"), "--out", str(out)]) == 0
     m = json.load(open(out / "metrics.json"))
     assert m["exact"] >= 95.0 and m["total"] == 400
+    assert m["evaluated"] == {"model": str(run / "best"), "data": str(d / "dev.json"), "backend": "torch", "precision": "fp32"}
     preds, odds, nbest = (json.load(open(out / f)) for f in ("predictions.json", "null_odds.json", "nbest.json"))
     assert set(preds) == set(odds) == set(nbest) and len(preds) == 400
     thr = json.load(open(run / "best" / "qa_config.json"))["null_threshold"]
@@ -31,6 +32,39 @@ def test_evaluate_writes_outputs_and_scores_like_score(trained, tmp_path, capsys
     assert main(["score", "--data", str(d / "dev.json"), "--predictions", str(out / "predictions.json")]) == 0
     s = json.loads(capsys.readouterr().out)
     assert s["exact"] == pytest.approx(m["exact"]) and s["f1"] == pytest.approx(m["f1"])
+
+
+def test_an_evaluation_stopped_half_way_leaves_no_mix_of_two(trained, tmp_path):
+    """A real fault: the second evaluation may write files of a few kB (RLIMIT_FSIZE, as a full disk would), enough
+    for its predictions but not its nbest.json; what is left in --out must not pair its files with the first's."""
+    import os
+    import resource
+    import signal
+    import subprocess
+    import sys
+
+    run, d = trained
+    out = tmp_path / "eval"
+    assert main(["evaluate", "--model", str(run / "best"), "--data", str(d / "dev.json"), "--out", str(out)]) == 0
+    size = {f.name: f.stat().st_size for f in out.iterdir()}
+    data = json.loads((d / "dev.json").read_text())
+    paragraphs = [p for a in data["data"] for p in a["paragraphs"]]
+    half = {**data, "data": [{"title": "half", "paragraphs": paragraphs[: len(paragraphs) // 2]}]}
+    (tmp_path / "half.json").write_text(json.dumps(half))
+    limit = max(size["predictions.json"], size["null_odds.json"]) + 1000
+    assert size["nbest.json"] // 3 > limit  # half the questions' nbest.json cannot be written
+
+    def cap():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # write() then fails with EFBIG instead of killing the process
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    r = subprocess.run([sys.executable, "-m", "albert_bench", "evaluate", "--model", str(run / "best"), "--data", str(tmp_path / "half.json"),
+                        "--out", str(out)], capture_output=True, text=True, preexec_fn=cap,
+                       env={**os.environ, "HF_HUB_OFFLINE": "1", "ALBERT_BENCH_CACHE": str(tmp_path / "cache")})
+    assert r.returncode != 0 and "Traceback" not in r.stderr and r.stderr.strip().splitlines()[-1].startswith("error: "), r.stderr[-2000:]
+    assert not (out / "metrics.json").exists() and not (out / "nbest.json").exists(), r.stderr  # the first evaluation's are gone too
+    asked = {q["id"] for a in half["data"] for p in a["paragraphs"] for q in p["qas"]}
+    assert set(json.loads((out / "predictions.json").read_text())) == set(json.loads((out / "null_odds.json").read_text())) == asked
 
 
 @pytest.fixture(scope="module")

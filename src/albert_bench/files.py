@@ -96,6 +96,8 @@ def write_json_atomic(path: str, obj) -> None:
         with open(tmp, "w", encoding="utf-8", errors="strict") as f:
             f.write(text)
         os.replace(tmp, path)
+    except OSError as e:  # a full disk or a file-size limit: one line, not a traceback
+        raise write_failed("the file", path, e, then="run the command again") from None
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
@@ -199,11 +201,11 @@ def free_space(path: str) -> str:
     return "free space unknown"
 
 
-def write_failed(what: str, path: str, err: BaseException) -> BenchError:
+def write_failed(what: str, path: str, err: BaseException, then: str = "continue with --resume") -> BenchError:
     """The one line for a write that failed (disk full, file too large, permission): what, where, the space left."""
     reason = getattr(err, "strerror", None) or str(err).splitlines()[0][:200]
     return BenchError(f"could not write {what} {path} ({reason}; {free_space(os.path.dirname(os.path.abspath(path)))}); "
-                      "free some space or fix the permissions, then continue with --resume")
+                      f"free some space or fix the permissions, then {then}")
 
 
 def replace_dir(tmp: str, final: str) -> None:

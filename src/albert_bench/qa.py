@@ -10,6 +10,7 @@ no-answer threshold comes from the model's `qa_config.json` (tuned on dev by `al
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import warnings
@@ -185,11 +186,18 @@ def evaluate_dir(model_dir: str, data_file: str | None, out_dir: str, batch_size
     dec = qa.predict(sq.examples, progress=True, cache=True)
     metrics = squad_v2_evaluate(sq.data, dec.best_text, dec.null_odds, na_prob_thresh=qa.qa.null_threshold)
     metrics["null_threshold"] = qa.qa.null_threshold
+    # What these figures are of: read back, metrics.json names its model, data and settings.
+    metrics["evaluated"] = {"model": os.path.abspath(model_dir), "data": os.path.abspath(data_file) if data_file else dataset,
+                            "backend": resolve_backend(model_dir, backend), "precision": precision}
     os.makedirs(out_dir, exist_ok=True)
-    write_json_atomic(os.path.join(out_dir, "predictions.json"), dec.predictions)
-    write_json_atomic(os.path.join(out_dir, "null_odds.json"), dec.null_odds)
-    write_json_atomic(os.path.join(out_dir, "nbest.json"), dict(dec.nbest))
-    write_json_atomic(os.path.join(out_dir, "metrics.json"), metrics)
+    files = {"predictions.json": dec.predictions, "null_odds.json": dec.null_odds, "nbest.json": dict(dec.nbest), "metrics.json": metrics}
+    # An earlier evaluation's files go first and metrics.json comes last: one stopped half-way (a full disk, Ctrl-C)
+    # leaves some of this evaluation's files and no metrics.json, never a set mixing two evaluations.
+    for name in files:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(os.path.join(out_dir, name))
+    for name, obj in files.items():
+        write_json_atomic(os.path.join(out_dir, name), obj)
     return metrics
 
 
