@@ -10,7 +10,7 @@ import sys
 import time
 
 from .errors import BenchError
-from .files import check_output, lone_surrogate, read_json, read_text, write_json_atomic
+from .files import check_output, lone_surrogate, read_json, read_text, write_json_set
 from .decode import TOP_K, DecodeConfig
 
 
@@ -82,8 +82,9 @@ def cmd_data_split(args) -> int:
     sq = _data(args)
     even, odd = split_by_article(sq)
     os.makedirs(args.out, exist_ok=True)
+    # One set: a stop while writing must not leave a new train.json beside an old dev.json (they could overlap).
+    write_json_set({os.path.join(args.out, "train.json"): even, os.path.join(args.out, "dev.json"): odd})
     for name, part in (("train.json", even), ("dev.json", odd)):
-        write_json_atomic(os.path.join(args.out, name), part)
         n = sum(len(p["qas"]) for a in part["data"] for p in a["paragraphs"])
         print(f"{os.path.join(args.out, name)}: {len(part['data'])} articles, {n:,} questions")
     return 0
@@ -125,8 +126,7 @@ def cmd_data_synth(args) -> int:
     check_output(args.out, "--out")
     train, dev = make_synthetic(args.train, args.dev, args.seed)
     os.makedirs(args.out, exist_ok=True)
-    write_json_atomic(os.path.join(args.out, "train.json"), train)
-    write_json_atomic(os.path.join(args.out, "dev.json"), dev)
+    write_json_set({os.path.join(args.out, "train.json"): train, os.path.join(args.out, "dev.json"): dev})
     print(f"{args.out}/train.json, {args.out}/dev.json")
     if args.tiny_model:
         tiny_albert_dir(os.path.join(args.out, "tiny-albert"), args.tiny_model)

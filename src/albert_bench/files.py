@@ -87,20 +87,41 @@ def parse_json(data: bytes | str, max_keys: int | None = None):
 
 def write_json_atomic(path: str, obj) -> None:
     """Write JSON so that a reader never sees half a file, even if we are killed mid-write."""
-    tmp = f"{path}.tmp{os.getpid()}"
+    write_json_set({path: obj})
+
+
+def write_json_set(files: dict[str, object]) -> None:
+    """Write several JSON files as one set: each in full under a temporary name first, then all renamed into place.
+    A failure (disk full, a kill) while writing leaves the old set as it was, never some old files beside some new
+    ones: the writes take the time, the renames microseconds."""
+    tmps: list[str] = []
     try:
-        text = json.dumps(obj, ensure_ascii=False, indent=1, allow_nan=False)
+        texts = {path: json.dumps(obj, ensure_ascii=False, indent=1, allow_nan=False) for path, obj in files.items()}
     except ValueError:  # NaN or an infinity: not JSON, and no reader should have to guess
+        path = next(p for p, o in files.items() if not _json_ok(o))
         raise BenchError(f"{path}: not written: the values hold NaN or an infinity (a diverged model?), which JSON cannot carry") from None
+    path = ""
     try:
-        with open(tmp, "w", encoding="utf-8", errors="strict") as f:
-            f.write(text)
-        os.replace(tmp, path)
+        for path, text in texts.items():
+            tmps.append(f"{path}.tmp{os.getpid()}")
+            with open(tmps[-1], "w", encoding="utf-8", errors="strict") as f:
+                f.write(text)
+        for path, tmp in zip(texts, tmps):
+            os.replace(tmp, path)
     except OSError as e:  # a full disk or a file-size limit: one line, not a traceback
         raise write_failed("the file", path, e, then="run the command again") from None
     finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+        for tmp in tmps:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+
+
+def _json_ok(obj) -> bool:
+    try:
+        json.dumps(obj, allow_nan=False)
+        return True
+    except ValueError:
+        return False
 
 
 def read_bytes(path: str, what: str) -> bytes:

@@ -10,7 +10,6 @@ no-answer threshold comes from the model's `qa_config.json` (tuned on dev by `al
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 import warnings
@@ -21,7 +20,7 @@ from .data import Example, load_data
 from .decode import TOP_K, DecodeConfig, decode
 from .errors import BenchError, all_problems
 from .features import build_features, cached_features
-from .files import check_output, write_json_atomic
+from .files import check_output, write_json_set
 from .metric import squad_v2_evaluate
 from .model import QAConfig, infer, load_model
 
@@ -190,14 +189,10 @@ def evaluate_dir(model_dir: str, data_file: str | None, out_dir: str, batch_size
     metrics["evaluated"] = {"model": os.path.abspath(model_dir), "data": os.path.abspath(data_file) if data_file else dataset,
                             "backend": resolve_backend(model_dir, backend), "precision": precision}
     os.makedirs(out_dir, exist_ok=True)
-    files = {"predictions.json": dec.predictions, "null_odds.json": dec.null_odds, "nbest.json": dict(dec.nbest), "metrics.json": metrics}
-    # An earlier evaluation's files go first and metrics.json comes last: one stopped half-way (a full disk, Ctrl-C)
-    # leaves some of this evaluation's files and no metrics.json, never a set mixing two evaluations.
-    for name in files:
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(os.path.join(out_dir, name))
-    for name, obj in files.items():
-        write_json_atomic(os.path.join(out_dir, name), obj)
+    # One set: an evaluation stopped while writing (a full disk, Ctrl-C) leaves the earlier evaluation's four files
+    # as they were, never some of them beside some of this one's.
+    write_json_set({os.path.join(out_dir, name): obj for name, obj in (
+        ("predictions.json", dec.predictions), ("null_odds.json", dec.null_odds), ("nbest.json", dict(dec.nbest)), ("metrics.json", metrics))})
     return metrics
 
 
