@@ -81,6 +81,7 @@ def test_evaluate_gives_the_same_metrics_from_every_layout(trained, tmp_path, ca
     for src in (data / "dev.json", tmp_path / "dev.jsonl", tmp_path / "dev.parquet"):
         assert main(["evaluate", "--model", str(run / "best"), "--data", str(src), "--out", str(tmp_path / f"out{src.suffix}")]) == 0
         metrics.append(json.loads(capsys.readouterr().out))
+        assert metrics[-1].pop("evaluated")["data"] == str(src)  # what the figures are of
     assert metrics[0] == metrics[1] == metrics[2]
     assert metrics[0]["HasAns_total"] > 0 and metrics[0]["NoAns_total"] > 0
 
