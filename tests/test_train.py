@@ -375,6 +375,27 @@ def test_resume_refuses_settings_that_change_the_run_and_records_allowed_ones(sm
     assert info["resumed_with_changes"][-1]["changes"] == {"epochs": [3, 4]} and json.load(open(run / "config.json"))["epochs"] == 4
 
 
+def test_resume_does_not_keep_a_best_evaluated_after_its_checkpoint(small, unbroken, tmp_path, capsys):
+    """Stopped after best/ was written at step 90 but before that step's checkpoint: the resumed run's log drops the
+    step-90 row, so best/ must be earned again, even when the checkpoint's best F1 is not beaten (as on a GPU,
+    where the step-90 evaluation need not come out the same twice)."""
+    import shutil
+
+    run = copy_run(unbroken, tmp_path / "run")
+    shutil.rmtree(run / "checkpoints" / "step-00000090")
+    preds = json.loads((run / "best" / "dev_predictions.json").read_text())
+    (run / "best" / "dev_predictions.json").write_text(json.dumps({**preds, "step": 90, "best_text": {k: "stale" for k in preds["best_text"]}}))
+    state = run / "checkpoints" / "step-00000084" / "trainer_state.json"
+    state.write_text(json.dumps({**json.loads(state.read_text()), "best_f1": 100.0}))
+    r = here(capsys, "train", "--resume", "--run-dir", run)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert f"{run}/best is from step 90, evaluated after this checkpoint (step 84)" in r.stderr
+    after = json.loads((run / "best" / "dev_predictions.json").read_text())
+    assert after["step"] == 90 and set(after["best_text"].values()) != {"stale"}
+    assert [m["step"] for m in metrics(run)] == [30, 60, 90]
+    assert here(capsys, "card", run).returncode == 0  # best/ has its row in the log
+
+
 def test_a_new_run_is_refused_a_directory_that_holds_a_run(small, unbroken, tmp_path, capsys):
     run = copy_run(unbroken, tmp_path / "run")
     before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file() and p.name != ".lock"}

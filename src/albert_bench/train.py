@@ -325,6 +325,14 @@ def describe_hardware() -> str:
     return f"{cpu}, {os.cpu_count()} cores{gpu}; Python {platform.python_version()}, torch {torch.__version__}, transformers {transformers.__version__}"
 
 
+def _read_json_or_none(path: str):
+    """A JSON file's content, or None when it is missing or unreadable (for files that only refine a decision)."""
+    try:
+        return _read_json(path)
+    except BenchError:
+        return None
+
+
 def _read_json(path: str):
     return read_json(path, "a file written by `albert-bench train`") if os.path.exists(path) else None
 
@@ -593,6 +601,15 @@ def _resume(acc, ckpt: str, state: TrainState, run_dir: str) -> None:
     for k, v in read_json(os.path.join(ckpt, rundir.TRAINER_STATE), "a checkpoint written by `train`").items():
         if k in TrainState.SAVED:
             setattr(state, k, v)
+    # best/ from an evaluation after this checkpoint (the run was stopped between the two): its metrics row goes
+    # with the rest below, so best/ stands only if a later evaluation earns it; the next one replaces it.
+    best = _read_json_or_none(os.path.join(run_dir, "best", "dev_predictions.json"))
+    best_step = best.get("step") if isinstance(best, dict) else None
+    if isinstance(best_step, int) and best_step > state.step:
+        state.best_f1 = -1.0
+        if acc.is_main_process:
+            warnings.warn(f"{run_dir}/best is from step {best_step}, evaluated after this checkpoint (step {state.step}) and dropped from "
+                          "the metrics log with it; the next evaluation replaces it", stacklevel=2)
     if acc.is_main_process:
         rundir.truncate_metrics(run_dir, state.step)
     acc.wait_for_everyone()
