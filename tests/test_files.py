@@ -279,3 +279,9 @@ def test_output_locations_are_checked_before_work(tmp_path, good, capsys):
         assert main(argv) == 2
         one_line_error(capsys, str(taken))
     assert taken.read_text() == "a file"
+    # a folder where one file of a set goes: refused before any of the set is written (no train.json without its dev.json)
+    split = tmp_path / "split"
+    (split / "dev.json").mkdir(parents=True)
+    assert main(["data", "split", str(good), "--out", str(split)]) == 2
+    one_line_error(capsys, f"{split / 'dev.json'}: is a folder, where a file is to be written")
+    assert os.listdir(split) == ["dev.json"]

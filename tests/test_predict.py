@@ -222,11 +222,18 @@ def test_resume_with_another_model_or_settings_is_refused(trained, rows, tmp_pat
         err = capsys.readouterr().err
         assert "its answers came from another model, or with another --backend, --precision or --top-k" in err and len(err.strip().splitlines()) == 1
         assert out.read_bytes() == before
-    # the same model in another folder, card rewritten, same settings: resumed
+    # the same model in another folder, card rewritten, an evaluation written beside it, same settings: resumed
     (other / "qa_config.json").write_bytes(saved)
+    assert main(["evaluate", "--model", str(other), "--data", str(trained[1] / "dev.json"), "--out", str(other)]) == 0
     assert main(["predict", "--model", str(other), "--input", str(q), "--output", str(out)]) == 0
     lines = read(out)
     assert [x["row"] for x in lines] == list(range(1, 9)) and len({x["answered_by"] for x in lines}) == 1
+    # lines from an older version, without answered_by: resumed, with a warning that they could not be checked
+    out.write_text("".join(json.dumps({k: v for k, v in x.items() if k != "answered_by"}) + "\n" for x in lines[:6]))
+    capsys.readouterr()
+    assert main(["predict", "--model", str(best), "--input", str(q), "--output", str(out)]) == 0
+    assert "6 line(s) written by an older albert-bench say nothing of the model" in capsys.readouterr().err
+    assert [x["row"] for x in read(out)] == list(range(1, 9))
 
 
 @pytest.mark.parametrize("content, needle", [

@@ -403,6 +403,12 @@ def test_a_new_run_is_refused_a_directory_that_holds_a_run(small, unbroken, tmp_
     _one_line_error(r, f"--run-dir {run} already holds a run", "metrics.jsonl, checkpoints/, best/", "--resume", "--overwrite", "new --run-dir")
     assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file() and p.name != ".lock"} == before  # nothing appended or replaced
     _one_line_error(here(capsys, *train_args(small, run, "--resume", "--overwrite")), "give one of them")
+    # a folder `train` did not write (no config.json) is not deleted by --overwrite
+    mine = tmp_path / "mine"
+    (mine / "wandb").mkdir(parents=True)
+    (mine / "metrics.jsonl").write_text('{"mine": 1}\n')
+    _one_line_error(here(capsys, *train_args(small, mine, "--overwrite")), f"--overwrite: {mine} holds metrics.jsonl but no config.json")
+    assert sorted(os.listdir(mine)) == [".lock", "metrics.jsonl", "wandb"] and (mine / "metrics.jsonl").read_text() == '{"mine": 1}\n'
     # --overwrite: the earlier run's record is gone, not mixed in; a resume of the new run does not delete it again
     (run / "mlruns" / "0").mkdir(parents=True)  # an earlier run's tracker folders
     old_events = set((run / "tb").rglob("events.*"))

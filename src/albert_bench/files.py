@@ -85,15 +85,18 @@ def parse_json(data: bytes | str, max_keys: int | None = None):
         raise BenchError("JSON nested too deeply (more than ~900 levels)") from None
 
 
-def write_json_atomic(path: str, obj) -> None:
-    """Write JSON so that a reader never sees half a file, even if we are killed mid-write."""
-    write_json_set({path: obj})
+def write_json_atomic(path: str, obj, then: str = "run the command again") -> None:
+    """Write JSON so that a reader never sees half a file, even if we are killed mid-write. `then`: what to do
+    after freeing space, in the one-line error for a failed write."""
+    write_json_set({path: obj}, then)
 
 
-def write_json_set(files: dict[str, object]) -> None:
+def write_json_set(files: dict[str, object], then: str = "run the command again") -> None:
     """Write several JSON files as one set: each in full under a temporary name first, then all renamed into place.
-    A failure (disk full, a kill) while writing leaves the old set as it was, never some old files beside some new
-    ones: the writes take the time, the renames microseconds."""
+    A failure (disk full, a kill) while writing leaves the old set as it was: the writes take the time, the renames
+    of files in one folder microseconds, and a target a rename could not replace (a folder) is refused first."""
+    if folders := [p for p in files if os.path.isdir(p)]:
+        raise BenchError(f"{folders[0]}: is a folder, where a file is to be written; move it away, then {then}")
     tmps: list[str] = []
     try:
         texts = {path: json.dumps(obj, ensure_ascii=False, indent=1, allow_nan=False) for path, obj in files.items()}
@@ -109,7 +112,7 @@ def write_json_set(files: dict[str, object]) -> None:
         for path, tmp in zip(texts, tmps):
             os.replace(tmp, path)
     except OSError as e:  # a full disk or a file-size limit: one line, not a traceback
-        raise write_failed("the file", path, e, then="run the command again") from None
+        raise write_failed("the file", path, e, then=then) from None
     finally:
         for tmp in tmps:
             if os.path.exists(tmp):

@@ -155,22 +155,26 @@ class Done:
     rows: dict[int, tuple[str, str]]  # row number → (id, input hash): what identifies a repeated id's error line
     errors: int = 0  # lines already written that hold an error
     answered_by: set[str] = field(default_factory=set)  # the `answerer_hash` of every line written so far
+    unmarked: int = 0  # lines without one (written by an older version)
 
 
-# Files of a model directory that do not shape its answers: the card and the dev predictions `train` keeps there.
-_NOT_ANSWERING = {"README.md", "dev_predictions.json"}
+# The files of a model directory that shape its answers (weights, configs, tokenizer): not its card, the dev
+# predictions `train` keeps there, or what `evaluate --out` may have written beside them.
+_ANSWERING_NAMES = {"config.json", "qa_config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+                    "added_tokens.json", "vocab.txt", "vocab.json", "merges.txt"}
+_ANSWERING_SUFFIXES = (".safetensors", ".bin", ".onnx", ".onnx_data", ".model")
 
 
 def answerer_hash(model: str, backend: str, precision: str, top_k: int) -> str:
-    """Of what makes the answers: every file of the model directory (its card and dev predictions aside), the
-    backend and precision asked for, and --top-k. Each line carries it, so that a resumed run does not append
-    another model's answers to an output, which would then read as one model's."""
+    """Of what makes the answers: the model directory's weights, configs and tokenizer files, the backend and
+    precision asked for, and --top-k. Each line carries it, so that a resumed run does not append another model's
+    answers to an output, which would then read as one model's."""
     from .qa import resolve_backend
 
     h = hashlib.sha1(json.dumps([resolve_backend(model, backend), precision, top_k]).encode())
     for name in sorted(os.listdir(model)):
         path = os.path.join(model, name)
-        if name in _NOT_ANSWERING or name.startswith(".") or not os.path.isfile(path):
+        if not (name in _ANSWERING_NAMES or name.endswith(_ANSWERING_SUFFIXES)) or not os.path.isfile(path):
             continue
         h.update(name.encode() + b"\0")
         with open(path, "rb") as f:
@@ -187,8 +191,10 @@ def done_lines(output: str, repair: bool = False) -> Done:
             done.ids.setdefault(_key(rec["id"]), rec.get("input_hash", ""))
             done.rows[rec["row"]] = (_key(rec["id"]), rec.get("input_hash", ""))
             done.errors += "error" in rec
-            if "answered_by" in rec:  # (a line from an older version, without it, is taken on trust)
+            if "answered_by" in rec:
                 done.answered_by.add(rec["answered_by"])
+            else:
+                done.unmarked += 1
     return done
 
 
@@ -284,6 +290,9 @@ def check_same_answerer(output: str, done: Done, answered_by: str) -> None:
     if done.answered_by - {answered_by}:
         raise BenchError(f"{output}: its answers came from another model, or with another --backend, --precision or --top-k, "
                          "than this run's; pass a new --output (or remove it to start over)")
+    if done.unmarked:
+        warnings.warn(f"{output}: {done.unmarked:,} line(s) written by an older albert-bench say nothing of the model that answered "
+                      "them; this run cannot check they came from this one (a new --output can)", stacklevel=2)
 
 
 def check_args(output: str, top_k: int, chunk_rows: int, input: str | None, dataset: str | None) -> None:
@@ -319,8 +328,14 @@ def run(model: str, input: str | None, output: str, dataset: str | None = None, 
         done_lines(output, repair=True)  # one process cuts torn last lines, before anyone reads or appends
     barrier()
     done = done_lines(output)
-    answered_by = answerer_hash(model, backend, precision, top_k)
-    check_same_answerer(output, done, answered_by)  # every process: they all stop here, or none does
+    # Hashed once, on process 0, and handed to the others: every process checks and writes the same value, so they
+    # all stop at the check below, or none does.
+    answered_by = answerer_hash(model, backend, precision, top_k) if rank == 0 else ""
+    if state:
+        from accelerate.utils import broadcast_object_list
+
+        answered_by = broadcast_object_list([answered_by])[0]
+    check_same_answerer(output, done, answered_by)
     check_same_input(input, dataset, output, done)
     barrier()  # everyone has read what was written before anyone appends
     device = str(state.device) if state else None

@@ -61,12 +61,18 @@ def earlier_run(run_dir: str) -> list[str]:
 
 
 def clear(run_dir: str) -> None:
-    """Delete what an earlier run wrote in RUN (for `train --overwrite`); the lock, and anything else, stays."""
-    for name in (METRICS, "run_info.json"):
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(os.path.join(run_dir, name))
-    for name in (CHECKPOINTS, "best", "tb", "wandb", "mlruns"):  # the trackers' folders too: a new run is not the old one's
-        shutil.rmtree(os.path.join(run_dir, name), ignore_errors=True)
+    """Delete what an earlier run wrote in RUN (for `train --overwrite`); the lock, and anything else, stays.
+    All of it or one line: a checkpoint left behind would be what a later --resume continues."""
+    for name in (METRICS, "run_info.json", CHECKPOINTS, "best", "tb", "wandb", "mlruns"):  # trackers too: a new run is not the old one's
+        path = os.path.join(run_dir, name)
+        try:
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path)
+            elif os.path.lexists(path):
+                os.remove(path)
+        except OSError as e:
+            raise BenchError(f"--overwrite: could not delete {e.filename or path} ({e.strerror or e}); delete it yourself "
+                             "or give a new --run-dir") from None
 
 
 def checkpoints(run_dir: str) -> list[str]:

@@ -272,14 +272,20 @@ def setup(cfg: TrainConfig):
             rundir.lock(cfg.run_dir)
             # Under the lock: a new run into a directory that holds one would append to its metrics log and
             # replace its best/, and the mix would read as one run.
-            if not cfg.resume and (found := rundir.earlier_run(cfg.run_dir)):
-                if not cfg.overwrite:
-                    problem = (f"--run-dir {cfg.run_dir} already holds a run ({', '.join(found)}): continue it with --resume, "
-                               "start anew there with --overwrite (deletes it), or give a new --run-dir")
-                else:
-                    rundir.clear(cfg.run_dir)
+            found = [] if cfg.resume else rundir.earlier_run(cfg.run_dir)
+            written_by_train = os.path.exists(os.path.join(cfg.run_dir, "config.json"))
+            if found and not cfg.overwrite:
+                problem = (f"--run-dir {cfg.run_dir} already holds a run ({', '.join(found)}): continue it with --resume, "
+                           "start anew there with --overwrite (deletes it), or give a new --run-dir")
+            elif found and not written_by_train:  # a folder of the user's: --overwrite deletes only what train wrote
+                problem = (f"--overwrite: {cfg.run_dir} holds {', '.join(found)} but no config.json, so `train` did not write it; "
+                           "delete what you mean to yourself, or give a new --run-dir")
+            elif cfg.overwrite and written_by_train:
+                rundir.clear(cfg.run_dir)
         except BenchError as e:
             problem = str(e)
+        except OSError as e:  # the folder cannot be made or locked: one line here, and every process stops below
+            problem = f"--run-dir {cfg.run_dir}: {e.strerror or e}; fix its permissions or give another --run-dir"
     if problem := broadcast_object_list([problem])[0]:
         raise BenchError(problem)
     if acc.is_main_process:
@@ -287,7 +293,8 @@ def setup(cfg: TrainConfig):
         if cfg.resume:
             saved = saved_config(cfg.run_dir)
             changes = {k: [saved.get(k), v] for k, v in asdict(cfg).items() if k not in ("resume", "run_dir", "config") and saved.get(k) != v}
-        write_json_atomic(os.path.join(cfg.run_dir, "config.json"), asdict(cfg))
+        again = "continue with --resume" if cfg.resume else "run the command again"
+        write_json_atomic(os.path.join(cfg.run_dir, "config.json"), asdict(cfg), then=again)
         import yaml
 
         with open(os.path.join(cfg.run_dir, "config.yaml"), "w") as fh:
@@ -300,7 +307,7 @@ def setup(cfg: TrainConfig):
         info.update(hardware=describe_hardware(), num_processes=acc.num_processes, mixed_precision=mp)
         if changes:  # settings a resume changed (RESUME_MAY_CHANGE), for whoever reads the run later
             info.setdefault("resumed_with_changes", []).append({"at": time.strftime("%Y-%m-%dT%H:%M:%S"), "changes": changes})
-        write_json_atomic(os.path.join(cfg.run_dir, "run_info.json"), info)
+        write_json_atomic(os.path.join(cfg.run_dir, "run_info.json"), info, then=again)
     return cfg, acc, model, tokenizer, train_sq, dev_sq
 
 
@@ -650,7 +657,8 @@ def _evaluate_and_log(cfg, acc, model, tokenizer, dev_ex, dev_feats, dev_data, s
                           max_seq_length=cfg.max_seq_length, doc_stride=cfg.doc_stride, max_query_length=cfg.max_query_length)
             save_model(acc.unwrap_model(model), tokenizer, os.path.join(cfg.run_dir, "best"), qa)
             # What the report's error analysis reads: the best span of every dev question and its null odds.
-            write_json_atomic(os.path.join(cfg.run_dir, "best", "dev_predictions.json"), {"step": state.step, "best_text": dec.best_text, "null_odds": dec.null_odds})
+            write_json_atomic(os.path.join(cfg.run_dir, "best", "dev_predictions.json"), {"step": state.step, "best_text": dec.best_text, "null_odds": dec.null_odds},
+                              then="continue with --resume")
             try:  # the model card (best/README.md): results, data, settings; a problem with it must not end the run
                 write_card(cfg.run_dir)
             except Exception as e:  # noqa: BLE001 -- any: hours of training are worth more than the card
