@@ -97,13 +97,13 @@ def write_json_set(files: dict[str, object], then: str = "run the command again"
     of files in one folder microseconds, and a target a rename could not replace (a folder) is refused first."""
     if folders := [p for p in files if os.path.isdir(p)]:
         raise BenchError(f"{folders[0]}: is a folder, where a file is to be written; move it away, then {then}")
+    texts: dict[str, str] = {}
+    for path, obj in files.items():
+        try:
+            texts[path] = json.dumps(obj, ensure_ascii=False, indent=1, allow_nan=False)
+        except ValueError:  # NaN or an infinity: not JSON, and no reader should have to guess
+            raise BenchError(f"{path}: not written: the values hold NaN or an infinity (a diverged model?), which JSON cannot carry") from None
     tmps: list[str] = []
-    try:
-        texts = {path: json.dumps(obj, ensure_ascii=False, indent=1, allow_nan=False) for path, obj in files.items()}
-    except ValueError:  # NaN or an infinity: not JSON, and no reader should have to guess
-        path = next(p for p, o in files.items() if not _json_ok(o))
-        raise BenchError(f"{path}: not written: the values hold NaN or an infinity (a diverged model?), which JSON cannot carry") from None
-    path = ""
     try:
         for path, text in texts.items():
             tmps.append(f"{path}.tmp{os.getpid()}")
@@ -117,14 +117,6 @@ def write_json_set(files: dict[str, object], then: str = "run the command again"
         for tmp in tmps:
             if os.path.exists(tmp):
                 os.remove(tmp)
-
-
-def _json_ok(obj) -> bool:
-    try:
-        json.dumps(obj, allow_nan=False)
-        return True
-    except ValueError:
-        return False
 
 
 def read_bytes(path: str, what: str) -> bytes:

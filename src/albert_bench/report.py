@@ -342,7 +342,7 @@ def write_report(run_dirs: list[str], out: str, dev_file: str | None = None) -> 
     page_path, md_path = report_paths(out)
     runs = [load_run(d, dev_file) for d in run_dirs]
     names = [r.name for r in runs]
-    for i, r in enumerate(runs):  # image names must not collide
+    for i, r in enumerate(runs):  # headings tell apart runs whose folders share a name
         if names.count(r.name) > 1:
             r.name = f"{r.name}-{i}"
     page, md, images = build(runs, image_prefix=os.path.splitext(os.path.basename(md_path))[0] + "-" if md_path else "")
