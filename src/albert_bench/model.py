@@ -82,7 +82,35 @@ def load_tokenizer(name_or_dir: str):
         raise BenchError(f"{name_or_dir}: the tokenizer maps every word to {tok.unk_token}; the directory lacks its vocabulary files (tokenizer.json, spiece.model or vocab.txt)")
     if not getattr(tok, "is_fast", False):
         raise BenchError(f"{name_or_dir}: tokenizer is not a fast tokenizer; character offsets need one (install `tokenizers`)")
+    _unsplit_spm_user_pieces(tok)
     return tok
+
+
+def _unsplit_spm_user_pieces(tok) -> None:
+    """Tokenize as SentencePiece does, whatever transformers release converted the tokenizer.
+
+    transformers up to 5.24 turned a SentencePiece model's user-defined pieces (ALBERT's `( ) " - . – £ €`) into
+    non-special AddedTokens. An AddedToken cuts the raw text before the pre-tokenizer, so the Metaspace prefix
+    restarts after it: "Saint-Clair" became `▁saint - ▁ clair` where SentencePiece says `▁saint - clair` (1,041 of
+    the 1,204 dev contexts differed; 5.25 fixed it). A Unigram model emits those pieces whole by itself, so the
+    fix is to drop them from the added tokens; tokenizer.json files saved by such a release are repaired the same
+    way on load. Tested against SentencePiece itself (tests/test_model.py)."""
+    from tokenizers import Tokenizer
+
+    state = json.loads(tok.backend_tokenizer.to_str())
+    model = state.get("model") or {}
+    if model.get("type") != "Unigram":
+        return
+    named = {str(getattr(tok, a)) for a in tok.SPECIAL_TOKENS_ATTRIBUTES if getattr(tok, a, None) is not None}
+    pieces = {p for p, _ in model.get("vocab", [])} - named
+    added = state.get("added_tokens") or []
+    stray = {t.get("content") for t in added if t.get("content") in pieces}
+    if not stray:
+        return
+    # 5.24 also lists them as extra special tokens, which save_pretrained writes and a reload re-adds as special
+    tok._extra_special_tokens = [t for t in getattr(tok, "_extra_special_tokens", []) if str(t) not in stray]
+    state["added_tokens"] = [t for t in added if t.get("content") not in stray]
+    tok._tokenizer = Tokenizer.from_str(json.dumps(state))
 
 
 def has_weights(model_dir: str) -> bool:
