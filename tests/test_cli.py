@@ -121,3 +121,24 @@ def test_serve_and_export_report_every_problem_at_once(tmp_path, capsys):
     assert main(["export", "--model", str(tmp_path / "no-model"), "--onnx", "--out", str(taken / "below")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: 2 problems:") and "no-model: no such model directory" in err and "is a file, not a directory" in err
+
+
+def test_a_flag_is_spelled_out_or_refused(capsys):
+    """argparse's prefix matching took `--epoch 1` for `--epochs 1`: off on every command."""
+    for argv in (["train", "--epoch", "1"], ["data", "stats", "x.json", "--jso"], ["ask", "--model", "m", "--question", "q", "--context", "c", "--top", "2"]):
+        with pytest.raises(SystemExit) as e:
+            main(argv)
+        assert e.value.code == 2 and "unrecognized arguments" in capsys.readouterr().err
+
+
+def test_a_run_directory_answers_with_its_best_model(trained, capsys, tmp_path):
+    run = str(trained[0])
+    assert main(["ask", "--model", run, "--question", "What is the city of Grace?", "--context", "The city of Grace is Vienna."]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("Vienna\t") and f"{run} is a training run: answering with its best model, {run}/best" in err
+    # card takes RUN/best as its run, not RUN/best/best
+    assert main(["card", run + "/best"]) == 0 and capsys.readouterr().out.strip() == f"{run}/best/README.md"
+    # a run without best/ yet: one line
+    (tmp_path / "run_info.json").write_text("{}")
+    assert main(["evaluate", "--model", str(tmp_path), "--data", "x.json", "--out", str(tmp_path / "o")]) == 2
+    assert "training run without a best model yet" in capsys.readouterr().err

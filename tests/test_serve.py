@@ -695,3 +695,29 @@ def test_web_page_shows_markup_from_the_server_as_text(server, path):
         assert page.query_selector("#result img, #result b, #result script") is None
         assert page.evaluate("window.pwned") is None
         assert [p for p in page.problems if "422" not in p] == []
+
+
+@pytest.mark.parametrize("where, words", [
+    (["--port", "99999"], "--port 99999: a port is a number from 0 to 65535"),
+    (["--host", "no-such-host.invalid"], "--host 'no-such-host.invalid': cannot resolve it"),
+    (["--port", "IN_USE"], "in use by another program; pass another --port"),
+])
+def test_a_bad_address_is_one_line_before_the_model_loads(trained, capsys, monkeypatch, where, words):
+    import socket
+
+    from albert_bench import qa as qa_module
+    from albert_bench.cli import main
+
+    loads = []
+    monkeypatch.setattr(qa_module.QuestionAnswerer, "from_pretrained", classmethod(lambda cls, *a, **k: loads.append(a)))
+    held = socket.socket()
+    held.bind(("127.0.0.1", 0))
+    held.listen()
+    where = [str(held.getsockname()[1]) if w == "IN_USE" else w for w in where]
+    try:
+        assert main(["serve", "--model", str(trained[0] / "best"), *where]) == 2
+    finally:
+        held.close()
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and err.startswith("error: ") and words in err
+    assert loads == []  # refused before the model was loaded

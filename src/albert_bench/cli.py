@@ -240,7 +240,7 @@ def cmd_serve(args) -> int:
 
     from .errors import all_problems
     from .qa import _check_model_dir
-    from .serve import ServeLimits, host_name, serve
+    from .serve import ServeLimits, bind, host_name, serve
 
     def batch() -> None:
         if args.max_batch < 1:
@@ -255,8 +255,9 @@ def cmd_serve(args) -> int:
     # every input before loading the model, every problem at once
     _, limits, hosts, _ = all_problems(batch, lambda: ServeLimits(**{f.name: getattr(args, f.name) for f in fields(ServeLimits)}),
                                        allowed, lambda: _check_model_dir(args.model, args.backend))
+    sock = bind(args.host, args.port)  # the address too, before the model loads
     serve(args.model, args.host, args.port, limits, args.max_batch, not args.no_micro_batching, backend=args.backend,
-          precision=args.precision, allowed_hosts=hosts)
+          precision=args.precision, allowed_hosts=hosts, sock=sock)
     return 0
 
 
@@ -479,7 +480,17 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--na-prob-thresh", type=float, default=1.0, help="predict no answer where the no-answer score exceeds this (default 1.0, as the official script)")
     sc.set_defaults(func=cmd_score)
 
+    _no_prefix_matching(p)
     return p
+
+
+def _no_prefix_matching(parser: argparse.ArgumentParser) -> None:
+    """`--epoch 1` must not silently mean `--epochs 1`: a flag is spelled out or refused, on every (sub)command."""
+    parser.allow_abbrev = False
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in set(action.choices.values()):
+                _no_prefix_matching(sub)
 
 
 def _feature_flags(p) -> None:
@@ -504,6 +515,14 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["ALBERT_BENCH_VERBOSE"] = "1"
     t0 = time.perf_counter()
     try:
+        if args.command in ("ask", "evaluate", "serve", "export", "predict"):
+            from .rundir import answering_model
+
+            args.model = answering_model(args.model)  # a run directory answers with its best/ model
+        elif args.command == "card":
+            from .rundir import run_of
+
+            args.run = run_of(args.run)  # RUN/best names its run
         return args.func(args)
     except BenchError as e:
         print(f"error: {e}", file=sys.stderr)

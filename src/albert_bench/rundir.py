@@ -27,12 +27,41 @@ from .errors import BenchError
 from .files import read_json, read_jsonl, replace_dir, write_failed
 
 CHECKPOINTS = "checkpoints"
+BEST = "best"
+RUN_INFO = "run_info.json"
 METRICS = "metrics.jsonl"
 TRAINER_STATE = "trainer_state.json"
 # What accelerate's save_state writes (plus our trainer state); random_states_<rank>.pkl, one per process.
 CHECKPOINT_FILES = ("model.safetensors", "optimizer.bin", "scheduler.bin", "random_states_0.pkl", TRAINER_STATE)
 
 _held: dict[str, int] = {}  # run directory → file descriptor of its lock, kept open for the process's life
+
+
+def is_run(path: str) -> bool:
+    """Whether `path` is a training run's directory (what `train --run-dir` writes), not a model directory."""
+    has = lambda name: os.path.exists(os.path.join(path, name))  # noqa: E731
+    return os.path.isdir(path) and (has(RUN_INFO) or has(METRICS)) and not has("model.safetensors") and not has("model.onnx")
+
+
+def answering_model(path: str) -> str:
+    """The model to answer with when a command is given `path`: a run directory stands for its `best/` model
+    (said in one warning line); anything else is taken as it is. A run without best/ yet is one line."""
+    if not is_run(path):
+        return path
+    best = os.path.join(path, BEST)
+    if not os.path.isdir(best):
+        raise BenchError(f"{path} is a training run without a best model yet (best/ is saved at its first evaluation); "
+                         "wait for it, or pass another model directory")
+    warnings.warn(f"{path} is a training run: answering with its best model, {best}", stacklevel=2)
+    return best
+
+
+def run_of(path: str) -> str:
+    """The run directory for `path`: the run itself, or the run that holds `path` as its best/ model."""
+    parent = os.path.dirname(os.path.normpath(path))
+    if os.path.basename(os.path.normpath(path)) == BEST and is_run(parent) and not is_run(path):
+        return parent
+    return path
 
 
 def lock(run_dir: str) -> None:
@@ -63,7 +92,7 @@ def earlier_run(run_dir: str) -> list[str]:
 def clear(run_dir: str) -> None:
     """Delete what an earlier run wrote in RUN (for `train --overwrite`); the lock, and anything else, stays.
     All of it or one line: a checkpoint left behind would be what a later --resume continues."""
-    for name in (METRICS, "run_info.json", CHECKPOINTS, "best", "tb", "wandb", "mlruns"):  # trackers too: a new run is not the old one's
+    for name in (METRICS, RUN_INFO, CHECKPOINTS, BEST, "tb", "wandb", "mlruns"):  # trackers too: a new run is not the old one's
         path = os.path.join(run_dir, name)
         try:
             if os.path.isdir(path) and not os.path.islink(path):

@@ -531,14 +531,41 @@ def display_name(model_dir: str) -> str:
     return "/".join(p for p in parts[-2:] if p not in ("/", "")) or model_dir
 
 
+def bind(host: str, port: int):
+    """The listening socket for host:port, opened before the model loads: a bad port, a host that does not
+    resolve or an address in use is one line at once, not a traceback after the load. uvicorn serves this socket."""
+    import socket
+
+    if not 0 <= port <= 65535:
+        raise BenchError(f"--port {port}: a port is a number from 0 to 65535 (0: any free port)")
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except (socket.gaierror, UnicodeError) as e:
+        raise BenchError(f"--host {host!r}: cannot resolve it ({e.args[-1]}); pass an address such as 127.0.0.1, ::1 or 0.0.0.0") from None
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(2048)
+    except OSError as e:
+        sock.close()
+        why = "in use by another program" if e.errno == 98 else e.strerror
+        raise BenchError(f"cannot listen on {host}:{port}: {why}; pass another --port (or stop what holds it)") from None
+    return sock
+
+
 def serve(model_dir: str, host: str = "127.0.0.1", port: int = 8000, limits: ServeLimits = ServeLimits(), max_batch: int = 32,
-          micro_batching: bool = True, backend: str = "auto", precision: str = "fp32", allowed_hosts: list[str] | None = None) -> None:
+          micro_batching: bool = True, backend: str = "auto", precision: str = "fp32", allowed_hosts: list[str] | None = None,
+          sock=None) -> None:
+    """Serve `model_dir` on `sock` (from `bind`; bound here when not given) until stopped."""
     import sys
 
     import uvicorn
 
     from .qa import QuestionAnswerer
 
+    sock = sock or bind(host, port)
+    port = sock.getsockname()[1]
     # max_batch bounds the requests gathered per turn; the forward passes inside use the device's batch size.
     hosts = allowed_hosts or default_allowed_hosts(host)
     if not is_loopback(host):
@@ -547,5 +574,5 @@ def serve(model_dir: str, host: str = "127.0.0.1", port: int = 8000, limits: Ser
     qa = QuestionAnswerer.from_pretrained(model_dir, backend=backend, precision=precision)
     app = create_app(qa, limits, max_batch, micro_batching, hosts)
     shown = f"[{host}]" if ":" in host else host
-    print(f"albert-bench: answering with {display_name(model_dir)} ({qa.backend}, {qa.precision}) on http://{shown}:{port}/  (API docs: /docs)")
-    uvicorn.run(app, host=host, port=port, log_level="warning", server_header=False)
+    print(f"albert-bench: answering with {display_name(model_dir)} ({qa.backend}, {qa.precision}) on http://{shown}:{port}/  (API docs: /docs)", flush=True)
+    uvicorn.Server(uvicorn.Config(app, log_level="warning", server_header=False)).run(sockets=[sock])
