@@ -505,3 +505,21 @@ def test_progress_in_a_log_file_is_a_few_lines_and_libraries_stay_quiet(small, t
     assert 1 <= len(train_bar) <= 4, train_bar
     assert "60/60" in train_bar[-1] and "it/s" in train_bar[-1] or "step/s" in train_bar[-1] or "s/step" in train_bar[-1]
     assert not [p for p in pieces if "Loading weights" in p or "Writing model shards" in p], "library bars leaked"
+
+
+def test_the_main_job_offline_names_each_file_once_points_to_the_offline_way_and_leaves_no_folder(capsys, tmp_path, monkeypatch, small):
+    import socket
+
+    from albert_bench import train
+
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()  # nothing listens there: every download is refused at once, as offline
+    monkeypatch.setattr(train, "SQUAD2_URLS", {k: f"http://127.0.0.1:{port}/{k}-v2.0.json" for k in ("train", "dev")})
+    monkeypatch.chdir(tmp_path)
+    r = here(capsys, "train", "--model", small / "tiny", "--init", "random", "--data-dir", "data/squad2")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1
+    assert r.stderr.count("train-v2.0.json (") == 1 and r.stderr.count("dev-v2.0.json (") == 1 and "--dev-file" in r.stderr
+    assert r.stderr.count("albert-bench data split") == 1 and "offline quickstart" in r.stderr
+    assert list(tmp_path.iterdir()) == []  # no empty data/ left behind

@@ -109,7 +109,10 @@ def resolve(path_or_url: str, cache_dir: str | os.PathLike | None = None, flag: 
     target = cache / f"{hashlib.sha256(path_or_url.encode()).hexdigest()[:16]}-{name}"
     if target.exists():
         return str(target)
-    created = not cache.exists()
+    created = cache  # the outermost folder this download creates: removed again if it fails
+    while not created.parent.exists() and created.parent != created:
+        created = created.parent
+    created = None if cache.exists() else created
     cache.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=cache, suffix=".part")
     try:
@@ -146,8 +149,13 @@ def resolve(path_or_url: str, cache_dir: str | os.PathLike | None = None, flag: 
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
-        if created and not target.exists() and not any(cache.iterdir()):
-            cache.rmdir()  # a failed first download leaves no empty folder behind
+        if created is not None and not target.exists():  # a failed first download leaves no empty folder behind
+            for folder in [cache, *cache.parents]:
+                if any(folder.iterdir()):
+                    break
+                folder.rmdir()
+                if folder == created:
+                    break
     return str(target)
 
 

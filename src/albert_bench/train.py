@@ -213,11 +213,28 @@ def data_files(cfg: TrainConfig) -> tuple[str | None, str | None]:
         return cfg.train_file, cfg.dev_file
     if not cfg.data_dir:
         raise BenchError("no data: pass --train-file and --dev-file, --dataset NAME (e.g. squad_v2), or --data-dir to use (and download) the official SQuAD 2.0 files")
+    return data_file(cfg, 0), data_file(cfg, 1)
+
+
+_OFFLINE_HINT = ("; offline, train on a local SQuAD file split in two (`albert-bench data split dev-v2.0.json --out DIR`, "
+                 "then --train-file DIR/train.json --dev-file DIR/dev.json) or follow the README's offline quickstart")
+
+
+def data_file(cfg: TrainConfig, which: int) -> str | None:
+    """The train (0) or dev (1) file: given, or the official one under --data-dir (downloaded when absent)."""
+    given = (cfg.train_file, cfg.dev_file)[which]
+    if cfg.dataset or given:
+        return given
+    if not cfg.data_dir:
+        raise BenchError("no data: pass --train-file and --dev-file, --dataset NAME (e.g. squad_v2), or --data-dir to use (and download) the official SQuAD 2.0 files")
     from .data import resolve
 
-    train = cfg.train_file or resolve(SQUAD2_URLS["train"], cfg.data_dir, flag="--train-file")
-    dev = cfg.dev_file or resolve(SQUAD2_URLS["dev"], cfg.data_dir, flag="--dev-file")
-    return train, dev
+    split, flag = (("train", "--train-file"), ("dev", "--dev-file"))[which]
+    try:
+        return resolve(SQUAD2_URLS[split], cfg.data_dir, flag=flag)
+    except BenchError as e:
+        said_for_train = which == 1 and not cfg.train_file  # the train file's line already says it
+        raise BenchError(f"{e}{'' if said_for_train else _OFFLINE_HINT}") from None
 
 
 def preflight(cfg: TrainConfig):
@@ -229,7 +246,7 @@ def preflight(cfg: TrainConfig):
     def data(which: int):
         def check():
             flag = ("--train-file", "--dev-file")[which]
-            file = data_files(cfg)[which]
+            file = data_file(cfg, which)
             if file:
                 return load_squad(file, flag=flag)
             name, config, _ = parse_dataset_spec(cfg.dataset)
