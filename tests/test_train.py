@@ -113,16 +113,25 @@ def test_interrupted_run_resumes_to_the_same_result(small, unbroken, how):
     proc = subprocess.Popen([PY, "-m", "albert_bench", *map(str, args)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
     _wait_for_checkpoint(run, 35, proc)  # mid-way through epoch 2
+    signalled = time.time()
     proc.send_signal(signal.SIGKILL if how == "kill9" else signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
+    sessions = lambda: json.loads((run / "run_info.json").read_text())["sessions"]  # noqa: E731
     if how == "sigterm":
         assert proc.returncode == 143 and "--resume" in err
+        (s,) = sessions()  # a stopped session counts, up to its stop
+        assert time.mktime(time.strptime(s["started"], "%Y-%m-%dT%H:%M:%S")) + s["seconds"] >= signalled - 1.5
     else:
         assert proc.returncode == -9
+        assert len(sessions()) == 1  # recorded at its start (and its last evaluation): kill -9 runs no code
     assert len(metrics(run)) < 3
     r = cli("train", "--resume", "--run-dir", run)
     assert r.returncode == 0, r.stderr
     assert "resumed from" in r.stdout + r.stderr
+    assert len(sessions()) == 2 and all(s["seconds"] > 0 for s in sessions())
+    card = (run / "best" / "README.md").read_text()
+    minutes = sum(s["seconds"] for s in sessions()) / 60
+    assert f"training time: {minutes:.1f} min in 2 session(s)" in card
     a, b = metrics(unbroken), metrics(run)
     assert [x["step"] for x in b] == [x["step"] for x in a]
     for x, y in zip(a, b):

@@ -490,6 +490,7 @@ class TrainState:
     last_loss: float | None = None
     windows_per_s: float | None = None
     last_eval_step: int = -1
+    session_started: float = 0.0  # time.time() when this process's session began
 
     SAVED = ("step", "epoch", "batch_in_epoch", "best_f1")
 
@@ -536,7 +537,8 @@ def fit(cfg, acc, model, tokenizer, train_feats, dev_ex, dev_feats, dev_data, re
     # The compiled module shares the parameters; checkpoints, evaluation and saving keep using `model`.
     forward = torch.compile(model) if cfg.compile else model
 
-    state = TrainState(batches_per_epoch=len(loader))
+    state = TrainState(batches_per_epoch=len(loader), session_started=started)
+    _record_session(cfg, acc, state)  # in run_info from the start: the card written at each evaluation counts it
     if resume_from:
         _resume(acc, resume_from, state, cfg.run_dir)
     evaluate = lambda: _evaluate_and_log(cfg, acc, model, tokenizer, dev_ex, dev_feats, dev_data, state)  # noqa: E731
@@ -586,11 +588,14 @@ def fit(cfg, acc, model, tokenizer, train_feats, dev_ex, dev_feats, dev_data, re
         for s, h in old_handlers.items():
             signal.signal(s, h)
         _finish_trackers(acc)
+        with contextlib.suppress(Exception):  # a session stopped by Ctrl-C, SIGTERM or an error still counts
+            _record_session(cfg, acc, state)
     acc.wait_for_everyone()
-    if acc.is_main_process:  # wall time per session: a resumed run adds its own
-        info = _read_json(os.path.join(cfg.run_dir, "run_info.json"))
-        info["sessions"].append({"started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started)), "seconds": time.time() - started})
-        write_json_atomic(os.path.join(cfg.run_dir, "run_info.json"), info)
+    if acc.is_main_process and os.path.isdir(os.path.join(cfg.run_dir, rundir.BEST)):
+        try:  # the card again, now that the session's whole time is known
+            write_card(cfg.run_dir)
+        except Exception as e:  # noqa: BLE001 -- as at each evaluation: the card must not end a finished run
+            warnings.warn(f"no model card written ({type(e).__name__}: {e}); `albert-bench card {cfg.run_dir}` writes it later", stacklevel=2)
     final = rundir.read_metrics(cfg.run_dir)[-1] if acc.is_main_process else {}
     acc.end_training()
     return final
@@ -649,6 +654,19 @@ def _agreed_stop(acc, stop) -> bool:
     return stopping
 
 
+def _record_session(cfg, acc, state: TrainState) -> None:
+    """This session's wall time in run_info.json (one entry per session; a resumed run adds its own), updated in
+    place at its start, at each evaluation and at its end, however it ends."""
+    if not acc.is_main_process:
+        return
+    path = os.path.join(cfg.run_dir, rundir.RUN_INFO)
+    info = _read_json(path) or {}
+    started = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(state.session_started))
+    sessions = [s for s in info.get("sessions", []) if not (isinstance(s, dict) and s.get("started") == started)]
+    info["sessions"] = sessions + [{"started": started, "seconds": round(time.time() - state.session_started, 1)}]
+    write_json_atomic(path, info)
+
+
 def _exit_on_signal(acc, stop, state: TrainState, cfg) -> None:
     name = signal.Signals(stop.signal or signal.SIGTERM).name
     if acc.is_main_process:
@@ -677,6 +695,7 @@ def _evaluate_and_log(cfg, acc, model, tokenizer, dev_ex, dev_feats, dev_data, s
             write_json_atomic(os.path.join(cfg.run_dir, "best", "dev_predictions.json"), {"step": state.step, "best_text": dec.best_text, "null_odds": dec.null_odds},
                               then="continue with --resume")
             try:  # the model card (best/README.md): results, data, settings; a problem with it must not end the run
+                _record_session(cfg, acc, state)
                 write_card(cfg.run_dir)
             except Exception as e:  # noqa: BLE001 -- any: hours of training are worth more than the card
                 warnings.warn(f"no model card written ({type(e).__name__}: {e}); `albert-bench card {cfg.run_dir}` writes it later", stacklevel=2)
