@@ -134,3 +134,27 @@ def test_synthetic_data_asks_each_question_once_per_passage(seed):
             questions = [q["question"] for q in p["qas"]]
             assert len(questions) == len(set(questions)), questions
         assert sq.examples and all(e.context[a.start:a.end] == a.text for e in sq.examples for a in e.answers)
+
+
+def test_split_refuses_to_write_over_its_input_and_a_file_of_one_article(dev_file, tmp_path, capsys):
+    d = json.load(open(dev_file))
+    src = tmp_path / "dev.json"
+    src.write_text(json.dumps(d))
+    before = src.read_bytes()
+    assert main(["data", "split", str(src), "--out", str(tmp_path)]) == 2  # tmp_path/dev.json is the input
+    err = capsys.readouterr().err
+    assert "would write over the input" in err and err.count("\n") == 1 and src.read_bytes() == before
+    assert not (tmp_path / "train.json").exists()
+    one = tmp_path / "one.json"
+    one.write_text(json.dumps({"version": "v2.0", "data": d["data"][:1]}))
+    assert main(["data", "split", str(one), "--out", str(tmp_path / "split")]) == 2
+    assert "1 article(s); a split by article needs at least 2" in capsys.readouterr().err
+    assert not (tmp_path / "split" / "dev.json").exists()
+
+
+def test_score_names_a_runs_dev_predictions_file_and_what_to_pass(dev_file, tmp_path, capsys):
+    p = tmp_path / "dev_predictions.json"
+    p.write_text(json.dumps({"step": 1125, "best_text": {"a": "x"}, "null_odds": {"a": 0.5}}))
+    assert main(["score", "--data", dev_file, "--predictions", str(p)]) == 2
+    err = capsys.readouterr().err
+    assert "training run's dev_predictions.json" in err and "albert-bench evaluate --model RUN/best" in err and "'step'" not in err

@@ -43,6 +43,8 @@ def test_onnx_fp32_answers_like_pytorch_and_int8_nearly(exported, trained, tmp_p
     assert max(abs(o32[k] - o_ref[k]) for k in o_ref) < 1e-3
     same8 = sum(p8[k] == p_ref[k] for k in p_ref) / len(p_ref)
     assert same8 >= 0.95 and abs(m8["f1"] - m_ref["f1"]) <= 3.0 and m8["exact"] >= 90.0
+    # metrics.json says what answered: an int8 export answers in int8 (as /healthz says), not the fp32 asked for
+    assert [m["evaluated"]["precision"] for m in (m_ref, m32, m8)] == ["fp32", "fp32", "int8"]
 
 
 def test_ask_and_serve_with_onnx_backend(exported, capsys):

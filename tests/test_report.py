@@ -176,3 +176,38 @@ def test_report_polish_headers_and_whole_number_ticks(trained, monkeypatch):
         assert all(float(t).is_integer() for t in by_title[title][0]), (title, by_title[title][0])
     x, y = by_title["answer length (words; 40 = 40 or more)"]
     assert all(float(t).is_integer() for t in x) and all(float(t).is_integer() for t in y)
+
+
+def test_one_tuned_threshold_named_an_empty_error_table_said_and_a_folder_without_slash(trained, tmp_path):
+    from albert_bench.report import build, published_rows
+
+    run = load_run(str(trained[0]))
+    best = max(run.metrics, key=lambda r: r["best_f1"])
+    saved = json.load(open(trained[0] / "best" / "qa_config.json"))["null_threshold"]
+    row = published_rows(run)[1][1]
+    # the saved threshold (what best/ answers with) is the one the report names as best/'s; the official search's
+    # value, when it differs, is said to be that
+    assert f"{saved:.2f}" in row and (abs(saved - best["best_f1_thresh"]) <= 5e-3 or f"official search reports {best['best_f1_thresh']:.2f}" in row)
+    run.analysis["threshold"] = best["best_f1_thresh"] + 1.0  # as when the halfway rule moved it
+    assert "best/ answers with" in published_rows(run)[1][1]
+    run.analysis["worst_unanswerable"] = []
+    page, md, _ = build([run])
+    section = md.split("#### Unanswerable questions answered most confidently")[1].split("###")[0]
+    assert "None at the saved threshold." in section and "| id |" not in section
+    # --out NEW_DIR without a trailing slash is a folder to create, both reports inside
+    assert main(["report", str(trained[0]), "--out", str(tmp_path / "new")]) == 0
+    assert (tmp_path / "new" / "report.html").exists() and (tmp_path / "new" / "report.md").exists()
+
+
+def test_em_is_drawn_visibly_over_an_equal_f1(trained, monkeypatch):
+    from albert_bench import report as R
+
+    figures = []
+    monkeypatch.setattr(R, "_png", lambda fig: figures.append(fig) or b"")
+    R.plots(load_run(str(trained[0])))
+    for fig in figures[1:3]:  # EM/F1 per evaluation, EM/F1 against the threshold
+        lines = {line.get_label().split(" ")[0]: line for line in fig.axes[0].get_lines()}
+        em, f1 = lines["EM"], lines["F1"]
+        drawn_later = fig.axes[0].get_lines().index(em) > fig.axes[0].get_lines().index(f1)
+        # on top of F1 (later, or higher zorder) and dashed, so an equal F1 line shows through its gaps
+        assert (em.get_zorder() > f1.get_zorder() or (em.get_zorder() == f1.get_zorder() and drawn_later)) and em.get_linestyle() == "--"

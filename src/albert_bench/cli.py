@@ -79,7 +79,13 @@ def cmd_data_split(args) -> int:
     from .data import split_by_article
 
     check_output(args.out, "--out")
+    outputs = [os.path.join(args.out, n) for n in ("train.json", "dev.json")]
+    if args.file and any(os.path.exists(o) and os.path.samefile(o, args.file) for o in outputs):
+        raise BenchError(f"--out {args.out}: it would write over the input {args.file}; pass another --out folder")
     sq = _data(args)
+    if len(sq.data) < 2:
+        raise BenchError(f"{args.file or args.dataset}: {len(sq.data)} article(s); a split by article needs at least 2 "
+                         "(train.json gets the even-indexed articles, dev.json the odd-indexed)")
     even, odd = split_by_article(sq)
     os.makedirs(args.out, exist_ok=True)
     # One set: a stop while writing must not leave a new train.json beside an old dev.json (they could overlap).
@@ -277,6 +283,10 @@ def cmd_export(args) -> int:
 def _id_map(path: str, what: str, kind, want: str) -> dict:
     """A JSON object {question id: value of `kind`}; the first wrong value is named by its id."""
     obj = read_json(path, what)
+    if isinstance(obj, dict) and {"step", "best_text", "null_odds"} <= set(obj):
+        raise BenchError(f"{path} is a training run's dev_predictions.json (the best span and null odds of each dev question at "
+                         f"step {obj['step']}), not {what}; score a model with `albert-bench evaluate --model RUN/best --data DEV "
+                         "--out DIR`, or pass DIR/predictions.json and --na-probs DIR/null_odds.json from such an evaluation")
     if not isinstance(obj, dict):
         raise BenchError(f"{path}: expected a JSON object {{question id: {want}}}, got {type(obj).__name__}; pass {what}")
     for qid, v in obj.items():

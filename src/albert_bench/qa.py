@@ -187,7 +187,7 @@ def evaluate_dir(model_dir: str, data_file: str | None, out_dir: str, batch_size
     metrics["null_threshold"] = qa.qa.null_threshold
     # What these figures are of: read back, metrics.json names its model, data and settings.
     metrics["evaluated"] = {"model": os.path.abspath(model_dir), "data": os.path.abspath(data_file) if data_file else dataset,
-                            "backend": qa.backend, "precision": precision}
+                            "backend": qa.backend, "precision": qa.precision}
     os.makedirs(out_dir, exist_ok=True)
     # One set: an evaluation stopped while writing (a full disk, Ctrl-C) leaves the earlier evaluation's four files
     # as they were, never some of them beside some of this one's.

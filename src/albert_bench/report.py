@@ -176,8 +176,11 @@ def plots(run: Run) -> dict[str, bytes]:
 
     fig, ax = plt.subplots(figsize=FIGSIZE)
     ep = [r["epoch"] for r in run.metrics]
-    for key, label in (("exact", "EM (threshold 0)"), ("f1", "F1 (threshold 0)"), ("best_f1", "F1 (tuned threshold)")):
-        ax.plot(ep, [r[key] for r in run.metrics], marker="o", label=label)
+    # EM often equals F1 (short answers): EM is drawn dashed, wider and on top, so neither hides the other
+    for key, label, style in (("f1", "F1 (threshold 0)", dict(marker="o", lw=1.2)),
+                              ("best_f1", "F1 (tuned threshold)", dict(marker="^", lw=1.2)),
+                              ("exact", "EM (threshold 0)", dict(marker="s", ls="--", lw=2.2, mfc="none", zorder=3))):
+        ax.plot(ep, [r[key] for r in run.metrics], label=label, **style)
     ax.set(title="dev EM / F1 per evaluation", xlabel="epoch", ylabel="score")
     if all(float(e).is_integer() for e in ep):  # evaluations at epoch ends: whole-number ticks
         ax.xaxis.set_major_locator(whole)
@@ -187,8 +190,8 @@ def plots(run: Run) -> dict[str, bytes]:
     a = run.analysis
     if a:
         fig, ax = plt.subplots(figsize=FIGSIZE)
-        ax.plot(a["grid"], a["em"], label="EM")
-        ax.plot(a["grid"], a["f1"], label="F1")
+        ax.plot(a["grid"], a["f1"], label="F1", lw=1.2)
+        ax.plot(a["grid"], a["em"], label="EM", ls="--", lw=2.2, zorder=3)  # on top: EM often equals F1
         ax.axvline(a["threshold"], color="gray", ls="--", lw=0.8, label=f"saved threshold {a['threshold']:.2f}")
         ax.set(title="EM / F1 against the no-answer threshold", xlabel="threshold on null odds", ylabel="score")
         ax.legend(fontsize=8)
@@ -223,7 +226,7 @@ def _fmt(v) -> str:
 def epoch_table(run: Run) -> tuple[list[str], list[list[str]]]:
     cols = [("epoch", "epoch"), ("step", "step"), ("train_loss", "train loss"), ("eval_loss", "eval loss"), ("exact", "EM"), ("f1", "F1"),
             ("HasAns_exact", "HasAns EM"), ("HasAns_f1", "HasAns F1"), ("NoAns_exact", "NoAns EM"), ("NoAns_f1", "NoAns F1"),
-            ("best_exact", "best EM"), ("best_f1", "best F1"), ("best_f1_thresh", "best F1 threshold"), ("train_windows_per_s", "windows/s")]
+            ("best_exact", "best EM"), ("best_f1", "best F1"), ("best_f1_thresh", "best F1 at null odds (official search)"), ("train_windows_per_s", "windows/s")]
     return [c[1] for c in cols], [[_fmt(r.get(k)) for k, _ in cols] for r in run.metrics]
 
 
@@ -240,8 +243,13 @@ def summary(run: Run) -> dict:
 def published_rows(run: Run) -> list[list[str]]:
     s = summary(run)
     model = os.path.basename(str(s["model"]).rstrip("/"))
+    # best/ answers with a threshold between the official search's value (a dev question's null odds) and the next
+    # question's: the same dev answers, with a margin. Say which is which, once.
+    saved = run.analysis["threshold"] if run.analysis else None
+    tuned = (f"threshold tuned on dev: best/ answers with {_fmt(saved)} (the official search reports {_fmt(s['threshold'])}; same dev answers)"
+             if saved is not None and abs(saved - s["threshold"]) > 5e-3 else f"threshold tuned on dev ({_fmt(s['threshold'])})")
     rows = [[f"this run ({s['run']})", "threshold 0", _fmt(s["EM (0)"]), _fmt(s["F1 (0)"])],
-            [f"this run ({s['run']})", f"threshold tuned on dev ({_fmt(s['threshold'])})", _fmt(s["best EM"]), _fmt(s["best F1"])]]
+            [f"this run ({s['run']})", tuned, _fmt(s["best EM"]), _fmt(s["best F1"])]]
     for source, thr, em, f1 in PUBLISHED.get(model, []):
         rows.append([source, thr, f"{em:.2f}", f"{f1:.2f}"])
     return rows
@@ -311,6 +319,9 @@ def build(runs: list[Run], image_prefix: str = "") -> tuple[str, str, dict[str, 
             table(["kind", "questions", "share"], [[k, v, f"{100 * v / a['total']:.1f}%"] for k, v in a["counts"].items()])
             for title, key in (("Worst answerable questions", "worst_answerable"), ("Unanswerable questions answered most confidently", "worst_unanswerable")):
                 heading(4, title)
+                if not a[key]:
+                    para("None at the saved threshold.")
+                    continue
                 table(["id", "question", "gold", "prediction", "F1", "null odds", "kind"],
                       [[r["id"], r["question"], " / ".join(r["gold"][:3]), r["prediction"] or "(no answer)", f"{r['f1']:.2f}", f"{r['null_odds']:.2f}", r["kind"]]
                        for r in a[key]])
@@ -327,7 +338,7 @@ def build(runs: list[Run], image_prefix: str = "") -> tuple[str, str, dict[str, 
 def report_paths(out: str) -> tuple[str | None, str | None]:
     """(HTML path, Markdown path) that `--out` asks for: `.html` the page, `.md` the Markdown (its PNGs beside it),
     a directory both inside. Checked before any work; anything else is one line."""
-    if os.path.isdir(out) or out.endswith(("/", os.sep)):
+    if os.path.isdir(out) or out.endswith(("/", os.sep)) or not os.path.splitext(out)[1]:  # no extension: a folder
         check_output(out, "--out", "dir")
         return os.path.join(out, "report.html"), os.path.join(out, "report.md")
     ext = os.path.splitext(out)[1].lower()
