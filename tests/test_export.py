@@ -131,3 +131,14 @@ def test_an_export_is_recognised_by_its_files(trained, exported, capsys):
     assert "holds an ONNX export" in err and err.count("\n") == 1 and "Traceback" not in err
     assert main(["evaluate", "--model", str(trained[0] / "best"), "--backend", "onnx", "--data", str(trained[1] / "dev.json"), "--out", "/tmp/x-never"]) == 2
     assert "holds a PyTorch model, no model.onnx" in capsys.readouterr().err
+
+
+def test_cpu_batch_size_follows_the_measured_table(trained, exported):
+    """benchmarks/bench_batch.py: a small model answers fastest 16 windows at a time on CPU, a base-size one 4
+    (PyTorch) or 1 (ONNX Runtime)."""
+    from albert_bench.qa import QuestionAnswerer, default_batch_size
+
+    assert QuestionAnswerer.from_pretrained(str(trained[0] / "best")).batch_size == 16  # hidden 128
+    assert QuestionAnswerer.from_pretrained(str(exported / "fp32"), backend="onnx").batch_size == 16
+    assert (default_batch_size("cpu", "torch", 768), default_batch_size("cpu", "onnx", 768)) == (4, 1)
+    assert default_batch_size("cpu", "torch", None) == 4  # size unknown: the safe choice for a big model

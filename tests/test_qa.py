@@ -179,3 +179,4 @@ def test_ask_and_evaluate_use_the_saved_threshold_both_ways(trained, tmp_path, c
         preds = json.loads((out / "predictions.json").read_text())
         assert all((p == "") == expect_empty for p in preds.values())
     capsys.readouterr()
+

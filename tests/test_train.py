@@ -369,6 +369,9 @@ def test_resume_refuses_settings_that_change_the_run_and_records_allowed_ones(sm
     r = here(capsys, "train", "--resume", "--run-dir", run, "--lr", 0.5, "--batch-size", 4, "--seed", 7, "--train-file", small / "dev.json", "--epochs", 5)
     _one_line_error(r, "--resume would change the run", "lr (saved 0.001, given 0.5)", "batch_size (saved 8, given 4)", "seed (saved 42, given 7)",
                     f"train_file (saved '{small / 'train.json'}', given '{small / 'dev.json'}')")
+    # the flags it lists as changeable are the ones that are; --overwrite is offered as the other way, not listed
+    listed = r.stderr.split("(only ")[1].split(" may change)")[0].split(", ")
+    assert "--overwrite" not in listed and "--epochs" in listed and "with --overwrite instead of --resume" in r.stderr
     before = (run / "metrics.jsonl").read_text()
     r = here(capsys, "train", "--resume", "--run-dir", run)  # finished: says so and changes nothing
     assert r.returncode == 0 and "the run is finished (epoch 3 of 3" in r.stderr and "--epochs" in r.stderr

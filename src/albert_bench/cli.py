@@ -392,7 +392,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--model", required=True, metavar="DIR", help="saved model directory (e.g. RUN/best)")
     _data_args(ev, "--data")
     ev.add_argument("--out", required=True, metavar="DIR", help="directory for the outputs (created if missing; checked before predicting)")
-    ev.add_argument("--batch-size", type=int, default=None, help="windows per forward pass (default: 64 on a GPU; on CPU 4, or 1 with --backend onnx: fastest on CPU)")
+    ev.add_argument("--batch-size", type=int, default=None, help="windows per forward pass (default, measured fastest: 64 on a GPU; on CPU 16 for a small model (hidden size ≤ 256), else 4, or 1 with --backend onnx)")
     ev.add_argument("--backend", choices=("auto", "torch", "onnx"), default="auto", help="'auto' (default: 'onnx' for a directory written by `albert-bench export`, else 'torch'), 'torch' (PyTorch; CPU or GPU) or 'onnx' (ONNX Runtime on CPU)")
     ev.add_argument("--precision", choices=("fp32", "bf16"), default="fp32", help="PyTorch precision: fp32 (default) or bf16 autocast, about twice as fast on a CPU with AVX512-BF16/AMX and on GPUs; answers can differ slightly (benchmarks/RESULTS.md)")
     ev.set_defaults(func=cmd_evaluate)
@@ -423,7 +423,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .predict import CHUNK_ROWS
 
     pr.add_argument("--chunk-rows", type=int, default=CHUNK_ROWS, help=f"rows answered and written together (default {CHUNK_ROWS}): what an interruption can cost")
-    pr.add_argument("--batch-size", type=int, default=None, help="windows per forward pass (default: 64 on a GPU; on CPU 4, or 1 with --backend onnx)")
+    pr.add_argument("--batch-size", type=int, default=None, help="windows per forward pass (default, measured fastest: 64 on a GPU; on CPU 16 for a small model (hidden size ≤ 256), else 4, or 1 with --backend onnx)")
     pr.add_argument("--backend", choices=("auto", "torch", "onnx"), default="auto", help="'auto' (default: 'onnx' for a directory written by `albert-bench export`, else 'torch'), 'torch' or 'onnx'")
     pr.add_argument("--precision", choices=("fp32", "bf16"), default="fp32", help="PyTorch precision: fp32 (default) or bf16 autocast")
     pr.set_defaults(func=cmd_predict)

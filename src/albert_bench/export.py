@@ -11,6 +11,7 @@ benchmarks/RESULTS.md).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -183,4 +184,9 @@ def load_onnx(model_dir: str):
     if os.path.exists(info_path):
         info = read_json(info_path, "the onnx_info.json that `albert-bench export` wrote; re-run the export")
         model.weights = info.get("weights", "fp32") if isinstance(info, dict) else "fp32"
+    if os.path.exists(os.path.join(model_dir, "config.json")):  # the architecture's size picks the CPU batch size
+        from transformers import AutoConfig
+
+        with contextlib.suppress(Exception):
+            model.config = AutoConfig.from_pretrained(model_dir)
     return model, load_tokenizer(model_dir)

@@ -36,7 +36,8 @@ class QuestionAnswerer:
         self.qa = qa or QAConfig()
         self.name = name
         self.backend = "onnx" if not hasattr(model, "parameters") else "torch"
-        self.batch_size = batch_size or default_batch_size(self.device, self.backend)
+        hidden = getattr(getattr(model, "config", None), "hidden_size", None)
+        self.batch_size = batch_size or default_batch_size(self.device, self.backend, hidden)
         self.precision = check_precision(precision, self.backend, self.device)
         if self.backend == "onnx":
             self.precision = model.weights  # an int8 export answers in int8, whatever was asked
@@ -140,12 +141,18 @@ def resolve_backend(model_dir: str, backend: str = "auto") -> str:
     return backend
 
 
-def default_batch_size(device, backend: str) -> int:
-    """Windows per forward pass when answering. On a GPU, big batches. On CPU, small ones: measured on 2 cores
-    (benchmarks/RESULTS.md), ALBERT base answers fastest 2-4 windows at a time with PyTorch and one at a time
-    with ONNX Runtime; larger batches spill activations out of the caches and get slower, not faster."""
+SMALL_MODEL_HIDDEN = 256  # at or below this hidden size, per-call overhead dominates answering on CPU
+
+
+def default_batch_size(device, backend: str, hidden_size: int | None = None) -> int:
+    """Windows per forward pass when answering, from `benchmarks/bench_batch.py` (RESULTS.md, 2 cores). On a GPU,
+    big batches. On CPU a small model (the quickstart's: hidden 128) answers fastest 16 windows at a time, both
+    backends (783 against 636 windows/s at 4 with PyTorch); a base-size model 4 at a time with PyTorch and one at a
+    time with ONNX Runtime (1 and 4 within noise there): larger batches spill activations out of the caches and get slower, not faster."""
     if torch.device(device).type == "cuda":
         return 64
+    if hidden_size is not None and hidden_size <= SMALL_MODEL_HIDDEN:
+        return 16
     return 1 if backend == "onnx" else 4
 
 

@@ -171,8 +171,8 @@ def resolve_config(args: dict) -> TrainConfig:
                  if k not in RESUME_MAY_CHANGE and not _same_setting(k, saved.get(k), v)]
         if clash:
             raise BenchError(f"--resume would change the run: {'; '.join(clash)}; resume without them (only "
-                             f"{', '.join('--' + k.replace('_', '-') for k in sorted(RESUME_MAY_CHANGE - {'resume', 'run_dir', 'config'}))} "
-                             "may change), or start a new run in another --run-dir")
+                             f"{', '.join('--' + k.replace('_', '-') for k in sorted(RESUME_MAY_CHANGE - {'resume', 'run_dir', 'config', 'overwrite'}))} "
+                             "may change), start anew there with --overwrite instead of --resume (deletes the run), or start a new run in another --run-dir")
         cfg = TrainConfig(**{**saved, **{k: v for k, v in given.items() if k in RESUME_MAY_CHANGE}, "resume": True, "overwrite": False, "run_dir": cfg.run_dir})
     return cfg
 
