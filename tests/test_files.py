@@ -283,5 +283,5 @@ def test_output_locations_are_checked_before_work(tmp_path, good, capsys):
     split = tmp_path / "split"
     (split / "dev.json").mkdir(parents=True)
     assert main(["data", "split", str(good), "--out", str(split)]) == 2
-    one_line_error(capsys, f"{split / 'dev.json'}: is a folder, where a file is to be written")
+    one_line_error(capsys, f"{split / 'dev.json'}: is a directory")  # checked before the input is read
     assert os.listdir(split) == ["dev.json"]

@@ -82,6 +82,8 @@ def cmd_data_split(args) -> int:
     outputs = [os.path.join(args.out, n) for n in ("train.json", "dev.json")]
     if args.file and any(os.path.exists(o) and os.path.samefile(o, args.file) for o in outputs):
         raise BenchError(f"--out {args.out}: it would write over the input {args.file}; pass another --out folder")
+    for o in outputs:  # where the files go, before reading anything
+        check_output(o, "--out", "file")
     sq = _data(args)
     if len(sq.data) < 2:
         raise BenchError(f"{args.file or args.dataset}: {len(sq.data)} article(s); a split by article needs at least 2 "
