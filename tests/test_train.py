@@ -8,6 +8,7 @@ import sys
 import time
 
 import pytest
+from types import SimpleNamespace
 
 
 PY = sys.executable
@@ -166,7 +167,7 @@ def test_yaml_config_and_flags(small, tmp_path, capsys):
     saved = json.load(open(tmp_path / "run-yaml" / "config.json"))
     assert saved["lr"] == 3e-5 and saved["mixed_precision"] == "no"
     for bad, msg in (("mixed_precision: fp32\n", "choose one of"), ("report_to: tensorbord\n", "unknown target"),
-                     ("max_answer_length: 0\n", "--max-answer-length must be positive"), ("lr: true\n", "lr=True should be float")):
+                     ("max_answer_length: 0\n", "--max-answer-length 0: expected at least 1"), ("lr: true\n", "--lr True: expected a number")):
         cfg.write_text(bad)
         _one_line_error(here(capsys, *train_args(small, tmp_path / "run-bad", "--config", cfg)), msg)
     assert not (tmp_path / "run-bad").exists()
@@ -535,3 +536,81 @@ def test_the_main_job_offline_names_each_file_once_points_to_the_offline_way_and
     assert r.stderr.count("train-v2.0.json (") == 1 and r.stderr.count("dev-v2.0.json (") == 1 and "--dev-file" in r.stderr
     assert r.stderr.count("albert-bench data split") == 1 and "offline quickstart" in r.stderr
     assert list(tmp_path.iterdir()) == []  # no empty data/ left behind
+
+
+# --- Every setting checked before anything is deleted: generated hostile values, a real run beside them ---------
+
+def _hostile_values(f):
+    """Values out of a TrainConfig field's type or declared range."""
+    from albert_bench.train import _field_type
+
+    want, _ = _field_type(f)
+    if want is bool or "choices" in f.metadata:
+        return []
+    if want is str:
+        return [" "] + (["no/such/file.json"] if f.name in ("train_file", "dev_file", "config") else [])
+    lo, gt, hi = f.metadata.get("lo"), f.metadata.get("gt"), f.metadata.get("hi")
+    vals = ["nan", "inf", "-inf", "x", "1e400"] if want is float else ["1.5", "x", ""]
+    if lo is not None:
+        vals.append(str(lo - 1))
+    if gt is not None:
+        vals.append(str(gt))
+    if hi is not None:
+        vals.append(str(hi * 10 + 1))
+    return vals
+
+
+def _snapshot(root):
+    return {str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_every_hostile_setting_is_one_line_and_touches_nothing_even_with_overwrite(small, unbroken, tmp_path, capsys):
+    """For every setting of `train`, values of the wrong type, NaN, infinities and values past its range, given
+    as a flag with --overwrite on a finished run: exit 2, one line, no traceback, every file of the run as it was."""
+    from dataclasses import fields
+
+    from albert_bench.train import TrainConfig
+
+    run = copy_run(unbroken, tmp_path / "run")
+    before = _snapshot(run)
+    tried = 0
+    for f in fields(TrainConfig):
+        for value in _hostile_values(f):
+            flag = "--" + f.name.replace("_", "-")
+            base = [a for a in train_args(small, run, "--overwrite") if str(a) != flag]
+            if f.name in ("train_file", "dev_file", "model", "run_dir"):  # replace the given one
+                i = [str(a) for a in base].index(flag) if flag in map(str, base) else None
+                base = base[:i] + base[i + 2:] if i is not None else base
+            try:
+                r = here(capsys, *base, flag, value)
+            except SystemExit as e:  # argparse's own refusal of a non-number: also exit 2, one usage line
+                r = SimpleNamespace(returncode=e.code, stderr=capsys.readouterr().err)
+            tried += 1
+            last = r.stderr.strip().splitlines()[-1] if r.stderr.strip() else ""
+            assert r.returncode == 2 and "Traceback" not in r.stderr and ("error: " in last or "error:" in last), (flag, value, r.stderr[-400:])
+            assert _snapshot(run) == before, (flag, value)
+    assert tried > 60
+
+
+def test_yaml_is_read_strictly_in_one_line(small, tmp_path, capsys):
+    cfg = tmp_path / "c.yaml"
+    cases = [
+        ("1: 2\n", "the key '1' is not a setting name"),
+        ("lr: 0.1\nlr: 0.2\n", "the setting 'lr' is given twice"),
+        ("a: &a [1, 2]\nb: [*a, *a]\n", "an alias (*name) is not allowed"),
+        ("train_file: 123\n", "--train-file 123: expected text"),
+        ("lr: .nan\n", "--lr nan: expected a finite number"),
+        ("epochs: [1, 2\n", "not a valid config at line"),
+        ("- lr: 1\n", "expected a mapping of setting: value"),
+    ]
+    for text, words in cases:
+        cfg.write_text(text)
+        r = here(capsys, *train_args(small, tmp_path / "never", "--config", cfg))
+        _one_line_error(r, str(cfg), words)
+        assert len(r.stderr) < 600 and not (tmp_path / "never").exists()
+    big = "x: " + "y" * (2 << 20)
+    cfg.write_text(big)
+    _one_line_error(here(capsys, *train_args(small, tmp_path / "never", "--config", cfg)), "is not a config file")
+    laughs = "a: &a [x, x]\n" + "".join(f"{c}: &{c} [*{p}, *{p}, *{p}]\n" for p, c in zip("abcdefgh", "bcdefghi"))
+    cfg.write_text(laughs)
+    _one_line_error(here(capsys, *train_args(small, tmp_path / "never", "--config", cfg)), "alias")

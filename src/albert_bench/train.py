@@ -54,36 +54,36 @@ class TrainConfig:
     dataset: str | None = _f(None, "a dataset loaded with the `datasets` library, NAME[:CONFIG] (e.g. squad_v2; cached; or a local folder): "
                              "trains on its 'train' split, evaluates on 'validation'; --train-file/--dev-file replace either")
     data_dir: str | None = _f(None, "directory for the official SQuAD 2.0 train/dev files; downloaded there when absent")
-    epochs: int = _f(2, "passes over the training data")
-    lr: float = _f(3e-5, "peak learning rate (AdamW)")
-    batch_size: int = _f(32, "windows per device per forward pass")
-    grad_accum: int = _f(1, "forward passes per optimizer step; effective batch = batch-size × grad-accum × processes")
-    warmup: float = _f(0.1, "share of steps with linear warmup, then linear decay to 0")
-    weight_decay: float = _f(0.01, "AdamW weight decay (not on biases and LayerNorm)")
-    max_grad_norm: float = _f(1.0, "gradient clipping norm")
-    max_seq_length: int = _f(FeatureConfig.max_seq_length, "tokens per window")
-    doc_stride: int = _f(FeatureConfig.doc_stride, "tokens shared by consecutive windows")
-    max_query_length: int = _f(FeatureConfig.max_query_length, "questions are cut to this many tokens")
-    max_answer_length: int = _f(DecodeConfig.max_answer_length, "longest answer in tokens when decoding")
+    epochs: int = _f(2, "passes over the training data", lo=1, hi=100_000)
+    lr: float = _f(3e-5, "peak learning rate (AdamW)", gt=0, hi=10)
+    batch_size: int = _f(32, "windows per device per forward pass", lo=1, hi=65_536)
+    grad_accum: int = _f(1, "forward passes per optimizer step; effective batch = batch-size × grad-accum × processes", lo=1, hi=65_536)
+    warmup: float = _f(0.1, "share of steps with linear warmup, then linear decay to 0", lo=0, hi=1)
+    weight_decay: float = _f(0.01, "AdamW weight decay (not on biases and LayerNorm)", lo=0, hi=100)
+    max_grad_norm: float = _f(1.0, "gradient clipping norm", gt=0)
+    max_seq_length: int = _f(FeatureConfig.max_seq_length, "tokens per window", lo=8, hi=65_536)
+    doc_stride: int = _f(FeatureConfig.doc_stride, "tokens shared by consecutive windows", lo=0, hi=65_536)
+    max_query_length: int = _f(FeatureConfig.max_query_length, "questions are cut to this many tokens", lo=1, hi=65_536)
+    max_answer_length: int = _f(DecodeConfig.max_answer_length, "longest answer in tokens when decoding", lo=1, hi=65_536)
     label_answer: str = _f(FeatureConfig.label_rule, "which gold answer labels a question with several: 'shortest' counted by the metric, "
                            "or 'first' (as run_qa.py); training files have one", choices=LABEL_RULES)
-    seed: int = _f(42, "seed for weights, data order and dropout")
+    seed: int = _f(42, "seed for weights, data order and dropout", lo=0, hi=2**32 - 1)
     run_dir: str | None = _f(None, "where everything of this run goes (default runs/<timestamp>)")
     resume: bool = _f(False, "continue from the newest checkpoint in --run-dir (default: the newest run under runs/)")
     overwrite: bool = _f(False, "start anew in a --run-dir that holds a run: its metrics.jsonl, run_info.json, checkpoints/, best/ "
                          "and tracker folders (tb/, wandb/, mlruns/) are deleted first (without it such a directory is refused)")
-    eval_steps: int = _f(0, "also evaluate every N optimizer steps (0: only at the end of each epoch)")
-    save_steps: int = _f(500, "checkpoint every N optimizer steps (and at the end of each epoch)")
-    keep_checkpoints: int = _f(2, "checkpoints kept (oldest deleted first)")
-    eval_batch_size: int = _f(64, "windows per forward pass when evaluating")
+    eval_steps: int = _f(0, "also evaluate every N optimizer steps (0: only at the end of each epoch)", lo=0)
+    save_steps: int = _f(500, "checkpoint every N optimizer steps (and at the end of each epoch)", lo=0)
+    keep_checkpoints: int = _f(2, "checkpoints kept (oldest deleted first)", lo=1, hi=10_000)
+    eval_batch_size: int = _f(64, "windows per forward pass when evaluating", lo=1, hi=65_536)
     mixed_precision: str = _f("auto", "'auto' (bf16 where supported, else fp16 on GPU, fp32 on CPU), 'no', 'fp16' or 'bf16'", choices=("auto", "no", "fp16", "bf16"))
     report_to: str = _f("tensorboard", "comma list of trackers (accelerate's): 'tensorboard' (RUN/tb), 'wandb' (RUN/wandb; WANDB_MODE=offline works), "
                         "'mlflow' (RUN/mlruns, or MLFLOW_TRACKING_URI), or 'none'; wandb and mlflow are extras: pip install 'albert-bench[wandb]'")
-    max_steps: int = _f(0, "stop after this many optimizer steps (0: no limit; for speed runs)")
-    max_train_examples: int = _f(0, "use only the first N training questions (0: all)")
-    max_eval_examples: int = _f(0, "evaluate on only the first N dev questions (0: all)")
+    max_steps: int = _f(0, "stop after this many optimizer steps (0: no limit; for speed runs)", lo=0)
+    max_train_examples: int = _f(0, "use only the first N training questions (0: all)", lo=0)
+    max_eval_examples: int = _f(0, "evaluate on only the first N dev questions (0: all)", lo=0)
     null_window_keep: float = _f(1.0, "share of the training windows whose label is no-answer to train on, drawn anew each epoch (Alberti et al. "
-                                  "2019 downsample them): fewer steps and less pull towards no-answer; every window with an answer stays")
+                                  "2019 downsample them): fewer steps and less pull towards no-answer; every window with an answer stays", gt=0, hi=1)
     group_by_length: bool = _f(False, "windows of similar length share a batch: little padding, faster steps; can slow convergence (a small synthetic set reached 82 instead of 99 EM in 8 epochs)")
     compile: bool = _f(False, "torch.compile the model (GPU; the first steps of each batch width are slow)")
     no_feature_cache: bool = _f(False, "do not read or write tokenized features in the cache (ALBERT_BENCH_CACHE/features)")
@@ -114,47 +114,118 @@ def add_arguments(p) -> None:
         p.add_argument(flag, **kw)
 
 
+CONFIG_MAX_BYTES = 1 << 20  # a YAML config is a few hundred bytes; a bigger file is a mistake, not a config
+
+
+def read_yaml_config(path: str) -> dict:
+    """A YAML config read strictly: one mapping of string keys, none twice, no aliases (so no billion laughs),
+    at most 1 MiB. Any problem is one line naming the file, with a bounded excerpt."""
+    import yaml
+
+    class Strict(yaml.SafeLoader):
+        def compose_node(self, parent, index):
+            if self.check_event(yaml.AliasEvent):
+                raise yaml.MarkedYAMLError(problem="an alias (*name) is not allowed in a config file; write the value out",
+                                           problem_mark=self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+
+        def construct_mapping(self, node, deep=False):
+            seen = set()
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=True)
+                if not isinstance(key, str):
+                    raise yaml.MarkedYAMLError(problem=f"the key {str(key)[:40]!r} is not a setting name (a string)", problem_mark=key_node.start_mark)
+                if key in seen:
+                    raise yaml.MarkedYAMLError(problem=f"the setting {key[:40]!r} is given twice", problem_mark=key_node.start_mark)
+                seen.add(key)
+            return super().construct_mapping(node, deep)
+
+    if os.path.isfile(path) and os.path.getsize(path) > CONFIG_MAX_BYTES:
+        raise BenchError(f"{path}: {os.path.getsize(path):,} bytes is not a config file (at most {CONFIG_MAX_BYTES:,}); pass the YAML file of settings")
+    try:
+        values = yaml.load(read_text(path, "a YAML config file (--config)"), Loader=Strict)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        what = " ".join(str(getattr(e, "problem", None) or e).split())[:160]
+        raise BenchError(f"{path}: not a valid config{where} ({what}); see `albert-bench train --help` for the settings") from None
+    if values is None:
+        return {}
+    if not isinstance(values, dict):
+        raise BenchError(f"{path}: expected a mapping of setting: value, got {type(values).__name__}")
+    return values
+
+
+def _field_type(f) -> tuple[type, bool]:
+    """(the Python type a TrainConfig field holds, whether None is allowed)."""
+    t = str(f.type)
+    return {"int": int, "float": float, "bool": bool}.get(t.split(" ")[0], str), t.endswith("| None")
+
+
+def setting_problems(values: dict, source: str = "") -> list[str]:
+    """Every problem with these settings, by each field's type and range (`lo`, `gt`, `hi` in its metadata):
+    wrong type, NaN or infinity, out of range, an empty string. One list, so that all are said at once."""
+    problems = []
+    for f in fields(TrainConfig):
+        if f.name not in values:
+            continue
+        v, (want, optional) = values[f.name], _field_type(f)
+        name = "--" + f.name.replace("_", "-")
+        shown = repr(v)[:40]
+        if v is None and optional:
+            continue
+        if want is bool:
+            if not isinstance(v, bool):
+                problems.append(f"{name} {shown}: expected true or false")
+            continue
+        if want in (int, float) and (isinstance(v, bool) or not isinstance(v, (int, float) if want is float else int)):
+            problems.append(f"{name} {shown}: expected {'a whole number' if want is int else 'a number'}{source}")
+            continue
+        if want is str:
+            if not isinstance(v, str):
+                problems.append(f"{name} {shown}: expected text (a path or name){source}")
+            elif not v.strip():
+                problems.append(f"{name} is empty")
+            elif "choices" in f.metadata and v not in f.metadata["choices"]:
+                problems.append(f"{name} {shown}: choose one of {', '.join(f.metadata['choices'])}")
+            continue
+        if not math.isfinite(v):
+            problems.append(f"{name} {shown}: expected a finite number")
+            continue
+        lo, gt, hi = f.metadata.get("lo"), f.metadata.get("gt"), f.metadata.get("hi")
+        if (lo is not None and v < lo) or (gt is not None and v <= gt) or (hi is not None and v > hi):
+            bounds = " and ".join(x for x in (f"at least {lo}" if lo is not None else "", f"above {gt}" if gt is not None else "",
+                                              f"at most {hi:,}" if hi is not None else "") if x)
+            problems.append(f"{name} {shown}: expected {bounds}")
+    return problems
+
+
 def resolve_config(args: dict) -> TrainConfig:
-    """Defaults, then the YAML file, then the flags given on the command line."""
+    """Defaults, then the YAML file, then the flags given on the command line; every setting checked (type,
+    finiteness, range) before anything is read, written or deleted."""
+    known = {f.name: f for f in fields(TrainConfig)}
     values: dict = {}
     if args.get("config"):
-        import yaml
-
-        try:
-            values = yaml.safe_load(read_text(args["config"], "a YAML config file (--config)")) or {}
-        except yaml.YAMLError as e:
-            raise BenchError(f"{args['config']}: not valid YAML ({str(e).splitlines()[0]})") from None
-        if not isinstance(values, dict):
-            raise BenchError(f"{args['config']}: expected a mapping of setting: value")
-        values = {k.replace("-", "_"): v for k, v in values.items()}
+        raw = read_yaml_config(args["config"])
+        values = {k.replace("-", "_"): v for k, v in raw.items()}
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise BenchError(f"{args['config']}: unknown setting(s) {', '.join(u[:40] for u in unknown[:5])}; see `albert-bench train --help`")
         if values.get("mixed_precision") is False:  # YAML reads a bare `no` as false
             values["mixed_precision"] = "no"
-        for k, v in values.items():  # YAML reads 3e-5 as a string
-            if isinstance(v, str):
+        for k, v in values.items():  # YAML reads 3e-5 as a string; only number settings take a number from text
+            if isinstance(v, str) and _field_type(known[k])[0] in (int, float):
                 try:
-                    values[k] = int(v) if v.lstrip("-").isdigit() else float(v)
+                    values[k] = int(v) if v.strip().lstrip("-").isdigit() else float(v)
                 except ValueError:
                     pass
-        known = {f.name for f in fields(TrainConfig)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise BenchError(f"{args['config']}: unknown setting(s) {', '.join(unknown)}; see `albert-bench train --help`")
-    values.update({k: v for k, v in args.items() if k in {f.name for f in fields(TrainConfig)}})
+        if problems := setting_problems(values, f" (in {args['config']})"):
+            raise BenchError(f"{args['config']}: {'; '.join(problems)}")
+    values.update({k: v for k, v in args.items() if k in known})
     given = dict(values)  # what this command line (and its --config) asked for
+    if problems := setting_problems(values):
+        raise BenchError("; ".join(problems))
     cfg = TrainConfig(**values)
-    for f in fields(TrainConfig):  # YAML values are checked as strictly as flags
-        v = getattr(cfg, f.name)
-        want = {"int": int, "float": (int, float), "bool": bool, "str": str}.get(str(f.type))
-        if want and not isinstance(v, want) or (want is not bool and isinstance(v, bool)):  # YAML's true is no number
-            raise BenchError(f"setting {f.name}={v!r} should be {str(f.type)}")
-        if "choices" in f.metadata and v not in f.metadata["choices"]:
-            raise BenchError(f"setting {f.name}={v!r}: choose one of {', '.join(f.metadata['choices'])}")
-    positive = ("epochs", "batch_size", "grad_accum", "eval_batch_size", "max_answer_length", "keep_checkpoints", "max_seq_length")
-    bad = [n for n in positive if getattr(cfg, n) < 1] + (["lr"] if cfg.lr <= 0 else [])
-    if bad:
-        raise BenchError(f"{', '.join('--' + n.replace('_', '-') for n in bad)} must be positive")
-    if not 0 < cfg.null_window_keep <= 1:
-        raise BenchError(f"--null-window-keep {cfg.null_window_keep}: give a share above 0 and at most 1 (1 keeps every window)")
     report_targets(cfg.report_to)
     if cfg.resume and cfg.overwrite:
         raise BenchError("--resume continues the run in --run-dir and --overwrite deletes it: give one of them")
