@@ -123,8 +123,8 @@ def test_matches_brute_force_double_loop(seed, max_len):
     (score, (i, j)), k = max(cands, key=lambda c: c[0][0])
     null = min(S[k][0] + E[k][0] for k in range(len(wins)))
     assert np.isclose(d.null_odds["q"], null - score, atol=1e-5)
-    assert d.spans["q"] == (wins[k][i, 0], wins[k][j, 1]) or np.isclose(
-        d.nbest["q"][0]["score"] if d.nbest["q"][0]["start"] is not None else d.nbest["q"][1]["score"], score)
+    # ties follow the decoder's rule, which the loops above share: earlier window, earlier start, shorter span
+    assert d.spans["q"] == (wins[k][i, 0], wins[k][j, 1])
 
 
 def test_no_windows_no_answers():
@@ -202,3 +202,30 @@ def test_decoded_pickles_with_its_lazy_nbest():
     s, e = logits(len(w), {5: 3.0}, {6: 4.0}, cls=(-1, -1))
     d = pickle.loads(pickle.dumps(decode(EX, feats([w]), [s], [e])))
     assert d.nbest["q"][0]["text"] == "beta gamma"
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**31 - 1), st.integers(1, 5))
+def test_nbest_spans_are_distinct_with_each_ones_best_window_score(seed, max_len):
+    """Overlapping windows find the same characters: the n-best lists each span once, with the best score any
+    window gave it, and holds the k best distinct spans (or all there are)."""
+    rng = np.random.default_rng(seed)
+    first = int(rng.integers(0, 4))
+    wins = [window(list(range(first, 8))), window(list(range(0, first + 4))), window(list(range(2, 7)))]
+    S = [rng.normal(size=len(w)).astype(np.float32) for w in wins]
+    E = [rng.normal(size=len(w)).astype(np.float32) for w in wins]
+    k = int(rng.integers(1, 12))
+    d = decode(EX, feats(wins), S, E, DecodeConfig(n_best_size=k, max_answer_length=max_len))
+    best: dict = {}
+    for w, offs in enumerate(wins):
+        for i in range(len(offs)):
+            for j in range(i, min(i + max_len, len(offs))):
+                if offs[i, 0] >= 0 and offs[j, 0] >= 0:
+                    span = (int(offs[i, 0]), int(offs[j, 1]))
+                    best[span] = max(best.get(span, -np.inf), float(S[w][i] + E[w][j]))
+    spans = [(x["start"], x["end"]) for x in d.nbest["q"] if x["start"] is not None]
+    assert len(spans) == len(set(spans)) == min(k, len(best))
+    for x in d.nbest["q"]:
+        if x["start"] is not None:
+            assert np.isclose(x["score"], best[(x["start"], x["end"])], atol=1e-5)
+    assert sorted(best.values(), reverse=True)[len(spans) - 1] <= min(x["score"] for x in d.nbest["q"] if x["start"] is not None) + 1e-5

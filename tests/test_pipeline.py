@@ -448,3 +448,23 @@ def test_the_package_exports_pipeline_lazily():
             "assert pipeline is m.pipeline is albert_bench.pipeline and callable(pipeline)\n"
             "assert albert_bench.__version__\n")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_hostile_arguments_are_refused_or_cut_without_harm(qa):
+    import tracemalloc
+
+    q = "What is the city of Grace?"
+    # max_answer_len past the window changes no answer: cut to the window, not 10**6 candidates per token
+    tracemalloc.start()
+    huge = qa(question=q, context=PASSAGE, max_answer_len=10**6, top_k=3)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert huge == qa(question=q, context=PASSAGE, max_answer_len=384, top_k=3) and peak < 200 * 2**20
+    # a lone surrogate, in either call form: one PipelineError naming where
+    for call in (lambda: qa(question="Who\ud800?", context=PASSAGE), lambda: qa({"question": q, "context": "Vienna \udfff."})):
+        with pytest.raises(PipelineError, match=r"lone surrogate at character \d+"):
+            call()
+    # more tokens per window than the model has positions: refused before any forward pass
+    positions = qa.model.config.max_position_embeddings
+    with pytest.raises(PipelineError, match=f"max_seq_len={positions + 1}: the model has {positions} token positions"):
+        qa(question=q, context=PASSAGE, max_seq_len=positions + 1, doc_stride=16)

@@ -261,12 +261,17 @@ def _nbest_arrays(feats: Features, logits: _Logits, null_ex: np.ndarray, k: int)
     else:
         order = np.lexsort((cb, ca, win, -cs, ex_of))
     win, cs, ca, cb, ex_of = win[order], cs[order], ca[order], cb[order], ex_of[order]
+    offs = feats.flat_offsets()
+    char_s, char_e = offs[logits.base[win] + ca, 0], offs[logits.base[win] + cb, 1]
+    # Overlapping windows find the same characters: one entry per distinct span of an example, its best score
+    # (the first in this order) kept, so the n-best (and the alternatives shown) are k different answers.
+    _, first_seen = np.unique(np.stack([ex_of, char_s, char_e], axis=1), axis=0, return_index=True)
+    distinct = np.sort(first_seen)
+    win, cs, ex_of, char_s, char_e = win[distinct], cs[distinct], ex_of[distinct], char_s[distinct], char_e[distinct]
     first = np.r_[True, ex_of[1:] != ex_of[:-1]]
     group_start = np.maximum.accumulate(np.where(first, np.arange(len(ex_of)), 0))
     keep = np.arange(len(ex_of)) - group_start < k
-    win, cs, ex_of = win[keep], cs[keep].astype(np.float64), ex_of[keep]
-    offs = feats.flat_offsets()
-    char_s, char_e = offs[logits.base[win] + ca[keep], 0], offs[logits.base[win] + cb[keep], 1]
+    cs, ex_of, char_s, char_e = cs[keep].astype(np.float64), ex_of[keep], char_s[keep], char_e[keep]
 
     # Softmax over each example's n-best and its null entry, shifted by the larger of the two for stability.
     best_ex = np.full(len(null_ex), -np.inf)

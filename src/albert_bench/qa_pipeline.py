@@ -67,6 +67,7 @@ import torch
 from .data import Example
 from .errors import BenchError
 from .features import FeatureConfig, build_features
+from .files import lone_surrogate
 from .model import infer, load_tokenizer
 from .qa import QuestionAnswerer
 
@@ -143,7 +144,7 @@ class QuestionAnsweringPipeline:
     def __init__(self, answerer: QuestionAnswerer, **defaults):
         self.answerer = answerer
         self._defaults = _given(defaults, stacklevel=4)
-        _options(self._defaults, answerer.tokenizer)  # bad defaults fail here, not at the first call
+        _options(self._defaults, answerer.tokenizer, _positions(answerer))  # bad defaults fail here, not at the first call
 
     @property
     def model(self):
@@ -156,7 +157,7 @@ class QuestionAnsweringPipeline:
     def __call__(self, *args, **kwargs):
         inputs = {k: kwargs.pop(k) for k in ("question", "context") if k in kwargs}
         _check_names(kwargs, "the call")
-        opts = _options({**self._defaults, **_given(kwargs, stacklevel=3)}, self.tokenizer)
+        opts = _options({**self._defaults, **_given(kwargs, stacklevel=3)}, self.tokenizer, _positions(self.answerer))
         results = answer_pairs(self.answerer, read_inputs(args, inputs), opts)
         return results[0] if len(results) == 1 else results
 
@@ -200,7 +201,12 @@ _OUR_NAMES = {"--max-seq-length": "max_seq_len", "--doc-stride": "doc_stride", "
               "max_seq_length": "max_seq_len", "max_query_length": "max_question_len"}
 
 
-def _options(args: dict, tokenizer) -> Options:
+def _positions(answerer: QuestionAnswerer) -> int | None:
+    """How many token positions the model has (max_position_embeddings), when it says."""
+    return getattr(getattr(answerer.model, "config", None), "max_position_embeddings", None)
+
+
+def _options(args: dict, tokenizer, positions: int | None = None) -> Options:
     top_k = _int(args, "top_k", TOP_K, 1, "pass top_k=1 for the best answer, more for a ranked list")
     max_answer_len = _int(args, "max_answer_len", MAX_ANSWER_LEN, 1, f"the longest answer in tokens (the old default: {MAX_ANSWER_LEN})")
     max_seq_len = _int(args, "max_seq_len", min(tokenizer.model_max_length, FeatureConfig.max_seq_length), 1,
@@ -209,6 +215,11 @@ def _options(args: dict, tokenizer) -> Options:
                       f"tokens shared by consecutive windows (the old default: {FeatureConfig.doc_stride})")
     max_question_len = _int(args, "max_question_len", FeatureConfig.max_query_length, 1,
                             f"longer questions are cut to this many tokens (the old default: {FeatureConfig.max_query_length})")
+    if positions is not None and max_seq_len > positions:
+        raise PipelineError(f"max_seq_len={max_seq_len}: the model has {positions} token positions (max_position_embeddings); pass at most {positions}")
+    # A span is never longer than its window: a larger max_answer_len changes no answer, so it is cut to the window
+    # (the search would otherwise allocate max_answer_len candidates per token: 10**6 took 2.8 GiB).
+    max_answer_len = min(max_answer_len, max_seq_len)
     batch = args.get("batch_size")
     batch_size = None if batch is None else _int(args, "batch_size", 1, 1, "windows per forward pass")  # None: the answerer's
     if doc_stride > max_seq_len:  # the old pipeline's own check, and its wording
@@ -296,6 +307,8 @@ def _pair(i: int, item) -> tuple[str, str]:
             raise PipelineError(f"input {i}: `{k}` cannot be {'None' if v is None else 'empty'}; pass the {k} as text")
         if not isinstance(v, str):
             raise PipelineError(f"input {i}: `{k}` must be a string, not {type(v).__name__}")
+        if (at := lone_surrogate(v)) is not None:
+            raise PipelineError(f"input {i}: `{k}` holds a lone surrogate at character {at} (not valid Unicode); pass valid text")
     return item["question"], item["context"]
 
 
