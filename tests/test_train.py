@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -420,8 +421,13 @@ def test_a_new_run_is_refused_a_directory_that_holds_a_run(small, unbroken, tmp_
     mine = tmp_path / "mine"
     (mine / "wandb").mkdir(parents=True)
     (mine / "metrics.jsonl").write_text('{"mine": 1}\n')
-    _one_line_error(here(capsys, *train_args(small, mine, "--overwrite")), f"--overwrite: {mine} holds metrics.jsonl but no config.json")
+    _one_line_error(here(capsys, *train_args(small, mine, "--overwrite")), f"--overwrite: {mine} holds metrics.jsonl but not the mark")
     assert sorted(os.listdir(mine)) == [".lock", "metrics.jsonl", "wandb"] and (mine / "metrics.jsonl").read_text() == '{"mine": 1}\n'
+    # ... nor one that holds a config.json of the user's beside tracker folders: a config.json is no proof
+    (mine / "config.json").write_text('{"mine": true}')
+    (mine / "mlruns" / "0").mkdir(parents=True)
+    _one_line_error(here(capsys, *train_args(small, mine, "--overwrite")), "not the mark of a folder `train` created")
+    assert sorted(os.listdir(mine)) == [".lock", "config.json", "metrics.jsonl", "mlruns", "wandb"] and (mine / "mlruns" / "0").is_dir()
     # --overwrite: the earlier run's record is gone, not mixed in; a resume of the new run does not delete it again
     (run / "mlruns" / "0").mkdir(parents=True)  # an earlier run's tracker folders
     old_events = set((run / "tb").rglob("events.*"))
@@ -614,3 +620,19 @@ def test_yaml_is_read_strictly_in_one_line(small, tmp_path, capsys):
     laughs = "a: &a [x, x]\n" + "".join(f"{c}: &{c} [*{p}, *{p}, *{p}]\n" for p, c in zip("abcdefgh", "bcdefghi"))
     cfg.write_text(laughs)
     _one_line_error(here(capsys, *train_args(small, tmp_path / "never", "--config", cfg)), "alias")
+
+
+def test_resume_refuses_data_files_changed_under_the_same_paths(small, unbroken, tmp_path, capsys):
+    run = copy_run(unbroken, tmp_path / "run")
+    data = tmp_path / "data"
+    shutil.copytree(small, data, ignore=shutil.ignore_patterns("broken-*", "unbroken*"))
+    for name in ("config.json", "config.yaml", "run_info.json"):  # the copy names this data
+        f = run / name
+        f.write_text(f.read_text().replace(str(small), str(data)))
+    before = _snapshot(run)
+    dev = json.loads((data / "dev.json").read_text())
+    dev["data"][0]["paragraphs"][0]["qas"][0]["question"] += " Really?"  # one question changed
+    (data / "dev.json").write_text(json.dumps(dev))
+    r = here(capsys, "train", "--resume", "--run-dir", run, "--epochs", 4)
+    _one_line_error(r, "--resume: the dev file", "changed", "--overwrite instead of --resume")
+    assert "train file" not in r.stderr.splitlines()[-1] and _snapshot(run) == before

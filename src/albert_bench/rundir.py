@@ -64,9 +64,22 @@ def run_of(path: str) -> str:
     return path
 
 
+MARK = ".albert-bench-run"  # in a folder `train` created (or found empty): only such a folder may be --overwrite'n
+
+
+def is_trains(run_dir: str) -> bool:
+    """Whether `train` made this folder its run directory (its mark is there): `--overwrite` deletes nothing else."""
+    return os.path.isfile(os.path.join(run_dir, MARK))
+
+
 def lock(run_dir: str) -> None:
-    """Take RUN/.lock for this process, or one line naming the process that holds it (exit 2 from the CLI)."""
+    """Take RUN/.lock for this process, or one line naming the process that holds it (exit 2 from the CLI). A
+    folder this creates, or finds empty, gets train's mark: what --overwrite may later clear."""
+    fresh = not os.path.exists(run_dir) or (os.path.isdir(run_dir) and not os.listdir(run_dir))
     os.makedirs(run_dir, exist_ok=True)
+    if fresh:
+        with open(os.path.join(run_dir, MARK), "w") as f:
+            f.write("a run directory of `albert-bench train`; `train --overwrite` may clear it\n")
     path = os.path.join(run_dir, ".lock")
     if os.path.realpath(path) in _held:
         return

@@ -335,6 +335,8 @@ def setup(cfg: TrainConfig):
     from accelerate.utils import set_seed
 
     train_sq, dev_sq = preflight(cfg)
+    if cfg.resume:
+        same_data(cfg, train_sq, dev_sq)
 
     mp = cfg.mixed_precision
     if mp == "auto":
@@ -361,13 +363,13 @@ def setup(cfg: TrainConfig):
             # Under the lock: a new run into a directory that holds one would append to its metrics log and
             # replace its best/, and the mix would read as one run.
             found = [] if cfg.resume else rundir.earlier_run(cfg.run_dir)
-            written_by_train = os.path.exists(os.path.join(cfg.run_dir, "config.json"))
+            written_by_train = rundir.is_trains(cfg.run_dir)
             if found and not cfg.overwrite:
                 problem = (f"--run-dir {cfg.run_dir} already holds a run ({', '.join(found)}): continue it with --resume, "
                            "start anew there with --overwrite (deletes it), or give a new --run-dir")
             elif found and not written_by_train:  # a folder of the user's: --overwrite deletes only what train wrote
-                problem = (f"--overwrite: {cfg.run_dir} holds {', '.join(found)} but no config.json, so `train` did not write it; "
-                           "delete what you mean to yourself, or give a new --run-dir")
+                problem = (f"--overwrite: {cfg.run_dir} holds {', '.join(found)} but not the mark of a folder `train` created "
+                           f"({rundir.MARK}), so it is not cleared; delete what you mean to yourself, or give a new --run-dir")
             elif cfg.overwrite and written_by_train:
                 rundir.clear(cfg.run_dir)
         except BenchError as e:
@@ -397,6 +399,18 @@ def setup(cfg: TrainConfig):
             info.setdefault("resumed_with_changes", []).append({"at": time.strftime("%Y-%m-%dT%H:%M:%S"), "changes": changes})
         write_json_atomic(os.path.join(cfg.run_dir, "run_info.json"), info, then=again)
     return cfg, acc, model, tokenizer, train_sq, dev_sq
+
+
+def same_data(cfg: TrainConfig, train_sq, dev_sq) -> None:
+    """A resume trains and evaluates on the data the run started with: a file changed under the same path is
+    one line, before anything is written (it would train on other data and compare dev scores of two sets)."""
+    info = _read_json_or_none(os.path.join(cfg.run_dir, rundir.RUN_INFO)) or {}
+    changed = [f"the {what} file {sq.path} (sha256 {info[key][:12]}… when the run started, {sq.sha256[:12]}… now)"
+               for what, key, sq in (("train", "train_sha256", train_sq), ("dev", "dev_sha256", dev_sq))
+               if info.get(key) and sq.sha256 and info[key] != sq.sha256]
+    if changed:
+        raise BenchError(f"--resume: {' and '.join(changed)} changed; put back the files the run used, start anew with "
+                         f"--overwrite instead of --resume, or give a new --run-dir")
 
 
 def _where(sq) -> str:
