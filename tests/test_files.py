@@ -285,3 +285,41 @@ def test_output_locations_are_checked_before_work(tmp_path, good, capsys):
     assert main(["data", "split", str(good), "--out", str(split)]) == 2
     one_line_error(capsys, f"{split / 'dev.json'}: is a directory")  # checked before the input is read
     assert os.listdir(split) == ["dev.json"]
+
+
+def test_one_writer_per_output_for_every_command_that_writes(trained, tmp_path, capsys):
+    """Another process writing an output (here: a helper that holds the lock `files.hold` takes): every command
+    that writes that output stops at once in one line naming it, and leaves what is there as it was."""
+    import subprocess
+    import sys
+
+    run, d = trained
+    outs = {"predict": tmp_path / "a.jsonl", "evaluate": tmp_path / "ev", "export": tmp_path / "onnx", "report": tmp_path / "r.html",
+            "convert": tmp_path / "rows.jsonl", "split": tmp_path / "split"}
+    (tmp_path / "q.jsonl").write_text(json.dumps({"id": "1", "question": "Who?", "context": "Ann."}) + "\n")
+    outs["predict"].write_text("")
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time\nfrom albert_bench.files import hold\n"
+        f"for p in {[str(p) for p in outs.values()]!r}: hold(p, 'holder', '--out')\n"
+        "print('held', flush=True)\ntime.sleep(120)\n")], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        best, dev = str(run / "best"), str(d / "dev.json")
+        commands = {
+            "predict": ["predict", "--model", best, "--input", str(tmp_path / "q.jsonl"), "--output", str(outs["predict"])],
+            "evaluate": ["evaluate", "--model", best, "--data", dev, "--out", str(outs["evaluate"])],
+            "export": ["export", "--model", best, "--onnx", "--out", str(outs["export"])],
+            "report": ["report", str(run), "--out", str(outs["report"])],
+            "convert": ["data", "convert", dev, "--out", str(outs["convert"])],
+            "split": ["data", "split", dev, "--out", str(outs["split"])],
+        }
+        for name, argv in commands.items():
+            before = sorted(p.name for p in tmp_path.iterdir())
+            assert main(argv) == 2, name
+            one_line_error(capsys, f"is in use by process {holder.pid} (albert-bench holder)")
+            assert sorted(p.name for p in tmp_path.iterdir()) == before and outs["predict"].read_text() == ""
+    finally:
+        holder.kill()
+        holder.wait()
+    # the holder gone (even by kill -9), the lock is free: the next writer proceeds
+    assert main(commands["convert"]) == 0 and outs["convert"].exists()

@@ -10,7 +10,7 @@ import sys
 import time
 
 from .errors import BenchError
-from .files import check_output, lone_surrogate, read_json, read_text, write_json_set
+from .files import check_output, hold, lone_surrogate, read_json, read_text, write_json_set
 from .decode import TOP_K, DecodeConfig
 
 
@@ -84,6 +84,7 @@ def cmd_data_split(args) -> int:
         raise BenchError(f"--out {args.out}: it would write over the input {args.file}; pass another --out folder")
     for o in outputs:  # where the files go, before reading anything
         check_output(o, "--out", "file")
+    hold(args.out, "data split", "--out")  # one writer per output
     sq = _data(args)
     if len(sq.data) < 2:
         raise BenchError(f"{args.file or args.dataset}: {len(sq.data)} article(s); a split by article needs at least 2 "
@@ -103,6 +104,7 @@ def cmd_data_convert(args) -> int:
 
     output_format(args.out)
     check_output(args.out, "--out", kind="file")
+    hold(args.out, "data convert", "--out")  # one writer per output
     sq = _data(args)
     n = write_data(sq, args.out)
     print(f"{args.out}: {n:,} questions ({len(sq.data):,} articles) from {sq.path}")
@@ -544,6 +546,10 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    finally:
+        from .files import release_all
+
+        release_all()  # the outputs this command held (one writer per output) are free for the next
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from .errors import BenchError, all_problems
-from .files import check_output, read_json, replace_dir
+from .files import check_output, hold, read_json, replace_dir
 
 ONNX_FILE = "model.onnx"
 ONNX_INFO = "onnx_info.json"
@@ -59,6 +59,7 @@ def export_onnx(model_dir: str, out_dir: str, int8: bool = False, opset: int = 1
         check_output(out_dir, "--out")
 
     all_problems(_need_onnx, source, target)  # every problem at once, before loading anything
+    hold(out_dir, "export", "--out")  # one writer per output
     model, tokenizer = load_model(model_dir)
     model.eval()
     names = ["input_ids", "attention_mask"] + (["token_type_ids"] if uses_token_type_ids(tokenizer) else [])

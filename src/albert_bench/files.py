@@ -238,3 +238,57 @@ def replace_dir(tmp: str, final: str) -> None:
     os.replace(tmp, final)
     if old:
         shutil.rmtree(old, ignore_errors=True)
+
+
+_held_locks: dict[str, tuple] = {}  # lock file → (descriptor, path, remove when released, owner pid)
+
+
+def hold(output: str, command: str, flag: str, is_dir: bool = False, keep: bool = False) -> None:
+    """One writer per output: an OS lock (flock) for `output`, held until this process exits, kill -9 included.
+    A second command writing the same output stops at once in one line naming the process that holds it.
+    The lock is `DIR/.lock` for a folder output (`is_dir`: train's run directory, kept), else `.NAME.lock` beside
+    the output, removed when the process exits. A lock file whose path no longer names the file locked (removed
+    by its holder at exit) is taken again, so two writers never hold two different files."""
+    import fcntl
+
+    if is_dir:
+        os.makedirs(output, exist_ok=True)
+        path = os.path.join(output, ".lock")
+    else:
+        parent = os.path.dirname(os.path.abspath(output))
+        os.makedirs(parent, exist_ok=True)
+        path = os.path.join(parent, f".{os.path.basename(os.path.normpath(output))}.lock")
+    key = os.path.realpath(path)
+    if key in _held_locks:
+        return
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "another process"
+            os.close(fd)
+            raise BenchError(f"{output} is in use by {holder}; wait for it to finish, or pass another {flag}") from None
+        try:
+            if os.fstat(fd).st_ino == os.stat(path).st_ino:
+                break
+        except FileNotFoundError:
+            pass
+        os.close(fd)  # its holder removed it between our open and our lock: lock the file the path names now
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"process {os.getpid()} (albert-bench {command})\n".encode(), 0)
+    _held_locks[key] = (fd, path, not (is_dir or keep), os.getpid())
+
+
+def release_all() -> None:
+    """Free every output this process holds (`hold`): the command line does it when a command ends (a library
+    caller holds them until it calls this, or exits). Lock files beside outputs are removed while still held."""
+    for key in list(_held_locks):
+        fd, path, remove, pid = _held_locks.pop(key)
+        if os.getpid() != pid:  # a forked child inherited the table, not the locks' ownership
+            continue
+        if remove:
+            with contextlib.suppress(OSError):
+                os.remove(path)  # while still held: a newcomer then locks a new file, checked in `hold`
+        with contextlib.suppress(OSError):
+            os.close(fd)

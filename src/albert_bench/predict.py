@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from .data import as_rows, parse_squad
 from .decode import TOP_K
 from .errors import BenchError
-from .files import check_output, lone_surrogate, parse_json, read_json
+from .files import check_output, hold, lone_surrogate, parse_json, read_json
 from .formats import columns, count_rows, iter_rows, sniff
 from .progress import bar as progress_bar
 
@@ -324,6 +324,20 @@ def run(model: str, input: str | None, output: str, dataset: str | None = None, 
         state = PartialState(cpu=True) if os.environ.get("ACCELERATE_USE_CPU") or not _cuda() else PartialState()
     rank = state.process_index if state else 0
     barrier = state.wait_for_everyone if state else (lambda: None)
+    problem = None
+    if rank == 0:  # one writer per output: a second predict on it stops here, before it reads or repairs anything
+        try:
+            hold(output, "predict", "--output")
+        except BenchError as e:
+            problem = str(e)
+    if state:
+        from accelerate.utils import broadcast_object_list
+
+        problem = broadcast_object_list([problem])[0]
+    if problem:
+        if state:
+            state.destroy_process_group()
+        raise BenchError(problem)
     if rank == 0:
         done_lines(output, repair=True)  # one process cuts torn last lines, before anyone reads or appends
     barrier()

@@ -20,7 +20,7 @@ from .data import Example, load_data
 from .decode import TOP_K, DecodeConfig, decode
 from .errors import BenchError, all_problems
 from .features import build_features, cached_features
-from .files import check_output, write_json_set
+from .files import check_output, hold, write_json_set
 from .metric import squad_v2_evaluate
 from .model import QAConfig, infer, load_model
 
@@ -188,6 +188,7 @@ def evaluate_dir(model_dir: str, data_file: str | None, out_dir: str, batch_size
     # every input before predicting, every problem at once
     _, sq, _ = all_problems(lambda: check_output(out_dir, "--out"), lambda: load_data(data_file, dataset, flag="--data", need_questions=True),
                             lambda: _check_model_dir(model_dir, backend))
+    hold(out_dir, "evaluate", "--out")  # one writer per output
     qa = QuestionAnswerer.from_pretrained(model_dir, batch_size=batch_size, backend=backend, precision=precision)
     dec = qa.predict(sq.examples, progress=True, cache=True)
     metrics = squad_v2_evaluate(sq.data, dec.best_text, dec.null_odds, na_prob_thresh=qa.qa.null_threshold)

@@ -20,7 +20,7 @@ import numpy as np
 from .data import load_dataset, load_squad
 from .decode import answers
 from .errors import BenchError
-from .files import check_output, read_json, read_jsonl
+from .files import check_output, hold, read_json, read_jsonl
 from .metric import get_raw_scores, make_qid_to_has_ans
 
 # Published SQuAD 2.0 dev results, with the threshold each number uses.
@@ -351,6 +351,7 @@ def report_paths(out: str) -> tuple[str | None, str | None]:
 def write_report(run_dirs: list[str], out: str, dev_file: str | None = None) -> list[str]:
     """Write the report where `--out` says (see `report_paths`); the paths written, HTML first."""
     page_path, md_path = report_paths(out)
+    hold(out, "report", "--out")  # one writer per output
     runs = [load_run(d, dev_file) for d in run_dirs]
     names = [r.name for r in runs]
     for i, r in enumerate(runs):  # headings tell apart runs whose folders share a name

@@ -24,7 +24,7 @@ import warnings
 import zipfile
 
 from .errors import BenchError
-from .files import read_json, read_jsonl, replace_dir, write_failed
+from .files import hold, read_json, read_jsonl, replace_dir, write_failed
 
 CHECKPOINTS = "checkpoints"
 BEST = "best"
@@ -34,7 +34,6 @@ TRAINER_STATE = "trainer_state.json"
 # What accelerate's save_state writes (plus our trainer state); random_states_<rank>.pkl, one per process.
 CHECKPOINT_FILES = ("model.safetensors", "optimizer.bin", "scheduler.bin", "random_states_0.pkl", TRAINER_STATE)
 
-_held: dict[str, int] = {}  # run directory → file descriptor of its lock, kept open for the process's life
 
 
 def is_run(path: str) -> bool:
@@ -80,19 +79,7 @@ def lock(run_dir: str) -> None:
     if fresh:
         with open(os.path.join(run_dir, MARK), "w") as f:
             f.write("a run directory of `albert-bench train`; `train --overwrite` may clear it\n")
-    path = os.path.join(run_dir, ".lock")
-    if os.path.realpath(path) in _held:
-        return
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "another process"
-        os.close(fd)
-        raise BenchError(f"{run_dir} is in use by {holder}; wait for it to finish, or pass another --run-dir") from None
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, f"process {os.getpid()} (albert-bench train)\n".encode(), 0)
-    _held[os.path.realpath(path)] = fd
+    hold(run_dir, "train", "--run-dir", is_dir=True)
 
 
 def earlier_run(run_dir: str) -> list[str]:
