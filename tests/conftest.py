@@ -1,6 +1,7 @@
 """Shared fixtures. Real files are read in place from $ALBERT_BENCH_DATA (default: ../shared/data)."""
 
 import atexit
+import json
 import os
 import shutil
 import tempfile
@@ -142,3 +143,27 @@ def trained(tmp_path_factory):
         f = copy / "run" / name
         f.write_text(f.read_text().replace(trained_in, str(copy)))
     return copy / "run", copy
+
+
+# --- Shared by the training tests (test_train, test_distributed) -----------------------------------------------
+
+def train_args(d, run_dir, *extra):
+    return ["train", "--model", d / "tiny", "--init", "random", "--train-file", d / "train.json", "--dev-file", d / "dev.json",
+            "--max-seq-length", 128, "--doc-stride", 32, "--run-dir", run_dir, *extra]
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    """(for test_train and test_distributed) Small synthetic data and a tiny ALBERT with dropout, so that RNG state matters on resume."""
+    from albert_bench.synthetic import make_synthetic, tiny_albert_dir
+
+    d = tmp_path_factory.mktemp("small")
+    train, dev = make_synthetic(240, 60, seed=1, filler_share=0.0)  # short passages: one window per question
+    (d / "train.json").write_text(json.dumps(train))
+    (d / "dev.json").write_text(json.dumps(dev))
+    tiny_albert_dir(str(d / "tiny"), str(ALBERT_DIR), hidden=64, layers=1, heads=2, dropout=0.1)
+    return d
+
+
+def metrics(run_dir):
+    return [json.loads(line) for line in open(os.path.join(run_dir, "metrics.jsonl"))]

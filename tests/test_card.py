@@ -364,9 +364,8 @@ def best(run) -> Path:
 
 def test_push_offline_is_one_line_at_once(tmp_path, best, hub):
     rc, _, err, seconds = _push(tmp_path, best, HF_HUB_OFFLINE="1", HF_ENDPOINT=hub.base, HF_TOKEN=GOOD_TOKEN)
-    # No request at all (the hub would have answered one at once); the time bound only says it never waits on a
-    # connection (5 s) — loose, as imports alone took 1 s on a busy 2-core machine.
-    assert "HF_HUB_OFFLINE" in _one_line(rc, err) and seconds < 4
+    # the event, not the seconds: no request reached the hub (it would have answered one at once)
+    assert "HF_HUB_OFFLINE" in _one_line(rc, err)
     assert hub.requests == []
 
 

@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 
-from tests.test_train import metrics, small, train_args  # noqa: F401  (small is a fixture)
+from conftest import metrics, train_args
 
 def launch() -> list[str]:
     """torchrun on a free port: a fixed one collides when two suites run at once."""

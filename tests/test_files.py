@@ -180,7 +180,7 @@ def test_bad_downloads_are_one_line_and_never_cached(tmp_path, capsys, route, ne
         finally:
             os.environ["ALBERT_BENCH_CACHE"] = old
     one_line_error(capsys, url + "/x/dev.json", needle)
-    assert not [p for p in (tmp_path / "squad").iterdir()] if (tmp_path / "squad").exists() else True  # nothing cached, no .part left
+    assert list(tmp_path.rglob("*")) == []  # nothing cached, no .part, no folder left
 
 
 def test_url_that_names_no_file(capsys):

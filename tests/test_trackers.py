@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from tests.test_train import metrics, small  # noqa: F401  (small is a fixture)
+from conftest import metrics
 
 
 def _train(small, run, *extra):  # noqa: F811

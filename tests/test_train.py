@@ -9,6 +9,7 @@ import sys
 import time
 
 import pytest
+from conftest import metrics, train_args
 from types import SimpleNamespace
 
 
@@ -30,29 +31,6 @@ def here(capsys, *args):
     rc = main([str(a) for a in args])
     out = capsys.readouterr()
     return SimpleNamespace(returncode=rc, stdout=out.out, stderr=out.err)
-
-
-def train_args(d, run_dir, *extra):
-    return ["train", "--model", d / "tiny", "--init", "random", "--train-file", d / "train.json", "--dev-file", d / "dev.json",
-            "--max-seq-length", 128, "--doc-stride", 32, "--run-dir", run_dir, *extra]
-
-
-@pytest.fixture(scope="module")
-def small(tmp_path_factory):
-    """Small synthetic data and a tiny ALBERT with dropout, so that RNG state matters on resume."""
-    from albert_bench.synthetic import make_synthetic, tiny_albert_dir
-    from tests.conftest import ALBERT_DIR
-
-    d = tmp_path_factory.mktemp("small")
-    train, dev = make_synthetic(240, 60, seed=1, filler_share=0.0)  # short passages: one window per question
-    (d / "train.json").write_text(json.dumps(train))
-    (d / "dev.json").write_text(json.dumps(dev))
-    tiny_albert_dir(str(d / "tiny"), str(ALBERT_DIR), hidden=64, layers=1, heads=2, dropout=0.1)
-    return d
-
-
-def metrics(run_dir):
-    return [json.loads(line) for line in open(os.path.join(run_dir, "metrics.jsonl"))]
 
 
 def _wait_for_checkpoint(run_dir, step, proc, timeout=120):
