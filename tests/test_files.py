@@ -323,3 +323,72 @@ def test_one_writer_per_output_for_every_command_that_writes(trained, tmp_path, 
         holder.wait()
     # the holder gone (even by kill -9), the lock is free: the next writer proceeds
     assert main(commands["convert"]) == 0 and outs["convert"].exists()
+
+
+@contextlib.contextmanager
+def trickle_server(chunk: bytes, every: float, declared: int | None = None):
+    """A real HTTP server on 127.0.0.1 that sends `chunk` every `every` seconds, for ever."""
+    import time
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            if declared is not None:
+                self.send_header("Content-Length", str(declared))
+            self.end_headers()
+            try:
+                while True:
+                    self.wfile.write(chunk)
+                    self.wfile.flush()
+                    time.sleep(every)
+            except OSError:
+                pass
+
+        def log_message(self, *a):
+            pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    srv.daemon_threads = True
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{srv.server_address[1]}/x/dev.json"
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
+@pytest.mark.parametrize("env, chunk, every, declared, words", [
+    ({"ALBERT_BENCH_DOWNLOAD_SECONDS": "2"}, b"{", 0.5, None, "the download took longer than 2 s"),  # a byte at a time, never idle 30 s
+    ({"ALBERT_BENCH_DOWNLOAD_MAX_BYTES": "1000000"}, b" " * 65536, 0.0, None, "the server sent more than 1,000,000 bytes"),  # endless
+    ({"ALBERT_BENCH_DOWNLOAD_MAX_BYTES": "1000000"}, b" ", 0.0, 5_000_000_000, "it is 5,000,000,000 bytes, above the 1,000,000 allowed"),
+])
+def test_downloads_are_bounded_in_time_and_size_and_leave_nothing(tmp_path, env, chunk, every, declared, words):
+    import subprocess
+    import sys
+
+    with trickle_server(chunk, every, declared) as url:
+        r = subprocess.run([sys.executable, "-m", "albert_bench", "data", "stats", url], capture_output=True, text=True, timeout=120,
+                           env={**os.environ, **env, "ALBERT_BENCH_CACHE": str(tmp_path / "cache")})
+    assert r.returncode == 2 and "Traceback" not in r.stderr and words in r.stderr.strip().splitlines()[-1], r.stderr[-500:]
+    assert not (tmp_path / "cache").exists()  # no .part, no folder
+
+
+def test_a_download_stopped_by_sigterm_leaves_no_part_file(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    with trickle_server(b"{", 0.2) as url:
+        p = subprocess.Popen([sys.executable, "-m", "albert_bench", "data", "stats", url], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True, env={**os.environ, "ALBERT_BENCH_CACHE": str(tmp_path / "cache")})
+        for _ in range(600):  # until the download has begun: its .part file exists
+            if list((tmp_path / "cache").rglob("*.part")) if (tmp_path / "cache").exists() else []:
+                break
+            time.sleep(0.05)
+        assert list((tmp_path / "cache").rglob("*.part"))
+        p.send_signal(signal.SIGTERM)
+        _, err = p.communicate(timeout=60)
+    assert p.returncode != 0 and "Traceback" not in err
+    assert not (tmp_path / "cache").exists()  # the .part and the folders made for it are gone

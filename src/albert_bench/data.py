@@ -7,12 +7,16 @@ answers whose text is not in the context at all are kept and listed in ``SquadFi
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import http.client
 import json
 import os
 import re
+import signal
 import tempfile
+import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -91,6 +95,30 @@ def default_cache_dir() -> Path:
     return Path(root)
 
 
+# Every download is bounded: its whole time and its size (SQuAD 2.0's train file is 42 MB). Environment overrides
+# are for a slow link or a larger file of one's own.
+DOWNLOAD_SECONDS = float(os.environ.get("ALBERT_BENCH_DOWNLOAD_SECONDS", 900))
+DOWNLOAD_MAX_BYTES = int(float(os.environ.get("ALBERT_BENCH_DOWNLOAD_MAX_BYTES", 2 << 30)))
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """SIGTERM raises KeyboardInterrupt here (main thread only), so a stopped download's `finally` removes its
+    .part file; the handler before is put back after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    before = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before)
+
+
 def resolve(path_or_url: str, cache_dir: str | os.PathLike | None = None, flag: str = "FILE", check=None) -> str:
     """A local path for `path_or_url`. A URL is downloaded once into the cache, keyed by the whole URL (two URLs
     ending in the same file name never share an entry), and becomes the cached file only after its length matches
@@ -118,15 +146,26 @@ def resolve(path_or_url: str, cache_dir: str | os.PathLike | None = None, flag: 
     try:
         from .progress import bar as progress_bar
 
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(path_or_url, timeout=30) as resp:
+        deadline = time.monotonic() + DOWNLOAD_SECONDS
+        with _sigterm_as_interrupt(), os.fdopen(fd, "wb") as out, urllib.request.urlopen(path_or_url, timeout=30) as resp:
             declared = resp.headers.get("Content-Length")
             total = int(declared) if declared and declared.isdigit() else None
+            if total is not None and total > DOWNLOAD_MAX_BYTES:
+                raise BenchError(f"cannot use {path_or_url}: it is {total:,} bytes, above the {DOWNLOAD_MAX_BYTES:,} allowed "
+                                 f"(ALBERT_BENCH_DOWNLOAD_MAX_BYTES); download it yourself and pass the file with {flag}")
             size = 0
             with progress_bar(total=total, unit="B", unit_scale=True, desc=name) as bar:
-                for block in iter(lambda: resp.read(1 << 16), b""):
+                for block in iter(lambda: resp.read1(1 << 16), b""):
                     out.write(block)
                     size += len(block)
                     bar.update(len(block))
+                    if size > DOWNLOAD_MAX_BYTES:
+                        raise BenchError(f"cannot use {path_or_url}: the server sent more than {DOWNLOAD_MAX_BYTES:,} bytes "
+                                         f"(ALBERT_BENCH_DOWNLOAD_MAX_BYTES); nothing was cached, download it yourself and pass the file with {flag}")
+                    if time.monotonic() > deadline:
+                        raise BenchError(f"cannot use {path_or_url}: the download took longer than {DOWNLOAD_SECONDS:.0f} s "
+                                         f"(ALBERT_BENCH_DOWNLOAD_SECONDS) with {size:,} bytes received; nothing was cached, "
+                                         f"try again or pass a local file with {flag}")
         if total is not None and size != total:
             raise BenchError(f"cannot use {path_or_url}: the download stopped after {size:,} of {total:,} bytes; nothing was cached, try again")
         if check is not None:
