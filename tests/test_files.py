@@ -392,3 +392,50 @@ def test_a_download_stopped_by_sigterm_leaves_no_part_file(tmp_path):
         _, err = p.communicate(timeout=60)
     assert p.returncode != 0 and "Traceback" not in err
     assert not (tmp_path / "cache").exists()  # the .part and the folders made for it are gone
+
+
+def test_every_read_is_bounded_per_row_and_per_file(trained, tmp_path, capsys):
+    """ALBERT_BENCH_MAX_TEXT_BYTES (1 MiB): a --context-file above it, a JSON Lines line above it (read no
+    further than the cap), a Parquet row above it: one line each; a predict row above it: that row's error line."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from albert_bench.files import MAX_TEXT_BYTES
+
+    best = str(trained[0] / "best")
+    big = "word " * (MAX_TEXT_BYTES // 5 + 10)
+    ctx = tmp_path / "ctx.txt"
+    ctx.write_text(big)
+    assert main(["ask", "--model", best, "--question", "Who?", "--context-file", str(ctx)]) == 2
+    one_line_error(capsys, f"{ctx} is {len(big):,} bytes, above the {MAX_TEXT_BYTES:,} allowed")
+    none = {"text": [], "answer_start": []}
+    rows = [{"id": "a", "question": "Who?", "context": "Ann.", "answers": none}, {"id": "b", "question": "Who?", "context": big, "answers": none}]
+    jl = tmp_path / "rows.jsonl"
+    jl.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert main(["data", "stats", str(jl)]) == 2
+    one_line_error(capsys, f"{jl}: line 2 is", f"above the {MAX_TEXT_BYTES:,} allowed")
+    pq.write_table(pa.table({"id": ["a", "b"], "question": ["Who?"] * 2, "context": ["Ann.", big], "answers": [none, none]}), tmp_path / "rows.parquet")
+    assert main(["data", "stats", str(tmp_path / "rows.parquet")]) == 2
+    one_line_error(capsys, "rows.parquet: row 2 is", "above the")
+    # predict: the big row gets an error line, the others their answers
+    out = tmp_path / "a.jsonl"
+    single = tmp_path / "one.json"  # a JSON list of rows: read whole, checked per row
+    single.write_text(json.dumps(rows))
+    assert main(["predict", "--model", best, "--input", str(single), "--output", str(out)]) == 1
+    lines = [json.loads(x) for x in out.read_text().splitlines()]
+    assert "error" not in lines[0] and "characters, above the" in lines[1]["error"]
+
+
+def test_a_parquet_text_column_stored_as_bytes_is_read_as_text_or_named(tmp_path, capsys):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    good = tmp_path / "b.parquet"
+    pq.write_table(pa.table({"id": ["1"], "title": ["t"], "context": [b"The fox."], "question": [b"Who?"],
+                             "answers": [{"text": [b"fox"], "answer_start": [4]}]}), good)
+    assert main(["data", "stats", str(good), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["questions"] == 1
+    bad = tmp_path / "bad.parquet"
+    pq.write_table(pa.table({"id": ["1"], "context": [b"\xff\xfe fox"], "question": ["Who?"], "answers": [{"text": [], "answer_start": []}]}), bad)
+    assert main(["data", "stats", str(bad)]) == 2
+    one_line_error(capsys, "row 1: column 'context' holds bytes that are not UTF-8 text")

@@ -10,7 +10,7 @@ import sys
 import time
 
 from .errors import BenchError
-from .files import check_output, hold, lone_surrogate, read_json, read_text, write_json_set
+from .files import MAX_TEXT_BYTES, check_output, hold, lone_surrogate, read_json, read_text, write_json_set
 from .decode import TOP_K, DecodeConfig
 
 
@@ -169,7 +169,7 @@ def cmd_ask(args) -> int:
 
     def passage() -> str:
         if args.context_file:
-            text = read_text(args.context_file, "a UTF-8 text file holding the passage with --context-file")
+            text = read_text(args.context_file, "a UTF-8 text file holding the passage with --context-file", max_bytes=MAX_TEXT_BYTES)
         else:
             text = args.context
         _words(args.context_file or "--context", text, "the passage that may hold the answer")

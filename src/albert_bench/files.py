@@ -119,10 +119,23 @@ def write_json_set(files: dict[str, object], then: str = "run the command again"
                 os.remove(tmp)
 
 
-def read_bytes(path: str, what: str) -> bytes:
-    """A file's bytes, or one line saying why not (missing, a directory, unreadable) and what to pass instead."""
+# The most text one row of a data file, or a --context-file, may hold: a passage is a few kB; 1 MiB is already
+# thousands of windows. ALBERT_BENCH_MAX_TEXT_BYTES raises it.
+MAX_TEXT_BYTES = int(float(os.environ.get("ALBERT_BENCH_MAX_TEXT_BYTES", 1 << 20)))
+
+
+def too_big(what: str, size: int, limit: int = MAX_TEXT_BYTES) -> BenchError:
+    return BenchError(f"{what} is {size:,} bytes, above the {limit:,} allowed (ALBERT_BENCH_MAX_TEXT_BYTES); "
+                      "split it into passages, or raise the limit")
+
+
+def read_bytes(path: str, what: str, max_bytes: int | None = None) -> bytes:
+    """A file's bytes, or one line saying why not (missing, a directory, unreadable, larger than `max_bytes`)
+    and what to pass instead."""
     try:
         with open(path, "rb") as f:
+            if max_bytes is not None and (size := os.fstat(f.fileno()).st_size) > max_bytes:
+                raise too_big(path, size, max_bytes)
             return f.read()
     except FileNotFoundError:
         raise BenchError(f"{path}: no such file; pass {what}") from None
@@ -143,9 +156,9 @@ def read_json(path: str, what: str):
         raise BenchError(str(e) if str(e).startswith(f"{path}: ") else f"{path}: {e}; pass {what}") from None
 
 
-def read_text(path: str, what: str) -> str:
+def read_text(path: str, what: str, max_bytes: int | None = None) -> str:
     """A UTF-8 text file (a UTF-8 BOM is dropped), or one line naming the file and its likely encoding."""
-    data = read_bytes(path, what)
+    data = read_bytes(path, what, max_bytes)
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     try:

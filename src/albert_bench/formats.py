@@ -99,9 +99,14 @@ def _object(row, path: str, where: str) -> dict:
 
 
 def _jsonl_rows(path: str, what: str) -> Iterator[tuple[int, dict]]:
+    from .files import MAX_TEXT_BYTES, too_big
+
     with open(path, "rb") as f:
         row = 0
-        for lineno, line in enumerate(f, 1):
+        # A line is read up to the cap and no further: one row of 50 MB is refused, not parsed and answered.
+        for lineno, line in enumerate(iter(lambda: f.readline(MAX_TEXT_BYTES + 1), b""), 1):
+            if len(line) > MAX_TEXT_BYTES:
+                raise too_big(f"{path}: line {lineno}", len(line) + len(f.readline()))
             if lineno == 1 and line.startswith(b"\xef\xbb\xbf"):
                 line = line[3:]
             if not line.strip():
@@ -123,9 +128,38 @@ def _parquet_rows(path: str, what: str, chunk_rows: int) -> Iterator[tuple[int, 
         for batch in pf.iter_batches(batch_size=chunk_rows):
             for row in batch.to_pylist():
                 n += 1
-                yield n, row
+                yield n, _texts(row, path, n)
     except pa.ArrowException as e:
         raise BenchError(f"{path}: Parquet data damaged after row {n:,} ({str(e).splitlines()[0][:160]}); pass {what}") from None
+
+
+def _texts(row: dict, path: str, n: int) -> dict:
+    """A Parquet row with its binary values as text (a column written as bytes rather than strings is common),
+    and at most MAX_TEXT_BYTES of it; bytes that are not UTF-8 are one line naming the row and column."""
+    from .files import MAX_TEXT_BYTES, too_big
+
+    size = 0
+
+    def text(v, column):
+        nonlocal size
+        if isinstance(v, (bytes, bytearray)):
+            try:
+                v = bytes(v).decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise BenchError(f"{path}: row {n}: column {column!r} holds bytes that are not UTF-8 text (at byte {e.start:,}); "
+                                 "store text as UTF-8 strings") from None
+        if isinstance(v, str):
+            size += len(v)
+        elif isinstance(v, dict):
+            v = {k: text(x, column) for k, x in v.items()}
+        elif isinstance(v, list):
+            v = [text(x, column) for x in v]
+        return v
+
+    row = {k: text(v, k) for k, v in row.items()}
+    if size > MAX_TEXT_BYTES:
+        raise too_big(f"{path}: row {n}", size)
+    return row
 
 
 # ---------------------------------------------------------------- writing
