@@ -143,7 +143,7 @@ def test_split_refuses_to_write_over_its_input_and_a_file_of_one_article(dev_fil
     before = src.read_bytes()
     assert main(["data", "split", str(src), "--out", str(tmp_path)]) == 2  # tmp_path/dev.json is the input
     err = capsys.readouterr().err
-    assert "would write over the input" in err and err.count("\n") == 1 and src.read_bytes() == before
+    assert "would write over FILE" in err and err.count("\n") == 1 and src.read_bytes() == before
     assert not (tmp_path / "train.json").exists()
     one = tmp_path / "one.json"
     one.write_text(json.dumps({"version": "v2.0", "data": d["data"][:1]}))

@@ -439,3 +439,34 @@ def test_a_parquet_text_column_stored_as_bytes_is_read_as_text_or_named(tmp_path
     pq.write_table(pa.table({"id": ["1"], "context": [b"\xff\xfe fox"], "question": ["Who?"], "answers": [{"text": [], "answer_start": []}]}), bad)
     assert main(["data", "stats", str(bad)]) == 2
     one_line_error(capsys, "row 1: column 'context' holds bytes that are not UTF-8 text")
+
+
+def test_an_output_may_not_be_or_hold_or_lie_inside_an_input(trained, tmp_path, capsys):
+    """For every command that reads a file or a model and writes: the output as the input itself, as a folder
+    holding it, inside the model directory, or the same place through a symbolic link: one line, nothing written."""
+    import shutil
+
+    run, d = trained
+    model = tmp_path / "model"
+    shutil.copytree(run / "best", model)
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copy(d / "dev.json", data / "dev.json")
+    (tmp_path / "link").symlink_to(data)
+    (tmp_path / "q.jsonl").write_text(json.dumps({"question": "Who?", "context": "Ann."}) + "\n")
+    snapshot = lambda: {str(p): p.stat().st_mtime_ns for p in tmp_path.rglob("*")}  # noqa: E731
+    cases = [
+        (["data", "convert", str(data / "dev.json"), "--out", str(tmp_path / "link" / "dev.json")], "FILE"),
+        (["predict", "--model", str(model), "--input", str(tmp_path / "q.jsonl"), "--output", str(model / "answers.jsonl")], "--model"),
+        (["predict", "--model", str(model), "--input", str(tmp_path / "q.jsonl"), "--output", str(tmp_path / "q.jsonl")], "--input"),
+        (["evaluate", "--model", str(model), "--data", str(data / "dev.json"), "--out", str(data)], "--data"),
+        (["evaluate", "--model", str(model), "--data", str(data / "dev.json"), "--out", str(model / "eval")], "--model"),
+        (["train", "--model", str(model), "--train-file", str(data / "dev.json"), "--dev-file", str(data / "dev.json"),
+          "--run-dir", str(model), "--epochs", "1"], "--model"),
+        (["data", "split", str(data / "dev.json"), "--out", str(tmp_path / "link")], "FILE"),
+    ]
+    for argv, flag in cases:
+        before = snapshot()
+        assert main(argv) == 2, argv
+        one_line_error(capsys, f"would write over {flag}")
+        assert snapshot() == before, argv

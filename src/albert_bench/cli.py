@@ -10,7 +10,7 @@ import sys
 import time
 
 from .errors import BenchError
-from .files import MAX_TEXT_BYTES, check_output, hold, lone_surrogate, read_json, read_text, write_json_set
+from .files import MAX_TEXT_BYTES, check_not_input, check_output, hold, lone_surrogate, read_json, read_text, write_json_set
 from .decode import TOP_K, DecodeConfig
 
 
@@ -80,8 +80,8 @@ def cmd_data_split(args) -> int:
 
     check_output(args.out, "--out")
     outputs = [os.path.join(args.out, n) for n in ("train.json", "dev.json")]
-    if args.file and any(os.path.exists(o) and os.path.samefile(o, args.file) for o in outputs):
-        raise BenchError(f"--out {args.out}: it would write over the input {args.file}; pass another --out folder")
+    for o in outputs:
+        check_not_input(o, "--out", {"FILE": args.file})
     for o in outputs:  # where the files go, before reading anything
         check_output(o, "--out", "file")
     hold(args.out, "data split", "--out")  # one writer per output
@@ -104,6 +104,7 @@ def cmd_data_convert(args) -> int:
 
     output_format(args.out)
     check_output(args.out, "--out", kind="file")
+    check_not_input(args.out, "--out", {"FILE": args.file})
     hold(args.out, "data convert", "--out")  # one writer per output
     sq = _data(args)
     n = write_data(sq, args.out)

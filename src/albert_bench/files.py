@@ -305,3 +305,18 @@ def release_all() -> None:
                 os.remove(path)  # while still held: a newcomer then locks a new file, checked in `hold`
         with contextlib.suppress(OSError):
             os.close(fd)
+
+
+def check_not_input(output: str, out_flag: str, inputs: dict[str, str | None]) -> None:
+    """An output may not be an input, nor hold one (a folder output), nor lie inside an input folder (a model
+    directory being read): compared as resolved real paths, so links and `..` do not hide it. `inputs`: flag →
+    path (None: not given; URLs and hub names are skipped)."""
+    out = os.path.realpath(output)
+    for flag, path in inputs.items():
+        if not path or "://" in path or not os.path.exists(path):
+            continue
+        src = os.path.realpath(path)
+        inside = lambda a, b: a == b or a.startswith(b.rstrip(os.sep) + os.sep)  # noqa: E731 - a at or below b
+        if inside(out, src) or inside(src, out):
+            raise BenchError(f"{out_flag} {output} would write over {flag} {path} (an output may not be an input, hold one, "
+                             "or lie inside one); pass another place for the output")

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from .data import as_rows, parse_squad
 from .decode import TOP_K
 from .errors import BenchError
-from .files import MAX_TEXT_BYTES, check_output, hold, lone_surrogate, parse_json, read_json
+from .files import MAX_TEXT_BYTES, check_not_input, check_output, hold, lone_surrogate, parse_json, read_json
 from .formats import columns, count_rows, iter_rows, sniff
 from .progress import bar as progress_bar
 
@@ -303,6 +303,7 @@ def check_args(output: str, top_k: int, chunk_rows: int, input: str | None, data
     if not output.endswith(".jsonl"):
         raise BenchError(f"--output {output}: predictions are JSON Lines; name the file OUT.jsonl")
     check_output(output, "--output", kind="file")
+    check_not_input(output, "--output", {"--input": input})
     if not 1 <= top_k <= 20:
         raise BenchError(f"--top-k {top_k}: pass 1 to 20")
     if chunk_rows < 1:
@@ -317,6 +318,7 @@ def run(model: str, input: str | None, output: str, dataset: str | None = None, 
     from .qa import QuestionAnswerer, _check_model_dir
 
     all_problems(lambda: check_args(output, top_k, chunk_rows, input, dataset), lambda: _check_model_dir(model, backend),
+                 lambda: check_not_input(output, "--output", {"--model": model}),
                  lambda: sniff(input, "questions to answer with --input") if input else None)
     world = int(os.environ.get("WORLD_SIZE", "1"))
     state = None

@@ -20,7 +20,7 @@ from .data import Example, load_data
 from .decode import TOP_K, DecodeConfig, decode
 from .errors import BenchError, all_problems
 from .features import build_features, cached_features
-from .files import check_output, hold, write_json_set
+from .files import check_not_input, check_output, hold, write_json_set
 from .metric import squad_v2_evaluate
 from .model import QAConfig, infer, load_model
 
@@ -186,8 +186,9 @@ def evaluate_dir(model_dir: str, data_file: str | None, out_dir: str, batch_size
                  dataset: str | None = None) -> dict:
     """Predict a data file (or a `--dataset` spec) and write predictions.json, null_odds.json, nbest.json and metrics.json."""
     # every input before predicting, every problem at once
-    _, sq, _ = all_problems(lambda: check_output(out_dir, "--out"), lambda: load_data(data_file, dataset, flag="--data", need_questions=True),
-                            lambda: _check_model_dir(model_dir, backend))
+    _, sq, _, _ = all_problems(lambda: check_output(out_dir, "--out"), lambda: load_data(data_file, dataset, flag="--data", need_questions=True),
+                               lambda: _check_model_dir(model_dir, backend),
+                               lambda: check_not_input(out_dir, "--out", {"--data": data_file, "--model": model_dir}))
     hold(out_dir, "evaluate", "--out")  # one writer per output
     qa = QuestionAnswerer.from_pretrained(model_dir, batch_size=batch_size, backend=backend, precision=precision)
     dec = qa.predict(sq.examples, progress=True, cache=True)

@@ -35,7 +35,7 @@ from .card import write_card
 from .decode import DecodeConfig, decode, tuned_threshold
 from .errors import BenchError, all_problems
 from . import rundir
-from .files import check_output, read_json, read_text, write_json_atomic
+from .files import check_not_input, check_output, read_json, read_text, write_json_atomic
 from .features import LABEL_RULES, FeatureConfig, cached_features
 from .metric import squad_v2_evaluate
 from .model import QAConfig, check_model_source, collate, infer, load_model, qa_forward, save_model, uses_token_type_ids
@@ -324,8 +324,11 @@ def preflight(cfg: TrainConfig):
             return load_dataset(f"{name}:{config or ''}:{('train', 'validation')[which]}")
         return check
 
-    train_sq, dev_sq, _, _ = all_problems(data(0), data(1), lambda: check_model_source(cfg.model, cfg.init),
-                                          lambda: check_output(cfg.run_dir, "--run-dir") if cfg.run_dir else None)
+    train_sq, dev_sq, _, _, _ = all_problems(
+        data(0), data(1), lambda: check_model_source(cfg.model, cfg.init),
+        lambda: check_output(cfg.run_dir, "--run-dir") if cfg.run_dir else None,
+        lambda: check_not_input(cfg.run_dir, "--run-dir", {"--train-file": cfg.train_file, "--dev-file": cfg.dev_file, "--model": cfg.model})
+        if cfg.run_dir else None)
     return train_sq, dev_sq
 
 
