@@ -272,3 +272,12 @@ def test_predict_reads_a_dataset_split_through_datasets(trained, rows, reference
     out = tmp_path / "a.jsonl"
     assert main(["predict", "--model", str(trained[0] / "best"), "--dataset", str(tmp_path / "ds"), "--output", str(out), "--top-k", "2"]) == 0
     same_answers(read(out), reference, rows)
+
+
+@pytest.mark.parametrize("size", ["0", "-1"])
+def test_batch_size_below_one_is_one_line_before_anything_is_written(trained, tmp_path, capsys, size):
+    q = tmp_path / "q.jsonl"
+    q.write_text(json.dumps({"question": "Who?", "context": "Ann."}) + "\n")
+    assert main(["predict", "--model", str(trained[0] / "best"), "--input", str(q), "--output", str(tmp_path / "a.jsonl"), "--batch-size", size]) == 2
+    err = capsys.readouterr().err
+    assert f"--batch-size {size}: pass 1 or more" in err and err.count("\n") == 1 and not (tmp_path / "a.jsonl").exists()

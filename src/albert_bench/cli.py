@@ -166,7 +166,7 @@ def cmd_evaluate(args) -> int:
 
 def cmd_ask(args) -> int:
     from .errors import all_problems
-    from .qa import QuestionAnswerer, _check_model_dir
+    from .qa import QuestionAnswerer, check_model_dir
 
     def passage() -> str:
         if args.context_file:
@@ -182,7 +182,7 @@ def cmd_ask(args) -> int:
 
     # every input before loading the model, every problem at once
     context, _, _, _ = all_problems(passage, lambda: _words("--question", args.question, "a question in words"),
-                                    lambda: _check_model_dir(args.model, args.backend), top_k)
+                                    lambda: check_model_dir(args.model, args.backend), top_k)
     qa = QuestionAnswerer.from_pretrained(args.model, backend=args.backend, precision=args.precision)
     res = qa.answer(args.question, context, top_k=args.top_k)
     if args.json:
@@ -250,7 +250,7 @@ def cmd_serve(args) -> int:
     from dataclasses import fields
 
     from .errors import all_problems
-    from .qa import _check_model_dir
+    from .qa import check_model_dir
     from .serve import ServeLimits, bind, host_name, serve
 
     def batch() -> None:
@@ -265,7 +265,7 @@ def cmd_serve(args) -> int:
 
     # every input before loading the model, every problem at once
     _, limits, hosts, _ = all_problems(batch, lambda: ServeLimits(**{f.name: getattr(args, f.name) for f in fields(ServeLimits)}),
-                                       allowed, lambda: _check_model_dir(args.model, args.backend))
+                                       allowed, lambda: check_model_dir(args.model, args.backend))
     sock = bind(args.host, args.port)  # the address too, before the model loads
     serve(args.model, args.host, args.port, limits, args.max_batch, not args.no_micro_batching, backend=args.backend,
           precision=args.precision, allowed_hosts=hosts, sock=sock)

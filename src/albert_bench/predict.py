@@ -297,7 +297,7 @@ def check_same_answerer(output: str, done: Done, answered_by: str) -> None:
                       "them; this run cannot check they came from this one (a new --output can)", stacklevel=2)
 
 
-def check_args(output: str, top_k: int, chunk_rows: int, input: str | None, dataset: str | None) -> None:
+def check_args(output: str, top_k: int, chunk_rows: int, input: str | None, dataset: str | None, batch_size: int | None = None) -> None:
     if bool(input) == bool(dataset):
         raise BenchError("pass the questions as --input FILE or as --dataset NAME[:CONFIG][:SPLIT], one of them")
     if not output.endswith(".jsonl"):
@@ -308,6 +308,8 @@ def check_args(output: str, top_k: int, chunk_rows: int, input: str | None, data
         raise BenchError(f"--top-k {top_k}: pass 1 to 20")
     if chunk_rows < 1:
         raise BenchError(f"--chunk-rows {chunk_rows}: pass 1 or more")
+    if batch_size is not None and batch_size < 1:  # as evaluate checks it: range(0, n, -1) would answer nothing
+        raise BenchError(f"--batch-size {batch_size}: pass 1 or more (or leave it out for the measured default)")
 
 
 def run(model: str, input: str | None, output: str, dataset: str | None = None, top_k: int = TOP_K, chunk_rows: int = CHUNK_ROWS,
@@ -315,9 +317,9 @@ def run(model: str, input: str | None, output: str, dataset: str | None = None, 
     """The whole command, in one process or as one of several (`accelerate launch`, torchrun): every process
     reads what is written before any appends, answers its slice, and process 0 merges the parts."""
     from .errors import all_problems
-    from .qa import QuestionAnswerer, _check_model_dir
+    from .qa import QuestionAnswerer, check_model_dir
 
-    all_problems(lambda: check_args(output, top_k, chunk_rows, input, dataset), lambda: _check_model_dir(model, backend),
+    all_problems(lambda: check_args(output, top_k, chunk_rows, input, dataset, batch_size), lambda: check_model_dir(model, backend),
                  lambda: check_not_input(output, "--output", {"--model": model}),
                  lambda: sniff(input, "questions to answer with --input") if input else None)
     world = int(os.environ.get("WORLD_SIZE", "1"))

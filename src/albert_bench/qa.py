@@ -116,7 +116,9 @@ class QuestionAnswerer:
 BACKENDS = ("auto", "torch", "onnx")
 
 
-def _check_model_dir(model_dir: str, backend: str) -> None:
+def check_model_dir(model_dir: str, backend: str) -> None:
+    """The one check of a model directory to answer with, for every answering command: it exists and holds what
+    `backend` needs (one line otherwise)."""
     if not os.path.isdir(model_dir):
         raise BenchError(f"{model_dir}: no such model directory; pass the `best/` folder of a training run or another saved QA model")
     resolve_backend(model_dir, backend)
@@ -187,7 +189,7 @@ def evaluate_dir(model_dir: str, data_file: str | None, out_dir: str, batch_size
     """Predict a data file (or a `--dataset` spec) and write predictions.json, null_odds.json, nbest.json and metrics.json."""
     # every input before predicting, every problem at once
     _, sq, _, _ = all_problems(lambda: check_output(out_dir, "--out"), lambda: load_data(data_file, dataset, flag="--data", need_questions=True),
-                               lambda: _check_model_dir(model_dir, backend),
+                               lambda: check_model_dir(model_dir, backend),
                                lambda: check_not_input(out_dir, "--out", {"--data": data_file, "--model": model_dir}))
     hold(out_dir, "evaluate", "--out")  # one writer per output
     qa = QuestionAnswerer.from_pretrained(model_dir, batch_size=batch_size, backend=backend, precision=precision)
