@@ -614,3 +614,18 @@ def test_resume_refuses_data_files_changed_under_the_same_paths(small, unbroken,
     r = here(capsys, "train", "--resume", "--run-dir", run, "--epochs", 4)
     _one_line_error(r, "--resume: the dev file", "changed", "--overwrite instead of --resume")
     assert "train file" not in r.stderr.splitlines()[-1] and _snapshot(run) == before
+
+
+def test_a_session_stopped_before_its_first_evaluation_counts_up_to_its_stop(small, tmp_path):
+    """SIGTERM soon after the first checkpoint, before any evaluation (240 steps an epoch at batch 1) could update
+    run_info: only the record written as the session ends can hold its time (the one from its start says 0.0)."""
+    run = tmp_path / "run"
+    proc = subprocess.Popen([PY, "-m", "albert_bench", *map(str, train_args(small, run, "--epochs", 3, "--batch-size", 1, "--save-steps", 7))],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    _wait_for_checkpoint(run, 7, proc)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=60)
+    assert proc.returncode == 143 and not (run / "metrics.jsonl").exists()  # stopped before its first evaluation
+    (s,) = json.loads((run / "run_info.json").read_text())["sessions"]
+    assert s["seconds"] >= 0.5

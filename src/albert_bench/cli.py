@@ -80,9 +80,8 @@ def cmd_data_split(args) -> int:
 
     check_output(args.out, "--out")
     outputs = [os.path.join(args.out, n) for n in ("train.json", "dev.json")]
-    for o in outputs:
-        check_not_input(o, "--out", {"FILE": args.file})
     for o in outputs:  # where the files go, before reading anything
+        check_not_input(o, "--out", {"FILE": args.file})
         check_output(o, "--out", "file")
     hold(args.out, "data split", "--out")  # one writer per output
     sq = _data(args)

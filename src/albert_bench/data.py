@@ -137,10 +137,7 @@ def resolve(path_or_url: str, cache_dir: str | os.PathLike | None = None, flag: 
     target = cache / f"{hashlib.sha256(path_or_url.encode()).hexdigest()[:16]}-{name}"
     if target.exists():
         return str(target)
-    created = cache  # the outermost folder this download creates: removed again if it fails
-    while not created.parent.exists() and created.parent != created:
-        created = created.parent
-    created = None if cache.exists() else created
+    made = [p for p in (cache, *cache.parents) if not p.exists()]  # innermost first: removed again if it fails
     cache.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=cache, suffix=".part")
     try:
@@ -188,13 +185,11 @@ def resolve(path_or_url: str, cache_dir: str | os.PathLike | None = None, flag: 
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
-        if created is not None and not target.exists():  # a failed first download leaves no empty folder behind
-            for folder in [cache, *cache.parents]:
+        if not target.exists():  # a failed first download leaves no empty folder behind
+            for folder in made:
                 if any(folder.iterdir()):
                     break
                 folder.rmdir()
-                if folder == created:
-                    break
     return str(target)
 
 

@@ -256,11 +256,11 @@ def replace_dir(tmp: str, final: str) -> None:
 _held_locks: dict[str, tuple] = {}  # lock file → (descriptor, path, remove when released, owner pid)
 
 
-def hold(output: str, command: str, flag: str, is_dir: bool = False, keep: bool = False) -> None:
-    """One writer per output: an OS lock (flock) for `output`, held until this process exits, kill -9 included.
-    A second command writing the same output stops at once in one line naming the process that holds it.
-    The lock is `DIR/.lock` for a folder output (`is_dir`: train's run directory, kept), else `.NAME.lock` beside
-    the output, removed when the process exits. A lock file whose path no longer names the file locked (removed
+def hold(output: str, command: str, flag: str, is_dir: bool = False) -> None:
+    """One writer per output: an OS lock (flock) for `output`, held until `release_all` (the CLI calls it when a
+    command ends) or until this process exits, kill -9 included. A second command writing the same output stops at
+    once in one line naming the process that holds it. The lock is `DIR/.lock` for a folder output (`is_dir`:
+    train's run directory, kept), else `.NAME.lock` beside the output, removed when released. A lock file whose path no longer names the file locked (removed
     by its holder at exit) is taken again, so two writers never hold two different files."""
     import fcntl
 
@@ -290,7 +290,7 @@ def hold(output: str, command: str, flag: str, is_dir: bool = False, keep: bool 
         os.close(fd)  # its holder removed it between our open and our lock: lock the file the path names now
     os.ftruncate(fd, 0)
     os.pwrite(fd, f"process {os.getpid()} (albert-bench {command})\n".encode(), 0)
-    _held_locks[key] = (fd, path, not (is_dir or keep), os.getpid())
+    _held_locks[key] = (fd, path, not is_dir, os.getpid())
 
 
 def release_all() -> None:
@@ -311,12 +311,14 @@ def check_not_input(output: str, out_flag: str, inputs: dict[str, str | None]) -
     """An output may not be an input, nor hold one (a folder output), nor lie inside an input folder (a model
     directory being read): compared as resolved real paths, so links and `..` do not hide it. `inputs`: flag →
     path (None: not given; URLs and hub names are skipped)."""
+    def inside(a: str, b: str) -> bool:  # a at or below b
+        return a == b or a.startswith(b.rstrip(os.sep) + os.sep)
+
     out = os.path.realpath(output)
     for flag, path in inputs.items():
         if not path or "://" in path or not os.path.exists(path):
             continue
         src = os.path.realpath(path)
-        inside = lambda a, b: a == b or a.startswith(b.rstrip(os.sep) + os.sep)  # noqa: E731 - a at or below b
         if inside(out, src) or inside(src, out):
             raise BenchError(f"{out_flag} {output} would write over {flag} {path} (an output may not be an input, hold one, "
                              "or lie inside one); pass another place for the output")

@@ -149,7 +149,7 @@ def _texts(row: dict, path: str, n: int) -> dict:
                 raise BenchError(f"{path}: row {n}: column {column!r} holds bytes that are not UTF-8 text (at byte {e.start:,}); "
                                  "store text as UTF-8 strings") from None
         if isinstance(v, str):
-            size += len(v)
+            size += len(v.encode("utf-8", "surrogatepass"))
         elif isinstance(v, dict):
             v = {k: text(x, column) for k, x in v.items()}
         elif isinstance(v, list):

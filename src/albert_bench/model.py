@@ -90,19 +90,21 @@ def _unsplit_spm_user_pieces(tok) -> None:
     """Tokenize as SentencePiece does, whatever transformers release converted the tokenizer.
 
     transformers up to 5.24 turned a SentencePiece model's user-defined pieces (ALBERT's `( ) " - . – £ €`) into
-    non-special AddedTokens. An AddedToken cuts the raw text before the pre-tokenizer, so the Metaspace prefix
+    AddedTokens (special ones, once saved and reloaded). An AddedToken cuts the raw text before the pre-tokenizer, so the Metaspace prefix
     restarts after it: "Saint-Clair" became `▁saint - ▁ clair` where SentencePiece says `▁saint - clair` (1,041 of
     the 1,204 dev contexts differed; 5.25 fixed it). A Unigram model emits those pieces whole by itself, so the
     fix is to drop them from the added tokens; tokenizer.json files saved by such a release are repaired the same
     way on load. Tested against SentencePiece itself (tests/test_model.py)."""
     from tokenizers import Tokenizer
 
-    state = json.loads(tok.backend_tokenizer.to_str())
-    model = state.get("model") or {}
-    if model.get("type") != "Unigram":
-        return
+    backend = tok.backend_tokenizer
     named = {str(getattr(tok, a)) for a in tok.SPECIAL_TOKENS_ATTRIBUTES if getattr(tok, a, None) is not None}
-    pieces = {p for p, _ in model.get("vocab", [])} - named
+    in_vocab = backend.get_vocab_size(with_added_tokens=False)
+    if type(backend.model).__name__ != "Unigram" or not any(
+            i < in_vocab and str(t) not in named for i, t in tok.added_tokens_decoder.items()):
+        return  # the usual case, told without serialising the tokenizer (45 ms a load)
+    state = json.loads(backend.to_str())
+    pieces = {p for p, _ in state["model"]["vocab"]} - named
     added = state.get("added_tokens") or []
     stray = {t.get("content") for t in added if t.get("content") in pieces}
     if not stray:

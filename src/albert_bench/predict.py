@@ -303,7 +303,6 @@ def check_args(output: str, top_k: int, chunk_rows: int, input: str | None, data
     if not output.endswith(".jsonl"):
         raise BenchError(f"--output {output}: predictions are JSON Lines; name the file OUT.jsonl")
     check_output(output, "--output", kind="file")
-    check_not_input(output, "--output", {"--input": input})
     if not 1 <= top_k <= 20:
         raise BenchError(f"--top-k {top_k}: pass 1 to 20")
     if chunk_rows < 1:
@@ -320,7 +319,7 @@ def run(model: str, input: str | None, output: str, dataset: str | None = None, 
     from .qa import QuestionAnswerer, check_model_dir
 
     all_problems(lambda: check_args(output, top_k, chunk_rows, input, dataset, batch_size), lambda: check_model_dir(model, backend),
-                 lambda: check_not_input(output, "--output", {"--model": model}),
+                 lambda: check_not_input(output, "--output", {"--input": input, "--model": model}),
                  lambda: sniff(input, "questions to answer with --input") if input else None)
     world = int(os.environ.get("WORLD_SIZE", "1"))
     state = None

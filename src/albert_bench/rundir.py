@@ -14,7 +14,6 @@ leaves the last good checkpoint as it was.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import glob
 import json
 import math
@@ -33,7 +32,6 @@ METRICS = "metrics.jsonl"
 TRAINER_STATE = "trainer_state.json"
 # What accelerate's save_state writes (plus our trainer state); random_states_<rank>.pkl, one per process.
 CHECKPOINT_FILES = ("model.safetensors", "optimizer.bin", "scheduler.bin", "random_states_0.pkl", TRAINER_STATE)
-
 
 
 def is_run(path: str) -> bool:

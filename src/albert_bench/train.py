@@ -277,22 +277,13 @@ def _newest(pattern: str) -> str | None:
     return found[-1] if found else None
 
 
-def data_files(cfg: TrainConfig) -> tuple[str | None, str | None]:
-    """(train, dev) paths (None where --dataset supplies that split); with --data-dir, the official files are
-    downloaded there when absent."""
-    if cfg.dataset or (cfg.train_file and cfg.dev_file):
-        return cfg.train_file, cfg.dev_file
-    if not cfg.data_dir:
-        raise BenchError("no data: pass --train-file and --dev-file, --dataset NAME (e.g. squad_v2), or --data-dir to use (and download) the official SQuAD 2.0 files")
-    return data_file(cfg, 0), data_file(cfg, 1)
-
-
 _OFFLINE_HINT = ("; offline, train on a local SQuAD file split in two (`albert-bench data split dev-v2.0.json --out DIR`, "
                  "then --train-file DIR/train.json --dev-file DIR/dev.json) or follow the README's offline quickstart")
 
 
 def data_file(cfg: TrainConfig, which: int) -> str | None:
-    """The train (0) or dev (1) file: given, or the official one under --data-dir (downloaded when absent)."""
+    """The train (0) or dev (1) file: given, None where --dataset supplies that split, or the official one under
+    --data-dir (downloaded when absent)."""
     given = (cfg.train_file, cfg.dev_file)[which]
     if cfg.dataset or given:
         return given
