@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import socket
@@ -109,11 +110,12 @@ async def load(url: str, items: list[dict], clients: int, seconds: float, bad_ev
             "errors": errors, "malformed": bad, "malformed_wrong": bad_wrong, "differ": differ, "score_diff": score_diff}
 
 
-def run_mode(model: str, micro: bool, items, clients, seconds, backend: str = "torch", bad_every: int = 0) -> dict:
+@contextlib.contextmanager
+def server(model: str, *flags: str, env: dict | None = None):
+    """`albert-bench serve` in a subprocess on a free loopback port, until it answers /healthz; yields its URL."""
     port = free_port()
-    cmd = [sys.executable, "-m", "albert_bench", "serve", "--model", model, "--port", str(port), "--backend", backend,
-           "--max-context-chars", str(MAX_CONTEXT)] + ([] if micro else ["--no-micro-batching"])
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, "ALBERT_BENCH_QUIET": "1"})
+    cmd = [sys.executable, "-m", "albert_bench", "serve", "--model", model, "--port", str(port), *flags]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, "ALBERT_BENCH_QUIET": "1", **(env or {})})
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(600):
@@ -123,15 +125,21 @@ def run_mode(model: str, micro: bool, items, clients, seconds, backend: str = "t
             except httpx.HTTPError:
                 assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
                 time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def run_mode(model: str, micro: bool, items, clients, seconds, backend: str = "torch", bad_every: int = 0) -> dict:
+    flags = ["--backend", backend, "--max-context-chars", str(MAX_CONTEXT)] + ([] if micro else ["--no-micro-batching"])
+    with server(model, *flags) as url:
         httpx.post(url + "/v1/answer", json=items[0], timeout=120)  # warm-up
         solo = [httpx.post(url + "/v1/answer", json=it, timeout=120).json() for it in items] if bad_every else None
         before = httpx.get(url + "/healthz").json()["batches"]
         res = asyncio.run(load(url, items, clients, seconds, bad_every, solo))
         res["forward_passes"] = httpx.get(url + "/healthz").json()["batches"] - before
         return res
-    finally:
-        proc.terminate()
-        proc.wait(30)
 
 
 def main() -> None:

@@ -271,5 +271,5 @@ def test_label_rule_first_labels_the_first_gold_answer_and_keys_the_cache_apart(
     feats = {r: build_features([ex], albert_tok, FeatureConfig(label_rule=r)) for r in ("shortest", "first")}
     assert (feats["first"].start_positions, feats["first"].end_positions) != (feats["shortest"].start_positions, feats["shortest"].end_positions)
     assert features_cache_key([ex], albert_tok, FeatureConfig(label_rule="first")) != features_cache_key([ex], albert_tok, FeatureConfig())
-    with pytest.raises(BenchError, match="label rule 'last'"):
+    with pytest.raises(BenchError, match="--label-answer 'last': choose one of shortest, first"):
         FeatureConfig(label_rule="last")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 PKG = Path(__file__).resolve().parents[1] / "src" / "albert_bench"
 FLOORS = [
-    {"__init__", "errors", "files", "progress", "hub"},  # ground floor: used by every stage, uses none of them
+    {"__init__", "errors", "files", "progress", "hub", "settings"},  # ground floor: used by every stage, uses none of them
     {"formats"},
     {"data", "metric"},
     {"features"},

@@ -161,8 +161,8 @@ def test_two_processes_under_accelerate_launch_write_one_output(trained, rows, r
 
 @pytest.mark.parametrize("args, needle", [
     (["--output", "a.json"], "predictions are JSON Lines; name the file OUT.jsonl"),
-    (["--output", "a.jsonl", "--top-k", "0"], "--top-k 0: pass 1 to 20"),
-    (["--output", "a.jsonl", "--chunk-rows", "0"], "--chunk-rows 0: pass 1 or more"),
+    (["--output", "a.jsonl", "--top-k", "0"], "--top-k 0: expected at least 1 and at most 20"),
+    (["--output", "a.jsonl", "--chunk-rows", "0"], "--chunk-rows 0: pass 1 to 1,000,000"),
     (["--output", "a.jsonl", "--dataset", "squad_v2"], "--input FILE or as --dataset"),
 ])
 def test_bad_arguments_are_one_line(trained, tmp_path, capsys, args, needle, monkeypatch):
@@ -280,4 +280,4 @@ def test_batch_size_below_one_is_one_line_before_anything_is_written(trained, tm
     q.write_text(json.dumps({"question": "Who?", "context": "Ann."}) + "\n")
     assert main(["predict", "--model", str(trained[0] / "best"), "--input", str(q), "--output", str(tmp_path / "a.jsonl"), "--batch-size", size]) == 2
     err = capsys.readouterr().err
-    assert f"--batch-size {size}: pass 1 or more" in err and err.count("\n") == 1 and not (tmp_path / "a.jsonl").exists()
+    assert f"--batch-size {size}: expected at least 1" in err and err.count("\n") == 1 and not (tmp_path / "a.jsonl").exists()

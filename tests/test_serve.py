@@ -10,9 +10,11 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 import schemathesis
 from schemathesis.config import SchemathesisConfig
@@ -20,12 +22,12 @@ from hypothesis import HealthCheck, given, settings
 
 from albert_bench.decode import TOP_K
 from albert_bench.qa import QuestionAnswerer
-from albert_bench.serve import MicroBatcher, ServeLimits, create_app, utf16_index
+from albert_bench.serve import MicroBatcher, ServeLimits, create_app, utf16_index, uvicorn_config
 
 PASSAGE = "The city of Grace is Vienna. The job of Oscar is pilot."
 ARTIFACTS = Path(os.environ.get("ALBERT_BENCH_ARTIFACTS", Path(__file__).resolve().parents[1] / "test-artifacts"))
 # Small limits, so that each can be tested at its exact boundary.
-LIMITS = ServeLimits(max_body_bytes=40_000, max_question_chars=100, max_context_chars=2000, max_batch_items=4, max_batch_chars=3000, max_queue=64)
+LIMITS = ServeLimits(max_body_bytes=40_000, max_question_chars=100, max_context_chars=2000, max_batch_items=4, max_batch_chars=3000, max_queue=64, max_batch=16)
 
 
 def _free_port() -> int:
@@ -40,7 +42,7 @@ def serving(app):
     import uvicorn
 
     port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="critical"))
+    srv = uvicorn.Server(uvicorn_config(app, app.state.limits, host="127.0.0.1", port=port, log_level="critical"))
     t = threading.Thread(target=srv.run, daemon=True)
     t.start()
     deadline = time.time() + 30
@@ -61,7 +63,7 @@ def qa(trained):
 
 @pytest.fixture(scope="module")
 def server(qa):
-    app = create_app(qa, LIMITS, max_batch=16)
+    app = create_app(qa, LIMITS)
     with serving(app) as url:
         yield url, app
 
@@ -275,29 +277,37 @@ def test_batch_limits_at_the_boundary(server):
 
 
 class Gated:
-    """The real model behind a gate that the test opens: holds the worker so that the queue fills up."""
+    """The real model behind a gate that the test opens: holds the worker so that the queue fills up. `turns`
+    records the questions of each turn of the model, in order."""
 
     def __init__(self, qa):
-        self.qa, self.gate, self.entered = qa, threading.Event(), threading.Event()
-        for name in ("name", "device", "backend", "precision"):
+        self.qa, self.gate, self.entered, self.turns = qa, threading.Event(), threading.Event(), []
+        for name in ("name", "device", "backend", "precision", "count_windows"):
             setattr(self, name, getattr(qa, name))
 
     def answer_batch(self, pairs, top_k):
+        self.turns.append([q for q, _ in pairs])
         self.entered.set()
         self.gate.wait(60)
         return self.qa.answer_batch(pairs, top_k)
 
 
+async def held_first(c, url: str, gated: Gated, question: str = "first?"):
+    """A first request sent and taken by the worker, which the gate holds: the queue behind it fills up."""
+    first = asyncio.create_task(c.post(url + "/v1/answer", json={"question": question, "context": PASSAGE}))
+    await asyncio.get_running_loop().run_in_executor(None, gated.entered.wait, 30)
+    return first
+
+
 def test_full_queue_answers_503_at_the_boundary(qa):
     gated = Gated(qa)
-    limits = ServeLimits(max_queue=6, max_batch_items=4)
-    with serving(create_app(gated, limits, max_batch=1)) as url:
+    limits = ServeLimits(max_queue=6, max_batch_items=4, max_batch=1)
+    with serving(create_app(gated, limits)) as url:
         body = {"question": "What is the city of Grace?", "context": PASSAGE}
 
         async def go():
             async with httpx.AsyncClient(timeout=60) as c:
-                first = asyncio.create_task(c.post(url + "/v1/answer", json=body))  # taken by the worker, held at the gate
-                await asyncio.get_running_loop().run_in_executor(None, gated.entered.wait, 30)
+                first = await held_first(c, url, gated, body["question"])
                 queued = [asyncio.create_task(c.post(url + "/v1/answer", json=body)) for _ in range(limits.max_queue)]
                 while (await c.get(url + "/healthz")).json()["queued"] < limits.max_queue:
                     await asyncio.sleep(0.02)
@@ -311,6 +321,211 @@ def test_full_queue_answers_503_at_the_boundary(qa):
             assert r.status_code == 503 and r.headers["retry-after"] == "1" and r.json()["error"].startswith("queue: 6 questions are waiting (--max-queue 6)")
         assert first.status_code == 200 and [r.status_code for r in queued] == [200] * limits.max_queue
         assert post(url, "/v1/answer:batch", {"items": [body] * 4}).status_code == 200  # the queue drained
+
+
+# ---------------------------------------------------------------- fairness: cost in windows, turns, clients that leave
+
+
+def long_passage(qa, windows: int) -> str:
+    """PASSAGE repeated until the question below needs exactly `windows` windows (counted by the model's tokenizer)."""
+    for k in range(1, 400):
+        text = " ".join([PASSAGE] * k)
+        if qa.count_windows([("What is the city of Grace?", text)]) == [windows]:
+            return text
+    raise AssertionError(f"no passage of {windows} windows")
+
+
+def test_count_windows_is_what_the_model_runs(qa):
+    """The server's unit of cost is the number of windows build_features cuts, for every length around the steps."""
+    from albert_bench.data import Example
+    from albert_bench.features import build_features
+
+    pairs = [("What is the city of Grace?", " ".join([PASSAGE] * k)) for k in range(1, 40)] + [("x " * 200, PASSAGE * 3)]
+    feats = build_features([Example(str(i), q, c, []) for i, (q, c) in enumerate(pairs)], qa.tokenizer, qa.qa.features)
+    built = np.bincount(feats.example_index, minlength=len(pairs)).tolist()
+    assert qa.count_windows(pairs) == built and max(built) >= 6
+
+
+def test_a_request_over_its_window_budget_is_413_at_the_boundary(qa):
+    limits = replace(LIMITS, max_request_windows=5)
+    five, six = long_passage(qa, 5), long_passage(qa, 6)
+    with serving(create_app(qa, limits)) as url:
+        q = "What is the city of Grace?"
+        assert post(url, "/v1/answer", {"question": q, "context": five}).status_code == 200
+        r = post(url, "/v1/answer", {"question": q, "context": six})
+        assert r.status_code == 413 and r.json() == {"error": "context: needs 6 windows of the model's input; the limit is 5 (--max-request-windows); send a shorter passage"}
+        # a batch counts all its items: 3 + 2 fits, 3 + 3 does not
+        three, two = long_passage(qa, 3), long_passage(qa, 2)
+        assert post(url, "/v1/answer:batch", {"items": [{"question": q, "context": three}, {"question": q, "context": two}]}).status_code == 200
+        r = post(url, "/v1/answer:batch", {"items": [{"question": q, "context": three}, {"question": q, "context": three}]})
+        assert r.status_code == 413 and r.json()["error"].startswith("items: needs 6 windows")
+
+
+def test_queue_is_bounded_in_windows(qa):
+    gated = Gated(qa)
+    limits = replace(LIMITS, max_request_windows=6, max_queue_windows=10, max_batch=1)
+    six, four = long_passage(qa, 6), long_passage(qa, 4)
+    with serving(create_app(gated, limits)) as url:
+        async def go():
+            async with httpx.AsyncClient(timeout=60) as c:
+                first = await held_first(c, url, gated, "What is the city of Grace?")
+                held = [asyncio.create_task(c.post(url + "/v1/answer", json={"question": "What is the city of Grace?", "context": t})) for t in (six, four)]
+                while (await c.get(url + "/healthz")).json()["queued_windows"] < 10:
+                    await asyncio.sleep(0.02)
+                over = await c.post(url + "/v1/answer", json={"question": "What is the city of Grace?", "context": PASSAGE})
+                gated.gate.set()
+                return over, await first, await asyncio.gather(*held)
+
+        over, first, held = asyncio.run(go())
+    assert over.status_code == 503 and "10 windows (--max-queue-windows 10)" in over.json()["error"]
+    assert first.status_code == 200 and [r.status_code for r in held] == [200, 200]
+
+
+def test_a_small_request_waits_one_turn_behind_a_large_one(qa):
+    """Turns go round the waiting requests: a one-question request queued after a 12-question batch is answered in
+    the next turn, not after the batch's 12 questions."""
+    gated = Gated(qa)
+    limits = replace(LIMITS, max_batch_items=12, max_queue=64, max_batch=4)
+    big = [{"question": f"What is the city of Grace? ({i})", "context": PASSAGE} for i in range(12)]
+    with serving(create_app(gated, limits)) as url:
+        async def go():
+            async with httpx.AsyncClient(timeout=60) as c:
+                first = await held_first(c, url, gated)
+                batch = asyncio.create_task(c.post(url + "/v1/answer:batch", json={"items": big}))
+                while (await c.get(url + "/healthz")).json()["queued"] < 12:
+                    await asyncio.sleep(0.02)
+                small = asyncio.create_task(c.post(url + "/v1/answer", json={"question": "small?", "context": PASSAGE}))
+                while (await c.get(url + "/healthz")).json()["queued"] < 13:
+                    await asyncio.sleep(0.02)
+                gated.gate.set()
+                return await first, await batch, await small
+
+        first, batch, small = asyncio.run(go())
+    assert first.status_code == batch.status_code == small.status_code == 200
+    assert gated.turns[0] == ["first?"] and "small?" in gated.turns[1], gated.turns
+    assert sum(len(t) for t in gated.turns) == 14  # every question once
+
+
+def test_a_turn_stops_at_its_window_budget(qa):
+    gated = Gated(qa)
+    limits = replace(LIMITS, turn_windows=4, max_batch=16)
+    three = long_passage(qa, 3)
+    with serving(create_app(gated, limits)) as url:
+        async def go():
+            async with httpx.AsyncClient(timeout=60) as c:
+                first = await held_first(c, url, gated)
+                rest = [asyncio.create_task(c.post(url + "/v1/answer", json={"question": "What is the city of Grace?", "context": three})) for _ in range(3)]
+                while (await c.get(url + "/healthz")).json()["queued"] < 3:
+                    await asyncio.sleep(0.02)
+                gated.gate.set()
+                return await first, await asyncio.gather(*rest)
+
+        first, rest = asyncio.run(go())
+    assert [r.status_code for r in rest] == [200] * 3
+    assert [len(t) for t in gated.turns] == [1, 1, 1, 1]  # 3 + 3 windows would pass the turn's 4
+
+
+def test_questions_of_a_client_that_left_never_reach_the_model(qa):
+    gated = Gated(qa)
+    limits = replace(LIMITS, max_batch=2)
+    gone = [{"question": f"gone {i}?", "context": PASSAGE} for i in range(4)]
+    with serving(create_app(gated, limits)) as url:
+        async def go():
+            async with httpx.AsyncClient(timeout=60) as c:
+                first = await held_first(c, url, gated)
+                async with httpx.AsyncClient(timeout=60) as leaving:
+                    left = asyncio.create_task(leaving.post(url + "/v1/answer:batch", json={"items": gone}))
+                    while (await c.get(url + "/healthz")).json()["queued"] < 4:
+                        await asyncio.sleep(0.02)
+                    left.cancel()  # the client gives up: its connection closes
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await left
+                for _ in range(500):  # until the server noticed (a bounded wait: a server that never does fails below)
+                    if not (h := (await c.get(url + "/healthz")).json())["queued"]:
+                        break
+                    await asyncio.sleep(0.02)
+                after = asyncio.create_task(c.post(url + "/v1/answer", json={"question": "after?", "context": PASSAGE}))
+                gated.gate.set()
+                return h, await first, await after
+
+        h, first, after = asyncio.run(go())
+    assert first.status_code == after.status_code == 200 and after.json()["answer"] == "Vienna"
+    assert h["dropped"] == 4 and h["queued_windows"] == 0
+    assert gated.turns == [["first?"], ["after?"]]  # the 4 questions whose client left never ran
+
+
+def test_json_is_parsed_off_the_event_loop(qa):
+    """Three clients send bodies that take long to parse; the server's event loop never stalls (its own watch,
+    in /healthz) for as long as a third of one such parse, measured here on the same body."""
+    from albert_bench.files import parse_json
+    from albert_bench.serve import MAX_KEYS
+
+    junk = b"[" + b",".join([b"1"] * 1_000_000) + b"]"
+    t = time.perf_counter()
+    parse_json(junk, max_keys=MAX_KEYS)
+    one_parse = time.perf_counter() - t
+    with serving(create_app(qa, replace(LIMITS, max_body_bytes=len(junk)))) as url:
+        async def go():
+            async with httpx.AsyncClient(timeout=60) as c:
+                return await asyncio.gather(*[c.post(url + "/v1/answer", content=junk, headers={"Content-Type": "application/json"}) for _ in range(3)])
+
+        before = httpx.get(url + "/healthz").json()["loop_stall_max_ms"]
+        replies = asyncio.run(go())
+        stall = httpx.get(url + "/healthz").json()["loop_stall_max_ms"]
+    assert [r.status_code for r in replies] == [422] * 3 and replies[0].json()["error"].startswith("body: ")
+    assert stall < one_parse * 1000 / 3, (before, stall, one_parse)
+
+
+def _exchange(port: int, *parts: bytes, pause: float = 0.0) -> tuple[bytes, bool]:
+    """Send `parts` on one raw connection (pausing between them), then read until the server closes it: (what
+    came back, whether the server closed the connection). A server that never closes fails at the 30 s socket timeout."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        for part in parts:
+            sock.sendall(part)
+            time.sleep(pause)
+        reply = b""
+        while chunk := sock.recv(65536):
+            reply += chunk
+        return reply, True
+
+
+def _json_reply(reply: bytes) -> tuple[int, dict]:
+    head, _, body = reply.partition(b"\r\n\r\n")
+    assert b"content-type: application/json" in head.lower(), head
+    return int(head.split()[1]), json.loads(body)
+
+
+def test_slow_headers_and_bodies_get_408_and_the_connection_closes(qa):
+    limits = replace(LIMITS, header_timeout_s=0.5, body_timeout_s=0.5)
+    with serving(create_app(qa, limits)) as url:
+        port = int(url.rsplit(":", 1)[1])
+        # half the headers, then nothing
+        status, body = _json_reply(_exchange(port, b"POST /v1/answer HTTP/1.1\r\nHost: 127.0.0.1\r\n")[0])
+        assert status == 408 and body == {"error": "headers: not received within 0.5 s (--header-timeout-s); send the request at once"}
+        # the headers, half the body
+        status, body = _json_reply(_exchange(port, b"POST /v1/answer HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                                                   b"Content-Length: 100\r\n\r\n{\"question\": ")[0])
+        assert status == 408 and body == {"error": "body: not received within 0.5 s (--body-timeout-s); send it at once"}
+        # a kept-alive connection that starts a second request and stops halfway
+        ok = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+        reply, _ = _exchange(port, ok, b"GET /healthz HTTP/1.1\r\nHo", pause=0.1)
+        assert reply.startswith(b"HTTP/1.1 200") and reply.count(b"HTTP/1.1 ") == 2 and b"HTTP/1.1 408 Request Timeout" in reply
+        # a connection that sends nothing is closed without a reply
+        assert _exchange(port) == (b"", True)
+        # and the server still answers
+        assert post(url, "/v1/answer", {"question": "What is the city of Grace?", "context": PASSAGE}).json()["answer"] == "Vienna"
+
+
+@pytest.mark.parametrize("request_bytes", [
+    b"POST /v1/answer HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: gzip\r\n\r\nhello",  # framing the server cannot read
+    b"POST /v1/answer HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 5, 6\r\n\r\nhello",
+    b"HELLO THERE\r\n\r\n",
+    b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + b"a" * 70_000,  # headers that go on and on
+], ids=["te-gzip", "two-lengths", "no-http", "huge-header"])
+def test_requests_that_are_not_http_get_the_json_error_shape(server, request_bytes):
+    url, _ = server
+    status, body = _json_reply(_exchange(int(url.rsplit(":", 1)[1]), request_bytes)[0])
+    assert status == 400 and body["error"].startswith("request: not valid HTTP/1.1")
 
 
 # ---------------------------------------------------------------- isolation: one bad request fails alone
@@ -346,7 +561,7 @@ def test_batch_that_fails_is_retried_request_by_request(qa):
     expected = [{**qa.answer(q, PASSAGE, 2)} for q in questions]
 
     async def go():
-        b = MicroBatcher(qa, max_batch=32)
+        b = MicroBatcher(qa, ServeLimits(max_batch=32))
         await b.start()
         try:
             items = [(q, PASSAGE, 2) for q in questions]
@@ -368,7 +583,7 @@ class Faulty:
 
     def __init__(self, qa):
         self.qa = qa
-        for name in ("name", "device", "backend", "precision"):
+        for name in ("name", "device", "backend", "precision", "count_windows"):
             setattr(self, name, getattr(qa, name))
 
     def answer_batch(self, pairs, top_k):
@@ -378,7 +593,7 @@ class Faulty:
 
 
 def test_internal_failure_is_500_with_request_id_and_others_unharmed(qa, caplog):
-    app = create_app(Faulty(qa), LIMITS, max_batch=32)
+    app = create_app(Faulty(qa), replace(LIMITS, max_batch=32))
     questions = ["What is the city of Grace?", "What is the job of Oscar?", "What is the pet of Grace?"] * 7
     expected = [solo(qa, q, PASSAGE) for q in questions]
     with serving(app) as url:
@@ -474,7 +689,7 @@ def test_live_server_conforms_to_its_own_openapi_schema(qa, mode):
     its declared schema. Limits chosen so that the schema states each exactly (a batch of the most items at the
     longest texts fits --max-batch-chars)."""
     limits = ServeLimits(max_question_chars=100, max_context_chars=600, max_batch_items=3, max_batch_chars=3 * 700)
-    with serving(create_app(qa, limits, max_batch=16)) as url:
+    with serving(create_app(qa, limits)) as url:
         # Schema-invalid data must get one of the documented refusals: 413 too (an `items` list over maxItems is
         # "too large", as the README says), and never a 5xx, which schemathesis would otherwise let pass.
         config = SchemathesisConfig.from_dict({"checks": {"negative_data_rejection": {"expected-statuses": [400, 413, 415, 422]}}})

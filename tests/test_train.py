@@ -526,7 +526,7 @@ def test_the_main_job_offline_names_each_file_once_points_to_the_offline_way_and
 
 def _hostile_values(f):
     """Values out of a TrainConfig field's type or declared range."""
-    from albert_bench.train import _field_type
+    from albert_bench.settings import field_type as _field_type
 
     want, _ = _field_type(f)
     if want is bool or "choices" in f.metadata:
@@ -600,7 +600,8 @@ def test_yaml_is_read_strictly_in_one_line(small, tmp_path, capsys):
     _one_line_error(here(capsys, *train_args(small, tmp_path / "never", "--config", cfg)), "alias")
 
 
-def test_resume_refuses_data_files_changed_under_the_same_paths(small, unbroken, tmp_path, capsys):
+@pytest.mark.parametrize("what", ["dev", "model"])
+def test_resume_refuses_data_files_or_model_changed_under_the_same_paths(small, unbroken, tmp_path, capsys, what):
     run = copy_run(unbroken, tmp_path / "run")
     data = tmp_path / "data"
     shutil.copytree(small, data, ignore=shutil.ignore_patterns("broken-*", "unbroken*"))
@@ -608,11 +609,16 @@ def test_resume_refuses_data_files_changed_under_the_same_paths(small, unbroken,
         f = run / name
         f.write_text(f.read_text().replace(str(small), str(data)))
     before = _snapshot(run)
-    dev = json.loads((data / "dev.json").read_text())
-    dev["data"][0]["paragraphs"][0]["qas"][0]["question"] += " Really?"  # one question changed
-    (data / "dev.json").write_text(json.dumps(dev))
+    if what == "dev":
+        dev = json.loads((data / "dev.json").read_text())
+        dev["data"][0]["paragraphs"][0]["qas"][0]["question"] += " Really?"  # one question changed
+        (data / "dev.json").write_text(json.dumps(dev))
+    else:
+        (model,) = [p for p in data.iterdir() if (p / "config.json").exists()]
+        conf = json.loads((model / "config.json").read_text())
+        (model / "config.json").write_text(json.dumps({**conf, "hidden_dropout_prob": 0.5}))  # another model under the same path
     r = here(capsys, "train", "--resume", "--run-dir", run, "--epochs", 4)
-    _one_line_error(r, "--resume: the dev file", "changed", "--overwrite instead of --resume")
+    _one_line_error(r, f"--resume: the {what}", "changed", "--overwrite instead of --resume")
     assert "train file" not in r.stderr.splitlines()[-1] and _snapshot(run) == before
 
 

@@ -52,7 +52,7 @@ def _name(path: str | None) -> str:
 
 def _tuned_from_dev(info: dict, preds: dict, threshold: float, row: dict) -> tuple[dict | None, str]:
     """The metric at the saved threshold, from best/dev_predictions.json and the dev file, or (None, why not)."""
-    from .data import file_sha256
+    from .files import file_sha256
     from .metric import squad_v2_evaluate
 
     dev = info.get("dev_file")

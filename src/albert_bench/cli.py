@@ -10,8 +10,7 @@ import sys
 import time
 
 from .errors import BenchError
-from .files import MAX_TEXT_BYTES, check_not_input, check_output, hold, lone_surrogate, read_json, read_text, write_json_set
-from .decode import TOP_K, DecodeConfig
+from .files import MAX_TEXT_BYTES, check_data_output, check_not_input, hold, lone_surrogate, read_json, read_text, write_json_set
 
 
 def _print_json(obj) -> None:
@@ -78,11 +77,11 @@ def cmd_data_check(args) -> int:
 def cmd_data_split(args) -> int:
     from .data import split_by_article
 
-    check_output(args.out, "--out")
+    check_data_output(args.out, "--out")
     outputs = [os.path.join(args.out, n) for n in ("train.json", "dev.json")]
     for o in outputs:  # where the files go, before reading anything
         check_not_input(o, "--out", {"FILE": args.file})
-        check_output(o, "--out", "file")
+        check_data_output(o, "--out", "file")
     hold(args.out, "data split", "--out")  # one writer per output
     sq = _data(args)
     if len(sq.data) < 2:
@@ -102,7 +101,7 @@ def cmd_data_convert(args) -> int:
     from .data import output_format, write_data
 
     output_format(args.out)
-    check_output(args.out, "--out", kind="file")
+    check_data_output(args.out, "--out", kind="file")
     check_not_input(args.out, "--out", {"FILE": args.file})
     hold(args.out, "data convert", "--out")  # one writer per output
     sq = _data(args)
@@ -131,9 +130,10 @@ def _data_args(p, flag: str | None = None, metavar: str = "FILE") -> None:
 
 
 def cmd_data_synth(args) -> int:
-    from .synthetic import make_synthetic, tiny_albert_dir
+    from .errors import all_problems
+    from .synthetic import SynthSizes, make_synthetic, tiny_albert_dir
 
-    check_output(args.out, "--out")
+    all_problems(lambda: check_data_output(args.out, "--out"), lambda: SynthSizes(args.train, args.dev, args.seed))
     train, dev = make_synthetic(args.train, args.dev, args.seed)
     os.makedirs(args.out, exist_ok=True)
     write_json_set({os.path.join(args.out, "train.json"): train, os.path.join(args.out, "dev.json"): dev})
@@ -156,8 +156,6 @@ def cmd_train(args) -> int:
 def cmd_evaluate(args) -> int:
     from .qa import evaluate_dir
 
-    if args.batch_size is not None and args.batch_size < 1:
-        raise BenchError("--batch-size must be at least 1")
     m = evaluate_dir(args.model, args.file, args.out, args.batch_size, backend=args.backend, precision=args.precision, dataset=args.dataset)
     _print_json(m)
     return 0
@@ -165,7 +163,7 @@ def cmd_evaluate(args) -> int:
 
 def cmd_ask(args) -> int:
     from .errors import all_problems
-    from .qa import QuestionAnswerer, check_model_dir
+    from .qa import AnswerSettings, QuestionAnswerer, check_model_dir
 
     def passage() -> str:
         if args.context_file:
@@ -175,13 +173,9 @@ def cmd_ask(args) -> int:
         _words(args.context_file or "--context", text, "the passage that may hold the answer")
         return text
 
-    def top_k() -> None:
-        if not 1 <= args.top_k <= DecodeConfig.n_best_size:
-            raise BenchError(f"--top-k must be between 1 and {DecodeConfig.n_best_size}")
-
     # every input before loading the model, every problem at once
     context, _, _, _ = all_problems(passage, lambda: _words("--question", args.question, "a question in words"),
-                                    lambda: check_model_dir(args.model, args.backend), top_k)
+                                    lambda: check_model_dir(args.model, args.backend), lambda: AnswerSettings(args.backend, args.precision, args.top_k))
     qa = QuestionAnswerer.from_pretrained(args.model, backend=args.backend, precision=args.precision)
     res = qa.answer(args.question, context, top_k=args.top_k)
     if args.json:
@@ -249,12 +243,8 @@ def cmd_serve(args) -> int:
     from dataclasses import fields
 
     from .errors import all_problems
-    from .qa import check_model_dir
+    from .qa import AnswerSettings, check_model_dir
     from .serve import ServeLimits, bind, host_name, serve
-
-    def batch() -> None:
-        if args.max_batch < 1:
-            raise BenchError("--max-batch must be at least 1")
 
     def allowed() -> list[str] | None:
         hosts = [h.strip() for h in args.allowed_hosts.split(",") if h.strip()] if args.allowed_hosts else None
@@ -263,10 +253,10 @@ def cmd_serve(args) -> int:
         return hosts
 
     # every input before loading the model, every problem at once
-    _, limits, hosts, _ = all_problems(batch, lambda: ServeLimits(**{f.name: getattr(args, f.name) for f in fields(ServeLimits)}),
-                                       allowed, lambda: check_model_dir(args.model, args.backend))
+    limits, hosts, _, _ = all_problems(lambda: ServeLimits(**{f.name: getattr(args, f.name) for f in fields(ServeLimits)}),
+                                       allowed, lambda: check_model_dir(args.model, args.backend), lambda: AnswerSettings(args.backend, args.precision))
     sock = bind(args.host, args.port)  # the address too, before the model loads
-    serve(args.model, args.host, args.port, limits, args.max_batch, not args.no_micro_batching, backend=args.backend,
+    serve(args.model, args.host, args.port, limits, not args.no_micro_batching, backend=args.backend,
           precision=args.precision, allowed_hosts=hosts, sock=sock)
     return 0
 
@@ -323,8 +313,20 @@ def cmd_score(args) -> int:
 # ---------------------------------------------------------------- parser
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with its errors as one line, like every other error of the command line (exit 2); the usage is
+    one `--help` away."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    from .qa import AnswerSettings
+    from .serve import ServeLimits
+    from .settings import add_flags
+
+    p = Parser(
         prog="albert-bench",
         description="Fine-tune and benchmark ALBERT (or any Hugging Face encoder) for extractive QA on SQuAD 2.0.",
     )
@@ -376,9 +378,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     sy = dsub.add_parser("synth", help="synthetic SQuAD 2.0 data with known answers", description="Write OUT/train.json and OUT/dev.json: passages of simple facts, answerable and unanswerable questions.")
     sy.add_argument("--out", required=True, metavar="DIR", help="directory for train.json and dev.json (created if missing)")
-    sy.add_argument("--train", type=int, default=2000, help="about this many training questions (default 2000)")
-    sy.add_argument("--dev", type=int, default=300, help="about this many dev questions (default 300)")
-    sy.add_argument("--seed", type=int, default=0, help="random seed: the same seed writes the same files (default 0)")
+    from .synthetic import SynthSizes
+
+    add_flags(sy, SynthSizes)
     sy.add_argument("--tiny-model", metavar="TOKENIZER_DIR", help="also write OUT/tiny-albert: a tiny ALBERT config with this tokenizer")
     sy.set_defaults(func=cmd_data_synth)
 
@@ -396,9 +398,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--model", required=True, metavar="DIR", help="saved model directory (e.g. RUN/best)")
     _data_args(ev, "--data")
     ev.add_argument("--out", required=True, metavar="DIR", help="directory for the outputs (created if missing; checked before predicting)")
-    ev.add_argument("--batch-size", type=int, default=None, help="windows per forward pass (default, measured fastest: 64 on a GPU; on CPU 16 for a small model (hidden size ≤ 256), else 4, or 1 with --backend onnx)")
-    ev.add_argument("--backend", choices=("auto", "torch", "onnx"), default="auto", help="'auto' (default: 'onnx' for a directory written by `albert-bench export`, else 'torch'), 'torch' (PyTorch; CPU or GPU) or 'onnx' (ONNX Runtime on CPU)")
-    ev.add_argument("--precision", choices=("fp32", "bf16"), default="fp32", help="PyTorch precision: fp32 (default) or bf16 autocast, about twice as fast on a CPU with AVX512-BF16/AMX and on GPUs; answers can differ slightly (benchmarks/RESULTS.md)")
+    add_flags(ev, AnswerSettings, only=("batch_size", "backend", "precision"))
     ev.set_defaults(func=cmd_evaluate)
 
     ak = sub.add_parser("ask", help="answer a question about a passage", description="Answer a question about a passage: the answer with its character offsets in the passage, or an explicit 'no answer'.")
@@ -407,10 +407,8 @@ def build_parser() -> argparse.ArgumentParser:
     g = ak.add_mutually_exclusive_group(required=True)
     g.add_argument("--context", metavar="TEXT", help="the passage")
     g.add_argument("--context-file", metavar="F", help="a UTF-8 text file holding the passage")
-    ak.add_argument("--top-k", type=int, default=TOP_K, help=f"list this many candidate answers, 1 to {DecodeConfig.n_best_size} (default {TOP_K}, as the HTTP API and the page)")
     ak.add_argument("--json", action="store_true", help="print JSON")
-    ak.add_argument("--backend", choices=("auto", "torch", "onnx"), default="auto", help="'auto' (default: 'onnx' for a directory written by `albert-bench export`, else 'torch'), 'torch' (PyTorch; CPU or GPU) or 'onnx' (ONNX Runtime on CPU)")
-    ak.add_argument("--precision", choices=("fp32", "bf16"), default="fp32", help="PyTorch precision: fp32 (default) or bf16 autocast, about twice as fast on a CPU with AVX512-BF16/AMX and on GPUs; answers can differ slightly (benchmarks/RESULTS.md)")
+    add_flags(ak, AnswerSettings, only=("top_k", "backend", "precision"))
     ak.set_defaults(func=cmd_ask)
 
     pr = sub.add_parser("predict", help="answer a file of questions (any size) into JSON Lines", description=(
@@ -423,13 +421,10 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--input", metavar="FILE", help="rows with question and context: .jsonl, .json or .parquet (or a SQuAD JSON file)")
     pr.add_argument("--dataset", metavar="NAME[:CONFIG][:SPLIT]", help=DATASET_HELP)
     pr.add_argument("--output", required=True, metavar="OUT.jsonl", help="JSON Lines to write (appended to: rows already in it are skipped)")
-    pr.add_argument("--top-k", type=int, default=TOP_K, help=f"alternatives per row, 1 to {DecodeConfig.n_best_size} (default {TOP_K})")
     from .predict import CHUNK_ROWS
 
     pr.add_argument("--chunk-rows", type=int, default=CHUNK_ROWS, help=f"rows answered and written together (default {CHUNK_ROWS}): what an interruption can cost")
-    pr.add_argument("--batch-size", type=int, default=None, help="windows per forward pass (default, measured fastest: 64 on a GPU; on CPU 16 for a small model (hidden size ≤ 256), else 4, or 1 with --backend onnx)")
-    pr.add_argument("--backend", choices=("auto", "torch", "onnx"), default="auto", help="'auto' (default: 'onnx' for a directory written by `albert-bench export`, else 'torch'), 'torch' or 'onnx'")
-    pr.add_argument("--precision", choices=("fp32", "bf16"), default="fp32", help="PyTorch precision: fp32 (default) or bf16 autocast")
+    add_flags(pr, AnswerSettings)
     pr.set_defaults(func=cmd_predict)
 
     sv = sub.add_parser("serve", help="HTTP API and answer-highlighting web page", description=(
@@ -438,18 +433,11 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--model", required=True, metavar="DIR", help="saved model directory (e.g. RUN/best)")
     sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     sv.add_argument("--port", type=int, default=8000, help="port (default 8000)")
-    from dataclasses import fields
-
-    from .serve import ServeLimits
-
-    for f in fields(ServeLimits):
-        sv.add_argument(f"--{f.name.replace('_', '-')}", type=int, default=f.default, metavar="N", help=f"{f.metadata['help']} (default {f.default:,})")
+    add_flags(sv, ServeLimits)
     sv.add_argument("--allowed-hosts", metavar="H1,H2", help="Host header names the server answers, comma-separated, '*' for any (default: localhost, 127.0.0.1, ::1 when "
                     "bound to loopback; any host otherwise, with a warning); other hosts get 400")
-    sv.add_argument("--max-batch", type=int, default=32, help="most requests answered in one forward pass (default 32)")
     sv.add_argument("--no-micro-batching", action="store_true", help="answer requests one at a time")
-    sv.add_argument("--backend", choices=("auto", "torch", "onnx"), default="auto", help="'auto' (default: 'onnx' for a directory written by `albert-bench export`, else 'torch'), 'torch' (PyTorch; CPU or GPU) or 'onnx' (ONNX Runtime on CPU)")
-    sv.add_argument("--precision", choices=("fp32", "bf16"), default="fp32", help="PyTorch precision: fp32 (default) or bf16 autocast, about twice as fast on a CPU with AVX512-BF16/AMX and on GPUs; answers can differ slightly (benchmarks/RESULTS.md)")
+    add_flags(sv, AnswerSettings, only=("backend", "precision"))
     sv.set_defaults(func=cmd_serve)
 
     ex = sub.add_parser("export", help="export a model to ONNX (optionally int8) for fast CPU answering", description=(
@@ -509,11 +497,9 @@ def _no_prefix_matching(parser: argparse.ArgumentParser) -> None:
 
 def _feature_flags(p) -> None:
     from .features import FeatureConfig
+    from .settings import add_flags
 
-    d = FeatureConfig()
-    p.add_argument("--max-seq-length", type=int, default=d.max_seq_length, help=f"tokens per window (default {d.max_seq_length})")
-    p.add_argument("--doc-stride", type=int, default=d.doc_stride, help=f"tokens shared by consecutive windows (default {d.doc_stride})")
-    p.add_argument("--max-query-length", type=int, default=d.max_query_length, help=f"questions are cut to this many tokens (default {d.max_query_length})")
+    add_flags(p, FeatureConfig, only=("max_seq_length", "doc_stride", "max_query_length"))
 
 
 def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:

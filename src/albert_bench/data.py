@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import BenchError
-from .files import json_kind, lone_surrogate, read_json
+from .files import file_sha256, json_kind, lone_surrogate, read_json
 from .formats import iter_rows, sniff
 
 SQUAD2_URLS = {
@@ -80,14 +80,6 @@ class SquadFile:
     @property
     def sha256(self) -> str:
         return self.fingerprint or file_sha256(self.path)
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def default_cache_dir() -> Path:

@@ -9,13 +9,18 @@ def all_problems(*checks):
         try:
             results.append(check())
         except BenchError as e:
-            problems.append(str(e))
+            problems.extend(getattr(e, "problems", None) or [str(e)])  # a check that found several: each counted
             results.append(None)
-    if len(problems) > 1:
-        raise BenchError(f"{len(problems)} problems: " + " | ".join(f"({i}) {p}" for i, p in enumerate(problems, 1)))
     if problems:
-        raise BenchError(problems[0])
+        raise several(problems)
     return results
+
+
+def several(problems: list[str]) -> "BenchError":
+    """One BenchError saying every problem (numbered when more than one); `.problems` keeps the list."""
+    e = BenchError(problems[0] if len(problems) == 1 else f"{len(problems)} problems: " + " | ".join(f"({i}) {p}" for i, p in enumerate(problems, 1)))
+    e.problems = list(problems)
+    return e
 
 
 class BenchError(Exception):

@@ -58,7 +58,14 @@ def export_onnx(model_dir: str, out_dir: str, int8: bool = False, opset: int = 1
             raise BenchError(f"--out {out_dir} exists and is not an earlier ONNX export (no {ONNX_INFO}); pass a new directory")
         check_output(out_dir, "--out")
 
-    all_problems(_need_onnx, source, target)  # every problem at once, before loading anything
+    def version() -> None:
+        import onnx
+
+        top = onnx.defs.onnx_opset_version()
+        if isinstance(opset, bool) or not isinstance(opset, int) or not 18 <= opset <= top:
+            raise BenchError(f"--opset {opset!r}: pass 18 to {top} (torch's exporter writes opset 18 or later; this onnx reads up to {top})")
+
+    all_problems(_need_onnx, source, target, version)  # every problem at once, before loading anything
     hold(out_dir, "export", "--out")  # one writer per output
     model, tokenizer = load_model(model_dir)
     model.eval()

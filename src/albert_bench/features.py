@@ -13,7 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .data import Example
+from . import settings
 from .errors import BenchError
+from .settings import setting
 
 
 LABEL_RULES = ("shortest", "first")
@@ -21,14 +23,14 @@ LABEL_RULES = ("shortest", "first")
 
 @dataclass(frozen=True)
 class FeatureConfig:
-    max_seq_length: int = 384  # tokens per window, special tokens included
-    doc_stride: int = 128  # tokens shared by consecutive windows of one context (Hugging Face's meaning)
-    max_query_length: int = 64  # longer questions are cut to this many tokens
-    label_rule: str = "shortest"  # which gold answer labels a training window: see `label_answer`
+    max_seq_length: int = setting(384, "tokens per window, special tokens included", lo=8, hi=65_536)
+    doc_stride: int = setting(128, "tokens shared by consecutive windows of one context (Hugging Face's meaning)", lo=0, hi=65_536)
+    max_query_length: int = setting(64, "questions are cut to this many tokens", lo=1, hi=65_536)
+    label_rule: str = setting("shortest", "which gold answer labels a question with several: 'shortest' counted by the metric, "
+                                          "or 'first' (as run_qa.py); training files have one", choices=LABEL_RULES, flag="--label-answer")
 
     def __post_init__(self):
-        if self.label_rule not in LABEL_RULES:
-            raise BenchError(f"label rule {self.label_rule!r}: choose one of {', '.join(LABEL_RULES)}")
+        settings.check(self)
         if self.max_query_length + 4 > self.max_seq_length:
             raise BenchError(f"max_query_length {self.max_query_length} leaves no room for context in max_seq_length {self.max_seq_length}; lower it or raise --max-seq-length")
         if not 0 <= self.doc_stride < self.max_seq_length - self.max_query_length - 3:
@@ -248,6 +250,33 @@ def _encode(tokenizer, texts: list[str], offsets: bool):
     return ids, [np.asarray(e.offsets, dtype=np.int32).reshape(-1, 2) for e in encs]
 
 
+def window_spans(n: int, budget: int, q_len: int, doc_stride: int, who: str = "question") -> list[tuple[int, int]]:
+    """The [start, end) context-token ranges of the windows of a context of `n` tokens beside a question of
+    `q_len` tokens, with `budget` tokens for both: tokenizers' `Encoding::truncate` (direction right)."""
+    room = budget - q_len
+    if n <= room:
+        return [(0, n)]
+    if room <= doc_stride:  # the tokenizer itself would panic here
+        raise BenchError(f"{who}: {q_len} tokens leave {room} for the context, not more than doc_stride {doc_stride}; lower --max-query-length or --doc-stride")
+    spans, step = [], room - doc_stride
+    for a in range(0, n, step):
+        spans.append((a, min(a + room, n)))
+        if spans[-1][1] == n:
+            break
+    return spans
+
+
+def count_windows(pairs: list[tuple[str, str]], tokenizer, cfg: FeatureConfig = FeatureConfig()) -> list[int]:
+    """How many windows each (question, context) pair becomes, without building them: what answering it costs.
+    Counted as `build_features` cuts them (a question longer than max_query_length counts as that long)."""
+    questions = [q.lstrip() for q, _ in pairs]
+    contexts = list(dict.fromkeys(c for _, c in pairs))
+    q_lens = [min(len(ids), cfg.max_query_length) for ids in _encode(tokenizer, questions, offsets=False)[0]]
+    c_lens = dict(zip(contexts, (len(ids) for ids in _encode(tokenizer, contexts, offsets=False)[0])))
+    budget = cfg.max_seq_length - tokenizer.num_special_tokens_to_add(pair=True)
+    return [len(window_spans(c_lens[c], budget, ql, cfg.doc_stride, f"question {i}")) for i, ((_, c), ql) in enumerate(zip(pairs, q_lens))]
+
+
 def build_features(examples: list[Example], tokenizer, cfg: FeatureConfig = FeatureConfig(), progress: bool = False) -> Features:
     """Tokenize (question, context) pairs into overlapping windows with labels and context offsets.
 
@@ -289,17 +318,7 @@ def build_features(examples: list[Example], tokenizer, cfg: FeatureConfig = Feat
     for ei, ex in enumerate(examples):
         q, ci = q_ids[ei], ex_ctx[ei]
         cids, coffs = c_ids[ci], c_offs[ci]
-        n, room = len(cids), budget - len(q)
-        if n <= room:
-            spans = [(0, n)]
-        elif room <= cfg.doc_stride:  # the tokenizer itself would panic here
-            raise BenchError(f"question {ex.id}: {len(q)} tokens leave {room} for the context, not more than doc_stride {cfg.doc_stride}; lower --max-query-length or --doc-stride")
-        else:  # tokenizers' Encoding::truncate (direction right)
-            spans, step = [], room - cfg.doc_stride
-            for a in range(0, n, step):
-                spans.append((a, min(a + room, n)))
-                if spans[-1][1] == n:
-                    break
+        spans = window_spans(len(cids), budget, len(q), cfg.doc_stride, f"question {ex.id}")
         head_ids = np.concatenate([tpl.prefix, q, tpl.mid])
         head_types = np.concatenate([tpl.prefix_types, np.full(len(q), tpl.q_type, np.int8), tpl.mid_types])
         p0 = len(head_ids)

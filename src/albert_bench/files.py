@@ -8,6 +8,7 @@ silently (NaN, Infinity, 1e999 read as inf) or misreport (UTF-16 text, invalid U
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import re
@@ -56,6 +57,24 @@ def _few_keys(limit: int):
             raise BenchError(f"an object with {len(items):,} keys; at most {limit} are expected here")
         return dict(items)
     return pairs
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def dir_sha256(path: str | os.PathLike) -> str:
+    """One hash of the files directly in a folder (names and bytes; not its subfolders): a model directory."""
+    h = hashlib.sha256()
+    for name in sorted(os.listdir(path)):
+        p = os.path.join(path, name)
+        if os.path.isfile(p):
+            h.update(f"{len(name)}:{name}:".encode() + bytes.fromhex(file_sha256(p)))
+    return h.hexdigest()
 
 
 def parse_json(data: bytes | str, max_keys: int | None = None):
@@ -206,6 +225,20 @@ def lone_surrogate(text: str) -> int | None:
     no tokenizer or UTF-8 writer can take it), or None."""
     m = _SURROGATE.search(text)
     return m.start() if m else None
+
+
+RUN_MARK = ".albert-bench-run"  # in a folder `train` created (rundir.MARK)
+MODEL_FILES = ("config.json", "qa_config.json", "model.safetensors", "pytorch_model.bin", "model.onnx")
+
+
+def check_data_output(path: str, flag: str, kind: str = "dir") -> None:
+    """`check_output`, and not into a training run's or a model's folder: data written there would sit among
+    (or replace) files the run or model is made of."""
+    check_output(path, flag, kind)
+    folder = path if kind == "dir" else os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(folder) and (held := [n for n in (RUN_MARK, *MODEL_FILES) if os.path.exists(os.path.join(folder, n))]):
+        what = "a training run" if RUN_MARK in held else "a model"
+        raise BenchError(f"{flag} {path}: {folder} holds {what} ({held[0]}); write data to another folder")
 
 
 def check_output(path: str, flag: str, kind: str = "dir") -> None:

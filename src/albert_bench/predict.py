@@ -297,18 +297,15 @@ def check_same_answerer(output: str, done: Done, answered_by: str) -> None:
                       "them; this run cannot check they came from this one (a new --output can)", stacklevel=2)
 
 
-def check_args(output: str, top_k: int, chunk_rows: int, input: str | None, dataset: str | None, batch_size: int | None = None) -> None:
+def check_args(output: str, chunk_rows: int, input: str | None, dataset: str | None) -> None:
+    """predict's own settings; the answering ones are `qa.AnswerSettings`'."""
     if bool(input) == bool(dataset):
         raise BenchError("pass the questions as --input FILE or as --dataset NAME[:CONFIG][:SPLIT], one of them")
     if not output.endswith(".jsonl"):
         raise BenchError(f"--output {output}: predictions are JSON Lines; name the file OUT.jsonl")
     check_output(output, "--output", kind="file")
-    if not 1 <= top_k <= 20:
-        raise BenchError(f"--top-k {top_k}: pass 1 to 20")
-    if chunk_rows < 1:
-        raise BenchError(f"--chunk-rows {chunk_rows}: pass 1 or more")
-    if batch_size is not None and batch_size < 1:  # as evaluate checks it: range(0, n, -1) would answer nothing
-        raise BenchError(f"--batch-size {batch_size}: pass 1 or more (or leave it out for the measured default)")
+    if not 1 <= chunk_rows <= 1_000_000:
+        raise BenchError(f"--chunk-rows {chunk_rows}: pass 1 to 1,000,000")
 
 
 def run(model: str, input: str | None, output: str, dataset: str | None = None, top_k: int = TOP_K, chunk_rows: int = CHUNK_ROWS,
@@ -318,7 +315,10 @@ def run(model: str, input: str | None, output: str, dataset: str | None = None, 
     from .errors import all_problems
     from .qa import QuestionAnswerer, check_model_dir
 
-    all_problems(lambda: check_args(output, top_k, chunk_rows, input, dataset, batch_size), lambda: check_model_dir(model, backend),
+    from .qa import BACKENDS, AnswerSettings
+
+    all_problems(lambda: check_args(output, chunk_rows, input, dataset), lambda: AnswerSettings(backend, precision, top_k, batch_size),
+                 lambda: check_model_dir(model, backend if backend in BACKENDS else "auto"),
                  lambda: check_not_input(output, "--output", {"--input": input, "--model": model}),
                  lambda: sniff(input, "questions to answer with --input") if input else None)
     world = int(os.environ.get("WORLD_SIZE", "1"))

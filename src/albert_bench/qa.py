@@ -13,19 +13,42 @@ from __future__ import annotations
 import os
 import sys
 import warnings
+from dataclasses import dataclass
 
 import torch
 
 from .data import Example, load_data
 from .decode import TOP_K, DecodeConfig, decode
 from .errors import BenchError, all_problems
-from .features import build_features, cached_features
+from .features import build_features, cached_features, count_windows
 from .files import check_not_input, check_output, hold, write_json_set
+from . import settings
 from .metric import squad_v2_evaluate
+from .settings import setting
 from .model import QAConfig, infer, load_model
 
 
 PRECISIONS = ("fp32", "bf16")
+BACKENDS = ("auto", "torch", "onnx")
+
+
+@dataclass(frozen=True)
+class AnswerSettings:
+    """How a command answers: the settings `ask`, `evaluate`, `predict` and `serve` share, defined once; their
+    flags are generated from these fields (`settings.add_flags`) and checked here, for the command line and the
+    Python API alike."""
+
+    backend: str = setting("auto", "'auto' ('onnx' for a directory written by `albert-bench export`, else 'torch'), 'torch' (PyTorch; CPU or GPU) "
+                                   "or 'onnx' (ONNX Runtime on CPU)", choices=BACKENDS)
+    precision: str = setting("fp32", "PyTorch precision: 'fp32', or 'bf16' autocast, about twice as fast on a CPU with AVX512-BF16/AMX and on GPUs; "
+                                     "answers can differ slightly (benchmarks/RESULTS.md)", choices=PRECISIONS)
+    top_k: int = setting(TOP_K, f"candidate answers listed in `alternatives`, 1 to {DecodeConfig.n_best_size} (default {TOP_K}, as the HTTP API and the page)",
+                         lo=1, hi=DecodeConfig.n_best_size)
+    batch_size: int | None = setting(None, "windows per forward pass (default, measured fastest: 64 on a GPU; on CPU 16 for a small model "
+                                           "(hidden size ≤ 256), else 4, or 1 with --backend onnx)", lo=1, hi=65_536)
+
+    def __post_init__(self):
+        settings.check(self)
 
 
 class QuestionAnswerer:
@@ -79,6 +102,10 @@ class QuestionAnswerer:
         starts, ends, _ = infer(self.model, self.tokenizer, feats, self.batch_size, self.device, autocast=autocast, progress=progress)
         return decode(examples, feats, starts, ends, self.decode_config)
 
+    def count_windows(self, pairs: list[tuple[str, str]]) -> list[int]:
+        """The windows each (question, context) pair needs: the model's work for it (the server's unit of cost)."""
+        return count_windows(pairs, self.tokenizer, self.qa.features)
+
     def answer_batch(self, pairs: list[tuple[str, str]], top_k: int = TOP_K) -> list[dict]:
         for i, (q, c) in enumerate(pairs):
             if not isinstance(q, str) or not q.strip():
@@ -112,8 +139,6 @@ class QuestionAnswerer:
             "alternatives": alts,
         }
 
-
-BACKENDS = ("auto", "torch", "onnx")
 
 
 def check_model_dir(model_dir: str, backend: str) -> None:
@@ -188,8 +213,9 @@ def evaluate_dir(model_dir: str, data_file: str | None, out_dir: str, batch_size
                  dataset: str | None = None) -> dict:
     """Predict a data file (or a `--dataset` spec) and write predictions.json, null_odds.json, nbest.json and metrics.json."""
     # every input before predicting, every problem at once
-    _, sq, _, _ = all_problems(lambda: check_output(out_dir, "--out"), lambda: load_data(data_file, dataset, flag="--data", need_questions=True),
-                               lambda: check_model_dir(model_dir, backend),
+    _, sq, _, _, _ = all_problems(lambda: check_output(out_dir, "--out"), lambda: load_data(data_file, dataset, flag="--data", need_questions=True),
+                               lambda: check_model_dir(model_dir, backend if backend in BACKENDS else "auto"),
+                               lambda: AnswerSettings(backend, precision, batch_size=batch_size),
                                lambda: check_not_input(out_dir, "--out", {"--data": data_file, "--model": model_dir}))
     hold(out_dir, "evaluate", "--out")  # one writer per output
     qa = QuestionAnswerer.from_pretrained(model_dir, batch_size=batch_size, backend=backend, precision=precision)
@@ -207,4 +233,4 @@ def evaluate_dir(model_dir: str, data_file: str | None, out_dir: str, batch_size
     return metrics
 
 
-__all__ = ["QuestionAnswerer", "evaluate_dir"]
+__all__ = ["AnswerSettings", "QuestionAnswerer", "evaluate_dir"]

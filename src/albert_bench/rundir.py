@@ -23,7 +23,7 @@ import warnings
 import zipfile
 
 from .errors import BenchError
-from .files import hold, read_json, read_jsonl, replace_dir, write_failed
+from .files import RUN_MARK, hold, read_json, read_jsonl, replace_dir, write_failed
 
 CHECKPOINTS = "checkpoints"
 BEST = "best"
@@ -61,7 +61,7 @@ def run_of(path: str) -> str:
     return path
 
 
-MARK = ".albert-bench-run"  # in a folder `train` created (or found empty): only such a folder may be --overwrite'n
+MARK = RUN_MARK  # in a folder `train` created (or found empty): only such a folder may be --overwrite'n
 
 
 def is_trains(run_dir: str) -> bool:

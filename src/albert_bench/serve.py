@@ -5,11 +5,15 @@
     GET  /healthz          model, backend, precision, queue
     GET  /                 the web page;  GET /docs  Swagger UI (offline);  GET /openapi.json
 
-Requests that arrive together are answered in one forward pass (micro-batching): a single worker task takes
-whatever is queued, up to `max_batch`, and runs the model in a thread, so the event loop never waits on it.
+Requests that arrive together are answered in shared turns of the model (micro-batching): a single worker task
+takes one question from each waiting request in turn, up to `max_batch` questions or `turn_windows` windows, and
+runs the model in a thread, so the event loop never waits on it.
 A server that other teams share must not let one client hurt the others, hence, in order:
-- limits before work (`ServeLimits`): the body is cut off while it is read, sizes are checked before the model
-  sees anything, and a full queue answers 503 at once instead of piling up;
+- limits before work (`ServeLimits`): headers and body must arrive in time (408), the body is cut off while it
+  is read, sizes are checked and the request's cost counted in windows before the model sees anything, a full
+  queue (questions or windows) answers 503 at once, and large JSON bodies are parsed in another process;
+- turns taken fairly: a small request waits behind at most one turn of a large one; a client that leaves has
+  its questions dropped before the model runs them;
 - text the tokenizer cannot take (lone surrogates) is refused at the edge, naming the field;
 - if a shared batch fails anyway, each of its requests is retried alone, so only the culprit fails (500 with a
   request id; the traceback goes to the server log, never to the client);
@@ -28,8 +32,9 @@ import os
 import re
 import time
 import uuid
+from collections import deque
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Annotated
 
@@ -37,9 +42,11 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from pydantic_core import PydanticCustomError
 
 from . import __version__
+from . import settings
 from .errors import BenchError
 from .files import lone_surrogate, parse_json
 from .decode import TOP_K, DecodeConfig
+from .settings import setting
 
 STATIC = Path(__file__).with_name("static")  # the page's script, style and icon, served at /static
 PAGE = Path(__file__).with_name("page.html")  # served only at /, with its Content-Security-Policy
@@ -57,21 +64,30 @@ PAGE_HEADERS = {
 
 @dataclass(frozen=True)
 class ServeLimits:
-    """What one request may hold, checked before any work. Each field is a `serve` flag (`--max-body-bytes`, ...)."""
+    """What the server takes on, checked before any work. Each field is a `serve` flag (`--max-body-bytes`, ...).
+    A request's cost is counted in windows (max_seq_length tokens each: what the model runs on), so a long
+    passage costs what it costs, whatever its character count."""
 
-    max_body_bytes: int = field(default=8 * 1024 * 1024, metadata={"help": "request bodies larger than this many bytes get 413 while they are read"})
-    max_question_chars: int = field(default=1_000, metadata={"help": "longer questions get 413"})
-    max_context_chars: int = field(default=100_000, metadata={"help": "longer contexts get 413"})
-    max_batch_items: int = field(default=64, metadata={"help": "batch requests with more items get 413"})
-    max_batch_chars: int = field(default=1_000_000, metadata={"help": "batch requests whose questions and contexts hold more characters in all get 413"})
-    max_queue: int = field(default=256, metadata={"help": "questions waiting for the model; when full, new requests get 503 with Retry-After"})
+    max_body_bytes: int = setting(8 * 1024 * 1024, "request bodies larger than this many bytes get 413 while they are read", lo=1, hi=1 << 30)
+    max_question_chars: int = setting(1_000, "longer questions get 413", lo=1, hi=1_000_000)
+    max_context_chars: int = setting(100_000, "longer contexts get 413", lo=1, hi=100_000_000)
+    max_batch_items: int = setting(64, "batch requests with more items get 413", lo=1, hi=100_000)
+    max_batch_chars: int = setting(1_000_000, "batch requests whose questions and contexts hold more characters in all get 413", lo=1, hi=1_000_000_000)
+    max_request_windows: int = setting(256, "requests that need more windows (of max_seq_length tokens, in all their items) get 413", lo=1, hi=1_000_000)
+    max_queue: int = setting(256, "questions waiting for the model; when full, new requests get 503 with Retry-After", lo=1, hi=1_000_000)
+    max_queue_windows: int = setting(2048, "windows waiting for the model; when full, new requests get 503 with Retry-After", lo=1, hi=10_000_000)
+    max_batch: int = setting(32, "most questions answered in one turn of the model (requests take turns: one question each, round the waiting requests)", lo=1, hi=4096)
+    turn_windows: int | None = setting(None, "a turn of the model stops taking questions at this many windows, so that a small request waits behind at most one turn "
+                                             "of a large one (default: 4 forward passes' worth, 4 × the batch size: 16 windows for a base model on CPU, 256 on a GPU)", lo=1, hi=65_536)
+    header_timeout_s: float = setting(10.0, "connections that have not sent a request's headers within this many seconds get 408 and are closed", lo=0.1, hi=3600)
+    body_timeout_s: float = setting(60.0, "requests whose body has not arrived within this many seconds get 408 and the connection is closed", lo=0.1, hi=3600)
 
     def __post_init__(self):
-        for f in fields(self):
-            if getattr(self, f.name) < 1:
-                raise BenchError(f"--{f.name.replace('_', '-')} must be at least 1")
+        settings.check(self)
         if self.max_queue < self.max_batch_items:
             raise BenchError(f"--max-queue ({self.max_queue}) must be at least --max-batch-items ({self.max_batch_items}), or no full batch could ever be queued")
+        if self.max_queue_windows < self.max_request_windows:
+            raise BenchError(f"--max-queue-windows ({self.max_queue_windows}) must be at least --max-request-windows ({self.max_request_windows}), or no largest request could ever be queued")
 
 
 _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
@@ -168,12 +184,13 @@ class ErrorResponse(BaseModel):
 
 
 ERROR_RESPONSES = {
-    400: {"model": ErrorResponse, "description": "the Host header is not one this server answers (--allowed-hosts)"},
-    413: {"model": ErrorResponse, "description": "the body, a question, a context or a batch is over its limit"},
+    400: {"model": ErrorResponse, "description": "the Host header is not one this server answers (--allowed-hosts), or the request is not valid HTTP/1.1"},
+    408: {"model": ErrorResponse, "description": "the headers or the body did not arrive in time (--header-timeout-s, --body-timeout-s); the connection is closed"},
+    413: {"model": ErrorResponse, "description": "the body, a question, a context or a batch is over its limit, or the request needs more windows than --max-request-windows"},
     415: {"model": ErrorResponse, "description": "the body is not sent as application/json"},
     422: {"model": ErrorResponse, "description": "the body is not valid JSON in UTF-8, or a field is missing, mistyped, blank or holds text the tokenizer cannot take"},
     500: {"model": ErrorResponse, "description": "answering this request failed; other requests are unaffected"},
-    503: {"model": ErrorResponse, "description": "the queue is full (--max-queue); retry after the Retry-After header's seconds"},
+    503: {"model": ErrorResponse, "description": "the queue is full (--max-queue, --max-queue-windows); retry after the Retry-After header's seconds"},
 }
 
 
@@ -195,46 +212,91 @@ class QueueFull(Exception):
 
 
 class MicroBatcher:
-    """Collects (question, context, top_k) requests and answers them in shared batches."""
+    """Answers (question, context, top_k) items in shared turns of the model, fairly: each waiting request gives
+    one question to a turn, round the requests, until the turn holds `max_batch` questions or `turn_windows`
+    windows. So a request of one question waits behind at most one turn of a large one, not behind all of it.
+    The queue is bounded in questions and in windows; a request whose client left is dropped from the queue
+    before the model sees it (`submit` is cancelled)."""
 
-    def __init__(self, qa, max_batch: int = 32, enabled: bool = True, max_queue: int = ServeLimits.max_queue):
-        self.qa, self.max_batch, self.max_queue = qa, max_batch if enabled else 1, max_queue
-        self.queue: asyncio.Queue | None = None
+    def __init__(self, qa, limits: "ServeLimits | None" = None, enabled: bool = True):
+        self.qa, self.limits = qa, limits or ServeLimits()
+        self.max_batch = self.limits.max_batch if enabled else 1
+        self.turn_windows = self.limits.turn_windows or 4 * (getattr(qa, "batch_size", None) or 4)
+        self.requests: deque[deque] = deque()  # per request: its (item, future, windows) not yet taken
+        self.queued = self.queued_windows = 0
+        self.wake: asyncio.Event | None = None
         self.task: asyncio.Task | None = None
         self.batches = 0  # forward passes run: for tests and /healthz
         self.retried = 0  # batches that failed and were answered request by request
+        self.dropped = 0  # questions dropped because their client left
 
     async def start(self) -> None:
-        self.queue = asyncio.Queue()
+        self.wake = asyncio.Event()
         self.task = asyncio.create_task(self._worker())
 
     async def stop(self) -> None:
         if self.task:
             self.task.cancel()
 
-    async def submit(self, items: list[tuple[str, str, int]]) -> list:
+    async def submit(self, items: list[tuple[str, str, int]], windows: list[int] | None = None) -> list:
         """Each item's result dict, or the exception that answering it alone raised. All or none of a request's
-        items are queued: QueueFull when they do not fit."""
-        if self.queue.qsize() + len(items) > self.max_queue:
+        items are queued: QueueFull when they do not fit. Cancelled (the client left): its items still waiting
+        are dropped."""
+        windows = windows or [1] * len(items)
+        if self.queued + len(items) > self.limits.max_queue or self.queued_windows + sum(windows) > self.limits.max_queue_windows:
             raise QueueFull
         loop = asyncio.get_running_loop()
         futures = [loop.create_future() for _ in items]
-        for item, fut in zip(items, futures):
-            self.queue.put_nowait((item, fut))
-        return list(await asyncio.gather(*futures, return_exceptions=True))
+        mine = deque(zip(items, futures, windows))
+        self.requests.append(mine)
+        self.queued += len(items)
+        self.queued_windows += sum(windows)
+        self.wake.set()
+        try:
+            return list(await asyncio.gather(*futures, return_exceptions=True))
+        finally:
+            if mine:  # cancelled while waiting: nobody will read these answers
+                self.dropped += len(mine)
+                self._release(mine)
+                mine.clear()
+
+    def _release(self, entries) -> None:
+        self.queued -= len(entries)
+        self.queued_windows -= sum(w for _, _, w in entries)
+
+    def _take(self) -> list:
+        """The next turn: one question from each waiting request in turn (round robin), within the turn's bounds."""
+        batch, windows = [], 0
+        while self.requests and len(batch) < self.max_batch:
+            mine = self.requests.popleft()
+            if not mine:
+                continue  # answered or dropped
+            entry = mine[0]
+            if batch and windows + entry[2] > self.turn_windows:
+                self.requests.appendleft(mine)
+                break
+            mine.popleft()
+            self._release([entry])
+            batch.append(entry)
+            windows += entry[2]
+            if mine:
+                self.requests.append(mine)
+        return batch
 
     async def _worker(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            batch = [await self.queue.get()]
-            while len(batch) < self.max_batch and not self.queue.empty():
-                batch.append(self.queue.get_nowait())
+            batch = self._take()
+            if not batch:
+                self.wake.clear()
+                await self.wake.wait()
+                continue
             try:
                 # The model runs in a thread: the event loop keeps accepting requests meanwhile.
-                results = await loop.run_in_executor(None, self._answer, [item for item, _ in batch])
+                results = await loop.run_in_executor(None, self._answer, [item for item, _, _ in batch])
             except Exception as e:  # noqa: BLE001 - the worker must outlive anything
                 results = [e] * len(batch)
-            for (_, fut), res in zip(batch, results):
+            for (_, fut, _), res in zip(batch, results):
                 if fut.done():  # the client went away
                     continue
                 if isinstance(res, Exception):
@@ -300,11 +362,11 @@ def _json_response(status: int, error: str, request_id: str | None = None, heade
 
 class Guard:
     """ASGI middleware in front of the app: a request id, the Host allow-list, POST bodies (JSON content type,
-    at most `max_body` bytes, cut off while they are read, before any parsing), and
+    at most `max_body` bytes, cut off while they are read, before any parsing, within `body_timeout_s`), and
     `X-Content-Type-Options: nosniff` on every response."""
 
-    def __init__(self, app, allowed_hosts: list[str], max_body: int):
-        self.app, self.max_body = app, max_body
+    def __init__(self, app, allowed_hosts: list[str], max_body: int, body_timeout_s: float = ServeLimits.body_timeout_s):
+        self.app, self.max_body, self.body_timeout_s = app, max_body, body_timeout_s
         self.allowed = {h if h == "*" else host_name(h) for h in allowed_hosts}
 
     async def __call__(self, scope, receive, send):
@@ -332,7 +394,12 @@ class Guard:
             main = ctype.split(";")[0].strip().lower()
             if not (main == "application/json" or (main.startswith("application/") and main.endswith("+json"))):
                 return await _json_response(415, f"content-type: {ctype[:80] or '(none)'!r}; send the body as application/json")(scope, receive, send_with_headers)
-            body = await self._read_body(headers, receive)
+            try:
+                async with asyncio.timeout(self.body_timeout_s):
+                    body = await self._read_body(headers, receive)
+            except TimeoutError:  # a client trickling its body holds a connection, not the server
+                return await _json_response(408, f"body: not received within {self.body_timeout_s:g} s (--body-timeout-s); send it at once",
+                                            headers={"Connection": "close"})(scope, receive, send_with_headers)
             if body is ...:  # the client went away before sending it all: no work for nobody
                 return
             if body is None:
@@ -395,37 +462,93 @@ def _describe(err: dict, limits: ServeLimits) -> str:
 
 SIZE_ERRORS = ("string_too_long", "too_long", "batch_too_large")
 MAX_KEYS = 16  # per JSON object in a request body: a request has 3 fields; thousands of keys are only work
+INLINE_JSON_BYTES = 256 * 1024  # bodies up to this size are parsed on the event loop: under a few milliseconds
 
 
-def create_app(qa, limits: ServeLimits = ServeLimits(), max_batch: int = 32, micro_batching: bool = True, allowed_hosts: list[str] | None = None):
+def _parse_request_json(body: bytes):
+    return parse_json(body, max_keys=MAX_KEYS)
+
+
+class JSONParser:
+    """Parses request bodies without letting a large one stall the others: small bodies (most requests) on the
+    event loop, at once; larger ones in a separate process, one at a time. Not a thread: parsing is pure Python
+    callbacks and would hold the interpreter's lock that the event loop and the model's thread need (measured:
+    threads made a small request slower beside four 8 MB bodies, not faster)."""
+
+    def __init__(self):
+        self.pool = None
+
+    def start(self) -> None:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        # spawn: a fork of a process running torch's thread pools is unsafe; the child imports only files.py
+        self.pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+        self.pool.submit(_parse_request_json, b"{}")  # start it now, not on the first large body
+
+    def stop(self) -> None:
+        if self.pool:  # waits for a parse under way (seconds at most): a worker left behind would outlive the server
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+    async def parse(self, body: bytes):
+        if len(body) <= INLINE_JSON_BYTES or self.pool is None:
+            return _parse_request_json(body)
+        return await asyncio.wrap_future(self.pool.submit(_parse_request_json, body))
+
+
+async def _client_gone(receive) -> None:
+    """Returns when the client disconnects (its body was read already: what comes next is the disconnect)."""
+    while (await receive())["type"] != "http.disconnect":
+        await asyncio.sleep(0)
+
+
+def create_app(qa, limits: ServeLimits = ServeLimits(), micro_batching: bool = True, allowed_hosts: list[str] | None = None):
     from fastapi import Request
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import HTMLResponse
     from fastapi.routing import APIRoute
     from fastapi_offline import FastAPIOffline
+    from starlette.concurrency import run_in_threadpool
     from starlette.exceptions import HTTPException
     from starlette.staticfiles import StaticFiles
 
     allowed_hosts = allowed_hosts or list(LOOPBACK_NAMES)
     if bad := [h for h in allowed_hosts if h != "*" and host_name(h) is None]:
         raise BenchError(f"--allowed-hosts: {', '.join(bad)} is not a host name; pass names such as example.com or [::1]")
-    batcher = MicroBatcher(qa, max_batch, micro_batching, limits.max_queue)
+    batcher = MicroBatcher(qa, limits, micro_batching)
+    parser = JSONParser()
     AnswerRequest, BatchRequest = request_models(limits)
+
+    loop_stall = {"max_s": 0.0}
+
+    async def watch_loop(period: float = 0.01) -> None:
+        # The longest the event loop went without running (in /healthz): every request waits that long, so
+        # nothing may block it for long, whatever a client sends.
+        loop = asyncio.get_running_loop()
+        while True:
+            t = loop.time()
+            await asyncio.sleep(period)
+            loop_stall["max_s"] = max(loop_stall["max_s"], loop.time() - t - period)
 
     @asynccontextmanager
     async def lifespan(_app):
         await batcher.start()
+        parser.start()
+        watcher = asyncio.create_task(watch_loop())
         yield
+        watcher.cancel()
+        parser.stop()
         await batcher.stop()
 
     class StrictJSONRequest(Request):
         """The body parsed by the project's strict JSON reader: invalid UTF-8, NaN, 5,000-digit numbers and
-        deep nesting become 422 naming the problem, not FastAPI's bare 400."""
+        deep nesting become 422 naming the problem, not FastAPI's bare 400. Large bodies are parsed in another
+        process (`JSONParser`): megabytes of JSON from one client must not stall the others."""
 
         async def json(self):
             if not hasattr(self, "_json"):
                 try:
-                    self._json = parse_json(await self.body(), max_keys=MAX_KEYS)
+                    self._json = await parser.parse(await self.body())
                 except BenchError as e:
                     raise json.JSONDecodeError(str(e), "", 0) from None
             return self._json
@@ -447,7 +570,7 @@ def create_app(qa, limits: ServeLimits = ServeLimits(), max_batch: int = 32, mic
     app.router.route_class = StrictRoute
     app.state.batcher = batcher
     app.state.limits = limits
-    app.add_middleware(Guard, allowed_hosts=allowed_hosts, max_body=limits.max_body_bytes)
+    app.add_middleware(Guard, allowed_hosts=allowed_hosts, max_body=limits.max_body_bytes, body_timeout_s=limits.body_timeout_s)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     def request_id(request: Request) -> str:
@@ -477,11 +600,30 @@ def create_app(qa, limits: ServeLimits = ServeLimits(), max_batch: int = 32, mic
         return _json_response(500, f"server: internal error ({type(exc).__name__}); request id {request_id(request)}", request_id(request))
 
     async def answer_items(request: Request, items) -> list[dict] | object:
-        """The results for `items`, or the error response that the whole request gets."""
+        """The results for `items`, or the error response that the whole request gets. Its cost in windows is
+        counted first (tokenizing, in a thread); if the client leaves before its answers, they are not computed."""
         try:
-            results = await batcher.submit([(it.question, it.context, it.top_k) for it in items])
+            windows = await run_in_threadpool(qa.count_windows, [(it.question, it.context) for it in items])
+        except BenchError as e:
+            return _json_response(422, f"request: {e}")
+        if (n := sum(windows)) > limits.max_request_windows:
+            what = "context" if len(items) == 1 else "items"
+            return _json_response(413, f"{what}: needs {n:,} windows of the model's input; the limit is {limits.max_request_windows:,} (--max-request-windows); "
+                                       f"send {'a shorter passage' if len(items) == 1 else 'fewer items or shorter passages'}")
+        job = asyncio.ensure_future(batcher.submit([(it.question, it.context, it.top_k) for it in items], windows))
+        gone = asyncio.ensure_future(_client_gone(request.receive))
+        try:
+            await asyncio.wait({job, gone}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            gone.cancel()
+        if not job.done():  # the client left: its questions still waiting leave the queue, unanswered
+            job.cancel()
+            return _json_response(499, "client: closed the connection before the answer")  # nobody reads it
+        try:
+            results = job.result()
         except QueueFull:
-            return _json_response(503, f"queue: {batcher.queue.qsize()} questions are waiting (--max-queue {limits.max_queue}); retry shortly",
+            return _json_response(503, f"queue: {batcher.queued} questions are waiting (--max-queue {limits.max_queue}), "
+                                       f"{batcher.queued_windows:,} windows (--max-queue-windows {limits.max_queue_windows:,}); retry shortly",
                                   headers={"Retry-After": "1"})
         for i, res in enumerate(results):
             if isinstance(res, BaseException):
@@ -508,8 +650,9 @@ def create_app(qa, limits: ServeLimits = ServeLimits(), max_batch: int = 32, mic
     @app.get("/healthz")
     async def healthz():
         return {"status": "ok", "model": display_name(qa.name), "device": str(qa.device), "backend": qa.backend, "precision": qa.precision,
-                "micro_batching": micro_batching, "max_batch": batcher.max_batch, "batches": batcher.batches,
-                "retried_batches": batcher.retried, "queued": batcher.queue.qsize() if batcher.queue else 0,
+                "micro_batching": micro_batching, "max_batch": batcher.max_batch, "turn_windows": batcher.turn_windows, "batches": batcher.batches,
+                "retried_batches": batcher.retried, "queued": batcher.queued, "queued_windows": batcher.queued_windows,
+                "dropped": batcher.dropped, "loop_stall_max_ms": round(loop_stall["max_s"] * 1000, 1),
                 "limits": {f.name: getattr(limits, f.name) for f in fields(limits)}, "uptime_s": round(time.time() - started, 1)}
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
@@ -523,6 +666,78 @@ def create_app(qa, limits: ServeLimits = ServeLimits(), max_batch: int = 32, mic
         return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml")
 
     return app
+
+
+def http_protocol(limits: ServeLimits):
+    """uvicorn's HTTP/1.1 protocol (h11) with what a shared server needs below the app: a deadline for a
+    request's headers (a client sending half of them holds a connection for seconds, not forever) and the
+    errors uvicorn answers itself (malformed requests, conflicting framing, oversized headers) in the API's
+    JSON shape instead of plain text."""
+    import h11
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class Protocol(H11Protocol):
+        header_timer = None
+        started = False  # bytes of a request's headers arrived
+
+        def connection_made(self, transport):
+            super().connection_made(transport)
+            self._watch_headers()
+
+        def data_received(self, data):
+            self.started = self.started or self.conn.their_state is h11.IDLE
+            super().data_received(data)
+            self._watch_headers()
+
+        def connection_lost(self, exc):
+            self._stop_timer()
+            super().connection_lost(exc)
+
+        def _stop_timer(self):
+            if self.header_timer is not None:
+                self.header_timer.cancel()
+                self.header_timer = None
+
+        def _watch_headers(self):
+            # Waiting for headers: a fresh connection, or a keep-alive one that began another request (uvicorn's
+            # own keep-alive timeout covers the wait before that first byte, and stops at it).
+            waiting = self.conn.their_state is h11.IDLE and self.timeout_keep_alive_task is None and not self.transport.is_closing()
+            if not waiting:
+                self.started = False
+                self._stop_timer()
+            elif self.header_timer is None:
+                self.header_timer = self.loop.call_later(limits.header_timeout_s, self._headers_late)
+
+        def _headers_late(self):
+            self.header_timer = None
+            if self.conn.their_state is not h11.IDLE or self.transport.is_closing():
+                return
+            if not self.started:  # an idle connection (a browser's preconnect): just closed
+                self.transport.close()
+                return
+            self._json_error(408, f"headers: not received within {limits.header_timeout_s:g} s (--header-timeout-s); send the request at once")
+
+        def send_400_response(self, msg: str) -> None:
+            self._json_error(400, "request: not valid HTTP/1.1 (a malformed request line or header, headers over 16 KiB, "
+                                  "or conflicting Content-Length and Transfer-Encoding); fix the client")
+
+        def _json_error(self, status: int, error: str) -> None:
+            from http import HTTPStatus
+
+            body = json.dumps({"error": error}).encode()
+            head = (f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\ncontent-type: application/json\r\ncontent-length: {len(body)}\r\n"
+                    "connection: close\r\nx-content-type-options: nosniff\r\n\r\n")
+            self.transport.write(head.encode() + body)
+            self.transport.close()
+
+    return Protocol
+
+
+def uvicorn_config(app, limits: ServeLimits, **kw):
+    """The uvicorn configuration `serve` runs with (tests run the same): the fair protocol above."""
+    import uvicorn
+
+    return uvicorn.Config(app, http=http_protocol(limits), server_header=False, **{"log_level": "warning", **kw})
 
 
 def display_name(model_dir: str) -> str:
@@ -554,7 +769,7 @@ def bind(host: str, port: int):
     return sock
 
 
-def serve(model_dir: str, host: str = "127.0.0.1", port: int = 8000, limits: ServeLimits = ServeLimits(), max_batch: int = 32,
+def serve(model_dir: str, host: str = "127.0.0.1", port: int = 8000, limits: ServeLimits = ServeLimits(),
           micro_batching: bool = True, backend: str = "auto", precision: str = "fp32", allowed_hosts: list[str] | None = None,
           sock=None) -> None:
     """Serve `model_dir` on `sock` (from `bind`; bound here when not given) until stopped."""
@@ -566,13 +781,12 @@ def serve(model_dir: str, host: str = "127.0.0.1", port: int = 8000, limits: Ser
 
     sock = sock or bind(host, port)
     port = sock.getsockname()[1]
-    # max_batch bounds the requests gathered per turn; the forward passes inside use the device's batch size.
     hosts = allowed_hosts or default_allowed_hosts(host)
     if not is_loopback(host):
         print(f"albert-bench: warning: listening on {host}, reachable from other machines; the API has no authentication"
               + ("" if allowed_hosts else " and answers any Host header (set --allowed-hosts to the names clients use)"), file=sys.stderr, flush=True)
     qa = QuestionAnswerer.from_pretrained(model_dir, backend=backend, precision=precision)
-    app = create_app(qa, limits, max_batch, micro_batching, hosts)
+    app = create_app(qa, limits, micro_batching, hosts)
     shown = f"[{host}]" if ":" in host else host
     print(f"albert-bench: answering with {display_name(model_dir)} ({qa.backend}, {qa.precision}) on http://{shown}:{port}/  (API docs: /docs)", flush=True)
-    uvicorn.Server(uvicorn.Config(app, log_level="warning", server_header=False)).run(sockets=[sock])
+    uvicorn.Server(uvicorn_config(app, limits)).run(sockets=[sock])

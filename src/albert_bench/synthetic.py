@@ -9,6 +9,10 @@ Train and dev use disjoint passages; the answer's offset is exact by constructio
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
+
+from . import settings
+from .settings import setting
 
 NAMES = ["Maria", "Omar", "Lena", "Jack", "Sofia", "Ivan", "Grace", "Pedro", "Anna", "David", "Emma", "Carlos",
          "Julia", "Peter", "Laura", "Henry", "Clara", "Oscar", "Alice", "Victor"]
@@ -68,6 +72,18 @@ def make_article(rng: random.Random, title: str, n_paragraphs: int, questions_pe
             qas.append({"id": f"{id_prefix}-{p}-{q}", "question": question, "answers": answers, "is_impossible": not answers})
         paragraphs.append({"context": context, "qas": qas})
     return {"title": title, "paragraphs": paragraphs}
+
+
+@dataclass(frozen=True)
+class SynthSizes:
+    """`albert-bench data synth`'s settings (its flags are generated from these fields)."""
+
+    train: int = setting(2000, "about this many training questions", lo=1, hi=1_000_000)
+    dev: int = setting(300, "about this many dev questions", lo=1, hi=1_000_000)
+    seed: int = setting(0, "random seed: the same seed writes the same files", lo=0, hi=2**32 - 1)
+
+    def __post_init__(self):
+        settings.check(self)
 
 
 def make_synthetic(n_train: int = 2000, n_dev: int = 300, seed: int = 0, questions_per_paragraph: int = 4, filler_share: float = 0.3) -> tuple[dict, dict]:

@@ -25,7 +25,7 @@ import signal
 import sys
 import time
 import warnings
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 import torch
@@ -34,84 +34,63 @@ from .data import SQUAD2_URLS, load_dataset, load_squad, parse_dataset_spec
 from .card import write_card
 from .decode import DecodeConfig, decode, tuned_threshold
 from .errors import BenchError, all_problems
-from . import rundir
-from .files import check_not_input, check_output, read_json, read_text, write_json_atomic
-from .features import LABEL_RULES, FeatureConfig, cached_features
+from . import rundir, settings
+from .files import check_not_input, check_output, dir_sha256, read_json, read_text, write_json_atomic
+from .features import FeatureConfig, cached_features
 from .metric import squad_v2_evaluate
+from .settings import like, setting
 from .model import QAConfig, check_model_source, collate, infer, load_model, qa_forward, save_model, uses_token_type_ids
-
-
-def _f(default, help: str, **kw):
-    return field(default=default, metadata={"help": help, **kw})
 
 
 @dataclass
 class TrainConfig:
-    model: str = _f("albert-base-v2", "hub name or local directory (config + tokenizer + weights)")
-    init: str = _f("pretrained", "'pretrained' weights, or 'random' to train from scratch (speed runs, tests)", choices=("pretrained", "random"))
-    train_file: str | None = _f(None, "data to train on (path or URL): SQuAD JSON, or datasets-style rows as .jsonl, .json or .parquet")
-    dev_file: str | None = _f(None, "data to evaluate on every epoch (path or URL), in the same layouts")
-    dataset: str | None = _f(None, "a dataset loaded with the `datasets` library, NAME[:CONFIG] (e.g. squad_v2; cached; or a local folder): "
+    model: str = setting("albert-base-v2", "hub name or local directory (config + tokenizer + weights)")
+    init: str = setting("pretrained", "'pretrained' weights, or 'random' to train from scratch (speed runs, tests)", choices=("pretrained", "random"))
+    train_file: str | None = setting(None, "data to train on (path or URL): SQuAD JSON, or datasets-style rows as .jsonl, .json or .parquet")
+    dev_file: str | None = setting(None, "data to evaluate on every epoch (path or URL), in the same layouts")
+    dataset: str | None = setting(None, "a dataset loaded with the `datasets` library, NAME[:CONFIG] (e.g. squad_v2; cached; or a local folder): "
                              "trains on its 'train' split, evaluates on 'validation'; --train-file/--dev-file replace either")
-    data_dir: str | None = _f(None, "directory for the official SQuAD 2.0 train/dev files; downloaded there when absent")
-    epochs: int = _f(2, "passes over the training data", lo=1, hi=100_000)
-    lr: float = _f(3e-5, "peak learning rate (AdamW)", gt=0, hi=10)
-    batch_size: int = _f(32, "windows per device per forward pass", lo=1, hi=65_536)
-    grad_accum: int = _f(1, "forward passes per optimizer step; effective batch = batch-size × grad-accum × processes", lo=1, hi=65_536)
-    warmup: float = _f(0.1, "share of steps with linear warmup, then linear decay to 0", lo=0, hi=1)
-    weight_decay: float = _f(0.01, "AdamW weight decay (not on biases and LayerNorm)", lo=0, hi=100)
-    max_grad_norm: float = _f(1.0, "gradient clipping norm", gt=0)
-    max_seq_length: int = _f(FeatureConfig.max_seq_length, "tokens per window", lo=8, hi=65_536)
-    doc_stride: int = _f(FeatureConfig.doc_stride, "tokens shared by consecutive windows", lo=0, hi=65_536)
-    max_query_length: int = _f(FeatureConfig.max_query_length, "questions are cut to this many tokens", lo=1, hi=65_536)
-    max_answer_length: int = _f(DecodeConfig.max_answer_length, "longest answer in tokens when decoding", lo=1, hi=65_536)
-    label_answer: str = _f(FeatureConfig.label_rule, "which gold answer labels a question with several: 'shortest' counted by the metric, "
-                           "or 'first' (as run_qa.py); training files have one", choices=LABEL_RULES)
-    seed: int = _f(42, "seed for weights, data order and dropout", lo=0, hi=2**32 - 1)
-    run_dir: str | None = _f(None, "where everything of this run goes (default runs/<timestamp>)")
-    resume: bool = _f(False, "continue from the newest checkpoint in --run-dir (default: the newest run under runs/)")
-    overwrite: bool = _f(False, "start anew in a --run-dir that holds a run: its metrics.jsonl, run_info.json, checkpoints/, best/ "
+    data_dir: str | None = setting(None, "directory for the official SQuAD 2.0 train/dev files; downloaded there when absent")
+    epochs: int = setting(2, "passes over the training data", lo=1, hi=100_000)
+    lr: float = setting(3e-5, "peak learning rate (AdamW)", gt=0, hi=10)
+    batch_size: int = setting(32, "windows per device per forward pass", lo=1, hi=65_536)
+    grad_accum: int = setting(1, "forward passes per optimizer step; effective batch = batch-size × grad-accum × processes", lo=1, hi=65_536)
+    warmup: float = setting(0.1, "share of steps with linear warmup, then linear decay to 0", lo=0, hi=1)
+    weight_decay: float = setting(0.01, "AdamW weight decay (not on biases and LayerNorm)", lo=0, hi=100)
+    max_grad_norm: float = setting(1.0, "gradient clipping norm", gt=0)
+    max_seq_length: int = like(FeatureConfig, "max_seq_length")
+    doc_stride: int = like(FeatureConfig, "doc_stride")
+    max_query_length: int = like(FeatureConfig, "max_query_length")
+    max_answer_length: int = setting(DecodeConfig.max_answer_length, "longest answer in tokens when decoding", lo=1, hi=65_536)
+    label_answer: str = like(FeatureConfig, "label_rule")
+    seed: int = setting(42, "seed for weights, data order and dropout", lo=0, hi=2**32 - 1)
+    run_dir: str | None = setting(None, "where everything of this run goes (default runs/<timestamp>)")
+    resume: bool = setting(False, "continue from the newest checkpoint in --run-dir (default: the newest run under runs/)")
+    overwrite: bool = setting(False, "start anew in a --run-dir that holds a run: its metrics.jsonl, run_info.json, checkpoints/, best/ "
                          "and tracker folders (tb/, wandb/, mlruns/) are deleted first (without it such a directory is refused)")
-    eval_steps: int = _f(0, "also evaluate every N optimizer steps (0: only at the end of each epoch)", lo=0)
-    save_steps: int = _f(500, "checkpoint every N optimizer steps (and at the end of each epoch)", lo=0)
-    keep_checkpoints: int = _f(2, "checkpoints kept (oldest deleted first)", lo=1, hi=10_000)
-    eval_batch_size: int = _f(64, "windows per forward pass when evaluating", lo=1, hi=65_536)
-    mixed_precision: str = _f("auto", "'auto' (bf16 where supported, else fp16 on GPU, fp32 on CPU), 'no', 'fp16' or 'bf16'", choices=("auto", "no", "fp16", "bf16"))
-    report_to: str = _f("tensorboard", "comma list of trackers (accelerate's): 'tensorboard' (RUN/tb), 'wandb' (RUN/wandb; WANDB_MODE=offline works), "
+    eval_steps: int = setting(0, "also evaluate every N optimizer steps (0: only at the end of each epoch)", lo=0)
+    save_steps: int = setting(500, "checkpoint every N optimizer steps (and at the end of each epoch)", lo=0)
+    keep_checkpoints: int = setting(2, "checkpoints kept (oldest deleted first)", lo=1, hi=10_000)
+    eval_batch_size: int = setting(64, "windows per forward pass when evaluating", lo=1, hi=65_536)
+    mixed_precision: str = setting("auto", "'auto' (bf16 where supported, else fp16 on GPU, fp32 on CPU), 'no', 'fp16' or 'bf16'", choices=("auto", "no", "fp16", "bf16"))
+    report_to: str = setting("tensorboard", "comma list of trackers (accelerate's): 'tensorboard' (RUN/tb), 'wandb' (RUN/wandb; WANDB_MODE=offline works), "
                         "'mlflow' (RUN/mlruns, or MLFLOW_TRACKING_URI), or 'none'; wandb and mlflow are extras: pip install 'albert-bench[wandb]'")
-    max_steps: int = _f(0, "stop after this many optimizer steps (0: no limit; for speed runs)", lo=0)
-    max_train_examples: int = _f(0, "use only the first N training questions (0: all)", lo=0)
-    max_eval_examples: int = _f(0, "evaluate on only the first N dev questions (0: all)", lo=0)
-    null_window_keep: float = _f(1.0, "share of the training windows whose label is no-answer to train on, drawn anew each epoch (Alberti et al. "
+    max_steps: int = setting(0, "stop after this many optimizer steps (0: no limit; for speed runs)", lo=0)
+    max_train_examples: int = setting(0, "use only the first N training questions (0: all)", lo=0)
+    max_eval_examples: int = setting(0, "evaluate on only the first N dev questions (0: all)", lo=0)
+    null_window_keep: float = setting(1.0, "share of the training windows whose label is no-answer to train on, drawn anew each epoch (Alberti et al. "
                                   "2019 downsample them): fewer steps and less pull towards no-answer; every window with an answer stays", gt=0, hi=1)
-    group_by_length: bool = _f(False, "windows of similar length share a batch: little padding, faster steps; can slow convergence (a small synthetic set reached 82 instead of 99 EM in 8 epochs)")
-    compile: bool = _f(False, "torch.compile the model (GPU; the first steps of each batch width are slow)")
-    no_feature_cache: bool = _f(False, "do not read or write tokenized features in the cache (ALBERT_BENCH_CACHE/features)")
-    config: str | None = _f(None, "YAML file with any of these settings; flags given on the command line win")
+    group_by_length: bool = setting(False, "windows of similar length share a batch: little padding, faster steps; can slow convergence (a small synthetic set reached 82 instead of 99 EM in 8 epochs)")
+    compile: bool = setting(False, "torch.compile the model (GPU; the first steps of each batch width are slow)")
+    no_feature_cache: bool = setting(False, "do not read or write tokenized features in the cache (ALBERT_BENCH_CACHE/features)")
+    config: str | None = setting(None, "YAML file with any of these settings; flags given on the command line win")
 
 
 # ---------------------------------------------------------------- config
 
 
 def add_arguments(p) -> None:
-    import argparse
-
-    for f in fields(TrainConfig):
-        flag = "--" + f.name.replace("_", "-")
-        text = f.metadata["help"]
-        # The default once: said by the help text itself, or appended here; never "(default: None)".
-        shown = "" if f.default is None or f.default is False or "default" in text else f" (default: {f.default})"
-        kw = {"help": text + shown, "default": argparse.SUPPRESS}
-        if f.type in ("bool", bool):
-            p.add_argument(flag, action="store_true", **kw)
-            continue
-        kw["type"] = {"int": int, "float": float}.get(str(f.type), str)
-        if "choices" in f.metadata:
-            kw["choices"] = f.metadata["choices"]
-            kw["metavar"] = "{" + ",".join(f.metadata["choices"]) + "}"
-        else:
-            kw["metavar"] = {"int": "N", "float": "X"}.get(str(f.type), f.name.split("_")[-1].upper())
-        p.add_argument(flag, **kw)
+    settings.add_flags(p, TrainConfig, suppress=True)  # absent unless given: the YAML config fills the rest
 
 
 CONFIG_MAX_BYTES = 1 << 20  # a YAML config is a few hundred bytes; a bigger file is a mistake, not a config
@@ -156,50 +135,6 @@ def read_yaml_config(path: str) -> dict:
     return values
 
 
-def _field_type(f) -> tuple[type, bool]:
-    """(the Python type a TrainConfig field holds, whether None is allowed)."""
-    t = str(f.type)
-    return {"int": int, "float": float, "bool": bool}.get(t.split(" ")[0], str), t.endswith("| None")
-
-
-def setting_problems(values: dict, source: str = "") -> list[str]:
-    """Every problem with these settings, by each field's type and range (`lo`, `gt`, `hi` in its metadata):
-    wrong type, NaN or infinity, out of range, an empty string. One list, so that all are said at once."""
-    problems = []
-    for f in fields(TrainConfig):
-        if f.name not in values:
-            continue
-        v, (want, optional) = values[f.name], _field_type(f)
-        name = "--" + f.name.replace("_", "-")
-        shown = repr(v)[:40]
-        if v is None and optional:
-            continue
-        if want is bool:
-            if not isinstance(v, bool):
-                problems.append(f"{name} {shown}: expected true or false")
-            continue
-        if want in (int, float) and (isinstance(v, bool) or not isinstance(v, (int, float) if want is float else int)):
-            problems.append(f"{name} {shown}: expected {'a whole number' if want is int else 'a number'}{source}")
-            continue
-        if want is str:
-            if not isinstance(v, str):
-                problems.append(f"{name} {shown}: expected text (a path or name){source}")
-            elif not v.strip():
-                problems.append(f"{name} is empty")
-            elif "choices" in f.metadata and v not in f.metadata["choices"]:
-                problems.append(f"{name} {shown}: choose one of {', '.join(f.metadata['choices'])}")
-            continue
-        if not math.isfinite(v):
-            problems.append(f"{name} {shown}: expected a finite number")
-            continue
-        lo, gt, hi = f.metadata.get("lo"), f.metadata.get("gt"), f.metadata.get("hi")
-        if (lo is not None and v < lo) or (gt is not None and v <= gt) or (hi is not None and v > hi):
-            bounds = " and ".join(x for x in (f"at least {lo}" if lo is not None else "", f"above {gt}" if gt is not None else "",
-                                              f"at most {hi:,}" if hi is not None else "") if x)
-            problems.append(f"{name} {shown}: expected {bounds}")
-    return problems
-
-
 def resolve_config(args: dict) -> TrainConfig:
     """Defaults, then the YAML file, then the flags given on the command line; every setting checked (type,
     finiteness, range) before anything is read, written or deleted."""
@@ -214,16 +149,16 @@ def resolve_config(args: dict) -> TrainConfig:
         if values.get("mixed_precision") is False:  # YAML reads a bare `no` as false
             values["mixed_precision"] = "no"
         for k, v in values.items():  # YAML reads 3e-5 as a string; only number settings take a number from text
-            if isinstance(v, str) and _field_type(known[k])[0] in (int, float):
+            if isinstance(v, str) and settings.field_type(known[k])[0] in (int, float):
                 try:
                     values[k] = int(v) if v.strip().lstrip("-").isdigit() else float(v)
                 except ValueError:
                     pass
-        if problems := setting_problems(values, f" (in {args['config']})"):
+        if problems := settings.problems(TrainConfig, values, f" (in {args['config']})"):
             raise BenchError(f"{args['config']}: {'; '.join(problems)}")
     values.update({k: v for k, v in args.items() if k in known})
     given = dict(values)  # what this command line (and its --config) asked for
-    if problems := setting_problems(values):
+    if problems := settings.problems(TrainConfig, values):
         raise BenchError("; ".join(problems))
     cfg = TrainConfig(**values)
     report_targets(cfg.report_to)
@@ -385,7 +320,7 @@ def setup(cfg: TrainConfig):
             yaml.safe_dump({**asdict(cfg), "train_file_resolved": train_file, "dev_file_resolved": dev_file, "mixed_precision_resolved": mp}, fh, sort_keys=False)
         # A new run starts its own record: run_info.json left by one that stopped before its first checkpoint is not its.
         info = (cfg.resume and _read_json(os.path.join(cfg.run_dir, "run_info.json"))) or {
-            "model": cfg.model, "init": cfg.init, "model_type": model.config.model_type,
+            "model": cfg.model, "model_sha256": model_sha256(cfg), "init": cfg.init, "model_type": model.config.model_type,
             "train_file": _where(train_sq), "train_sha256": train_sq.sha256,
             "dev_file": _where(dev_sq), "dev_sha256": dev_sq.sha256, "sessions": []}
         info.update(hardware=describe_hardware(), num_processes=acc.num_processes, mixed_precision=mp)
@@ -395,13 +330,21 @@ def setup(cfg: TrainConfig):
     return cfg, acc, model, tokenizer, train_sq, dev_sq
 
 
+def model_sha256(cfg: TrainConfig) -> str | None:
+    """The starting model's fingerprint (its directory's files), or None for a hub name (its cache decides)."""
+    return dir_sha256(cfg.model) if os.path.isdir(cfg.model) else None
+
+
 def same_data(cfg: TrainConfig, train_sq, dev_sq) -> None:
-    """A resume trains and evaluates on the data the run started with: a file changed under the same path is
-    one line, before anything is written (it would train on other data and compare dev scores of two sets)."""
+    """A resume continues the run it names: the data it started with (a file changed under the same path would
+    train on other data and compare dev scores of two sets) and the model it started from. A change is one line,
+    before anything is written."""
     info = _read_json_or_none(os.path.join(cfg.run_dir, rundir.RUN_INFO)) or {}
     changed = [f"the {what} file {sq.path} (sha256 {info[key][:12]}… when the run started, {sq.sha256[:12]}… now)"
                for what, key, sq in (("train", "train_sha256", train_sq), ("dev", "dev_sha256", dev_sq))
                if info.get(key) and sq.sha256 and info[key] != sq.sha256]
+    if info.get("model_sha256") and (now := model_sha256(cfg)) and now != info["model_sha256"]:
+        changed.append(f"the model {cfg.model} (sha256 {info['model_sha256'][:12]}… when the run started, {now[:12]}… now)")
     if changed:
         raise BenchError(f"--resume: {' and '.join(changed)} changed; put back the files the run used, start anew with "
                          f"--overwrite instead of --resume, or give a new --run-dir")
