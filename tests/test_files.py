@@ -85,10 +85,54 @@ def test_torn_last_line_of_a_log_is_dropped_with_a_warning(tmp_path):
         read_jsonl(str(f), "x")
 
 
-def test_nothing_written_is_invalid_json(tmp_path):
-    with pytest.raises(BenchError, match="NaN or an infinity"):
-        write_json_atomic(str(tmp_path / "m.json"), {"f1": float("nan")})
-    assert os.listdir(tmp_path) == []  # no temporary file left either
+def test_one_nan_rule_for_every_json_writer(tmp_path):
+    """NaN and infinities (a diverged model) are written as null, with one warning naming the file, by every JSON
+    writer: a JSON file, a set of them, JSON Lines rows and the metrics log. What is written is strict JSON."""
+    from albert_bench.files import read_jsonl, write_json_set
+    from albert_bench.formats import write_rows
+    from albert_bench.rundir import append_metrics, read_metrics
+
+    bad = {"f1": float("nan"), "loss": [1.0, float("inf")], "ok": 2.5}
+    want = {"f1": None, "loss": [1.0, None], "ok": 2.5}
+    with pytest.warns(UserWarning, match=r"m\.json: 2 value\(s\) were NaN or infinite"):
+        write_json_atomic(str(tmp_path / "m.json"), bad)
+    with pytest.warns(UserWarning, match=r"b\.json: 2 value"):
+        write_json_set({str(tmp_path / "a.json"): {"x": 1}, str(tmp_path / "b.json"): bad})
+    with pytest.warns(UserWarning, match=r"rows\.jsonl: 2 value"):
+        write_rows(str(tmp_path / "rows.jsonl"), [bad], "jsonl")
+    with pytest.warns(UserWarning, match=r"metrics\.jsonl: 2 value"):
+        append_metrics(str(tmp_path), {"step": 1, **bad})
+    for name in ("m.json", "b.json"):
+        assert parse_json((tmp_path / name).read_bytes()) == want
+    assert read_jsonl(str(tmp_path / "rows.jsonl"), "rows") == [want] and read_metrics(str(tmp_path)) == [{"step": 1, **want}]
+    assert sorted(os.listdir(tmp_path)) == ["a.json", "b.json", "m.json", "metrics.jsonl", "rows.jsonl"]  # no temporary file left
+
+
+def test_atomic_write_keeps_the_old_file_on_any_failure(tmp_path):
+    """A block that fails, or a write over a real file-size limit (RLIMIT_FSIZE, as a full disk): the old file is
+    untouched, no temporary file stays, and a failed write is one BenchError line naming what and where."""
+    import resource
+    import subprocess
+    import sys
+
+    from albert_bench.files import atomic_write
+
+    f = tmp_path / "keep.txt"
+    f.write_text("old")
+    with pytest.raises(ZeroDivisionError):
+        with atomic_write(str(f)) as fh:
+            fh.write("new")
+            1 / 0
+    assert f.read_text() == "old" and os.listdir(tmp_path) == ["keep.txt"]
+    code = (f"import resource; resource.setrlimit(resource.RLIMIT_FSIZE, (1000, 1000))\n"
+            f"from albert_bench.files import atomic_write\n"
+            f"from albert_bench.errors import BenchError\n"
+            f"try:\n    with atomic_write({str(f)!r}, what='the notes') as fh: fh.write('x' * 5000); fh.flush()\n"
+            f"except BenchError as e: print(e)\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.stdout.startswith(f"could not write the notes {f} (File too large") and r.stdout.count("\n") == 1, (r.stdout, r.stderr)
+    assert f.read_text() == "old" and os.listdir(tmp_path) == ["keep.txt"]
+    assert resource.getrlimit(resource.RLIMIT_FSIZE)[0] != 1000  # the limit was the child's alone
 
 
 @settings(max_examples=300, deadline=None)

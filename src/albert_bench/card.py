@@ -23,7 +23,7 @@ from __future__ import annotations
 import os
 
 from .errors import BenchError, all_problems
-from .files import read_json, write_failed
+from .files import QA_CONFIG, atomic_write, read_json
 
 CARD = "README.md"
 TASK = ("question-answering", "Extractive Question Answering")
@@ -32,15 +32,6 @@ _NOT_SETTINGS = {"run_dir", "resume", "overwrite", "config", "report_to", "save_
                  "eval_batch_size", "eval_steps", "data_dir"}
 _PATHS = {"model", "train_file", "dev_file", "dataset"}
 _WHAT = "a run directory written by `albert-bench train`"
-
-
-def _read(path: str, what: str):
-    if not os.path.exists(path):
-        raise BenchError(f"{path}: no such file; {what}")
-    obj = read_json(path, _WHAT)
-    if not isinstance(obj, dict):
-        raise BenchError(f"{path}: expected a JSON object (as `train` writes it); {what}")
-    return obj
 
 
 def _name(path: str | None) -> str:
@@ -128,15 +119,16 @@ def write_card(run_dir: str) -> str:
     """
     from huggingface_hub import ModelCard, ModelCardData
 
+    from . import rundir
     from .rundir import METRICS, read_metrics
 
-    best = os.path.join(run_dir, "best")
+    best = rundir.path(run_dir, rundir.BEST)
     if not os.path.isdir(best):
         raise BenchError(f"{best}: no such directory; the run has no best model yet (it is saved at the first evaluation)")
-    qa = _read(os.path.join(best, "qa_config.json"), "best/ lacks its tuned threshold; pass " + _WHAT)
-    preds = _read(os.path.join(best, "dev_predictions.json"), "best/ lacks its dev predictions; pass " + _WHAT)
-    cfg = _read(os.path.join(run_dir, "config.json"), "pass " + _WHAT)
-    info = _read(os.path.join(run_dir, "run_info.json"), "pass " + _WHAT)
+    qa = rundir.read(run_dir, rundir.BEST, QA_CONFIG, need="best/ lacks its tuned threshold; pass " + _WHAT)
+    preds = rundir.read(run_dir, rundir.BEST, rundir.DEV_PREDICTIONS, need="best/ lacks its dev predictions; pass " + _WHAT)
+    cfg = rundir.read(run_dir, rundir.CONFIG, need="pass " + _WHAT)
+    info = rundir.read(run_dir, rundir.RUN_INFO, need="pass " + _WHAT)
     rows = read_metrics(run_dir)
     if not rows:
         raise BenchError(f"{os.path.join(run_dir, METRICS)}: no evaluation logged yet; the card needs the evaluation of best/")
@@ -231,21 +223,9 @@ albert-bench ask --model DIR --question "..." --context "..."
 """
     card = ModelCard(f"---\n{data.to_yaml()}\n---\n{body}")
     path = os.path.join(best, CARD)
-    _write_text_atomic(path, str(card))
+    with atomic_write(path, what="the model card") as fh:
+        fh.write(str(card))
     return path
-
-
-def _write_text_atomic(path: str, text: str) -> None:
-    tmp = f"{path}.tmp{os.getpid()}"
-    try:
-        with open(tmp, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except OSError as e:
-        raise write_failed("the model card", path, e) from None
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 # ---------------------------------------------------------------- push

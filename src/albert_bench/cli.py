@@ -10,11 +10,11 @@ import sys
 import time
 
 from .errors import BenchError
-from .files import MAX_TEXT_BYTES, check_data_output, check_not_input, hold, lone_surrogate, read_json, read_text, write_json_set
+from .files import MAX_TEXT_BYTES, check_data_output, check_not_input, hold, json_text, lone_surrogate, read_json, read_text, write_json_set
 
 
 def _print_json(obj) -> None:
-    print(json.dumps(obj, indent=2, ensure_ascii=False, allow_nan=False))
+    print(json_text(obj, indent=2, where="the output"))
 
 
 # ---------------------------------------------------------------- data

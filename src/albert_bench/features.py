@@ -15,6 +15,7 @@ import numpy as np
 from .data import Example
 from . import settings
 from .errors import BenchError
+from .files import atomic_write
 from .settings import setting
 
 
@@ -409,26 +410,17 @@ def features_cache_key(examples: list[Example], tokenizer, cfg: FeatureConfig) -
 
 
 def save_features(feats: Features, path: str) -> None:
-    import tempfile
-
     lengths = feats.lengths
-    d = os.path.dirname(path) or "."
-    os.makedirs(d, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=d, suffix=".npz.part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(
-                f, lengths=lengths,
-                input_ids=np.concatenate(feats.input_ids) if len(feats) else np.empty(0, np.int32),
-                token_type_ids=np.concatenate(feats.token_type_ids) if len(feats) else np.empty(0, np.int8),
-                offsets=np.concatenate(feats.offsets) if len(feats) else np.empty((0, 2), np.int32),
-                example_index=feats.example_index, start_positions=feats.start_positions,
-                end_positions=feats.end_positions, cls_index=feats.cls_index,
-            )
-        os.replace(tmp, path)  # a reader never sees half a file, even if this process is killed
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    with atomic_write(path, "wb", what="the features cache") as f:
+        np.savez(
+            f, lengths=lengths,
+            input_ids=np.concatenate(feats.input_ids) if len(feats) else np.empty(0, np.int32),
+            token_type_ids=np.concatenate(feats.token_type_ids) if len(feats) else np.empty(0, np.int8),
+            offsets=np.concatenate(feats.offsets) if len(feats) else np.empty((0, 2), np.int32),
+            example_index=feats.example_index, start_positions=feats.start_positions,
+            end_positions=feats.end_positions, cls_index=feats.cls_index,
+        )
 
 
 def load_features(path: str) -> Features:
@@ -468,7 +460,7 @@ def cached_features(examples: list[Example], tokenizer, cfg: FeatureConfig = Fea
     feats = build_features(examples, tokenizer, cfg, progress=progress)
     try:
         save_features(feats, path)
-    except OSError as e:  # a read-only cache must not stop the job
+    except (OSError, BenchError) as e:  # a read-only or full cache must not stop the job
         if log:
             log(f"warning: cannot write the feature cache {path} ({e}); set ALBERT_BENCH_CACHE to a writable directory")
     return feats

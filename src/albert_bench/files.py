@@ -1,4 +1,5 @@
-"""Files in and out, the ground floor every stage may use: the one strict JSON parser and atomic JSON writes.
+"""Files in and out, the ground floor every stage may use: the one strict JSON parser (`parse_json`), the one
+JSON rule for writing (`json_text`) and the one atomic write (`atomic_write`).
 
 `parse_json` is what every JSON input goes through (files and HTTP bodies alike): it refuses, with one line a
 person can act on, what `json.loads` would crash on (deep nesting, numbers of thousands of digits), take
@@ -10,8 +11,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import os
 import re
+import warnings
 
 from .errors import BenchError
 
@@ -104,38 +107,68 @@ def parse_json(data: bytes | str, max_keys: int | None = None):
         raise BenchError("JSON nested too deeply (more than ~900 levels)") from None
 
 
+def json_text(obj, indent: int | None = None, where: str = "") -> str:
+    """JSON text of `obj`: the one rule for every JSON this tool writes. A number JSON cannot carry (NaN, an
+    infinity: a diverged model) is written as null, with one warning naming `where`; no reader has to guess."""
+    bad = 0
+
+    def finite(v):
+        nonlocal bad
+        if isinstance(v, float) and not math.isfinite(v):
+            bad += 1
+            return None
+        if isinstance(v, dict):
+            return {k: finite(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [finite(x) for x in v]
+        return v
+
+    try:
+        return json.dumps(obj, ensure_ascii=False, indent=indent, allow_nan=False)
+    except ValueError:  # rare: only then is the object walked
+        text = json.dumps(finite(obj), ensure_ascii=False, indent=indent, allow_nan=False)
+        warnings.warn(f"{where or 'output'}: {bad:,} value(s) were NaN or infinite (a diverged model?); written as null", stacklevel=3)
+        return text
+
+
+@contextlib.contextmanager
+def atomic_write(path: str, mode: str = "w", what: str = "the file", then: str = "run the command again"):
+    """The one way this tool replaces a file: yields a file open on a temporary name beside `path`, renamed onto
+    `path` when the block ends without an error and removed otherwise. A reader sees the old file or the new one,
+    never half of one, even if the process is killed. A failed write (disk full, a file-size limit, permissions)
+    is one line naming `what`, the file and the space left; `then` says what to do after fixing it."""
+    if os.path.isdir(path):
+        raise BenchError(f"{path}: is a folder, where a file is to be written; move it away, then {then}")
+    tmp = f"{path}.tmp{os.getpid()}"
+    try:
+        with open(tmp, mode, **({} if "b" in mode else {"encoding": "utf-8", "newline": ""})) as fh:
+            yield fh
+        os.replace(tmp, path)
+    except OSError as e:
+        raise write_failed(what, path, e, then=then) from None
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
 def write_json_atomic(path: str, obj, then: str = "run the command again") -> None:
-    """Write JSON so that a reader never sees half a file, even if we are killed mid-write. `then`: what to do
-    after freeing space, in the one-line error for a failed write."""
+    """Write JSON so that a reader never sees half a file, even if we are killed mid-write."""
     write_json_set({path: obj}, then)
 
 
 def write_json_set(files: dict[str, object], then: str = "run the command again") -> None:
-    """Write several JSON files as one set: each in full under a temporary name first, then all renamed into place.
-    A failure (disk full, a kill) while writing leaves the old set as it was: the writes take the time, the renames
-    of files in one folder microseconds, and a target a rename could not replace (a folder) is refused first."""
-    if folders := [p for p in files if os.path.isdir(p)]:
-        raise BenchError(f"{folders[0]}: is a folder, where a file is to be written; move it away, then {then}")
-    texts: dict[str, str] = {}
-    for path, obj in files.items():
-        try:
-            texts[path] = json.dumps(obj, ensure_ascii=False, indent=1, allow_nan=False)
-        except ValueError:  # NaN or an infinity: not JSON, and no reader should have to guess
-            raise BenchError(f"{path}: not written: the values hold NaN or an infinity (a diverged model?), which JSON cannot carry") from None
-    tmps: list[str] = []
-    try:
-        for path, text in texts.items():
-            tmps.append(f"{path}.tmp{os.getpid()}")
-            with open(tmps[-1], "w", encoding="utf-8", errors="strict") as f:
-                f.write(text)
-        for path, tmp in zip(texts, tmps):
-            os.replace(tmp, path)
-    except OSError as e:  # a full disk or a file-size limit: one line, not a traceback
-        raise write_failed("the file", path, e, then=then) from None
-    finally:
-        for tmp in tmps:
-            if os.path.exists(tmp):
-                os.remove(tmp)
+    """Write several JSON files as one set: each in full under its temporary name first (`atomic_write`s entered
+    together), then all renamed into place as the blocks end. A failure (disk full, a kill) while writing leaves the
+    old set as it was: the writes take the time, the renames of files in one folder microseconds."""
+    texts = {path: json_text(obj, indent=1, where=path) for path, obj in files.items()}
+    with contextlib.ExitStack() as stack:
+        handles = {path: stack.enter_context(atomic_write(path, then=then)) for path in texts}
+        for path, fh in handles.items():
+            try:
+                fh.write(texts[path])
+                fh.flush()
+            except OSError as e:  # named here: every open atomic_write would otherwise take it for its own
+                raise write_failed("the file", path, e, then=then) from None
 
 
 # The most text one row of a data file, or a --context-file, may hold: a passage is a few kB; 1 MiB is already
@@ -228,7 +261,8 @@ def lone_surrogate(text: str) -> int | None:
 
 
 RUN_MARK = ".albert-bench-run"  # in a folder `train` created (rundir.MARK)
-MODEL_FILES = ("config.json", "qa_config.json", "model.safetensors", "pytorch_model.bin", "model.onnx")
+QA_CONFIG = "qa_config.json"  # a model directory's answering settings (model.QAConfig), its tuned threshold among them
+MODEL_FILES = ("config.json", QA_CONFIG, "model.safetensors", "pytorch_model.bin", "model.onnx")
 
 
 def check_data_output(path: str, flag: str, kind: str = "dir") -> None:

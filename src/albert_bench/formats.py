@@ -9,12 +9,10 @@ chunk at a time; a JSON file is one document and is read whole).
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Iterator
 
 from .errors import BenchError
-from .files import json_kind, parse_json, read_bytes
+from .files import atomic_write, json_kind, json_text, parse_json, read_bytes
 
 PARQUET_MAGIC = b"PAR1"
 FLAT_SUFFIXES = {".jsonl": "jsonl", ".parquet": "parquet"}
@@ -167,15 +165,15 @@ def _texts(row: dict, path: str, n: int) -> dict:
 
 def write_rows(path: str, rows, fmt: str) -> int:
     """Write rows as "jsonl" or "parquet" through a temporary file (a reader never sees half a file)."""
-    tmp = f"{path}.tmp{os.getpid()}"
+    if fmt not in ("jsonl", "parquet"):
+        raise ValueError(fmt)
     n = 0
-    try:
+    with atomic_write(path, "w" if fmt == "jsonl" else "wb", what="the rows") as f:
         if fmt == "jsonl":
-            with open(tmp, "w", encoding="utf-8") as f:
-                for row in rows:
-                    f.write(json.dumps(row, ensure_ascii=False, allow_nan=False) + "\n")
-                    n += 1
-        elif fmt == "parquet":
+            for row in rows:
+                f.write(json_text(row, where=path) + "\n")
+                n += 1
+        else:
             import pyarrow as pa
             import pyarrow.parquet as pq
 
@@ -191,13 +189,7 @@ def write_rows(path: str, rows, fmt: str) -> int:
                     raise BenchError(f"{path}: column {k!r} cannot be written as Parquet: its values differ in type across rows "
                                      f"({str(e).splitlines()[0][:120]}); write JSON Lines (.jsonl) instead") from None
             try:
-                pq.write_table(pa.table(columns), tmp)
+                pq.write_table(pa.table(columns), f)
             except pa.ArrowException as e:
                 raise BenchError(f"{path}: cannot be written as Parquet ({str(e).splitlines()[0][:160]}); write JSON Lines (.jsonl) instead") from None
-        else:
-            raise ValueError(fmt)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
     return n

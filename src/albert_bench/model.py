@@ -15,12 +15,11 @@ import numpy as np
 import torch
 
 from .errors import BenchError
-from .files import read_json, replace_dir, write_failed
+from .files import QA_CONFIG, read_json, replace_dir, write_failed
 from .progress import quiet_libraries
 from .decode import DecodeConfig
 from .features import FeatureConfig, Features
 
-QA_CONFIG = "qa_config.json"
 _WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
 
 

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from .data import as_rows, parse_squad
 from .decode import TOP_K
 from .errors import BenchError
-from .files import MAX_TEXT_BYTES, check_not_input, check_output, hold, lone_surrogate, parse_json, read_json
+from .files import MAX_TEXT_BYTES, check_not_input, check_output, hold, json_text, lone_surrogate, parse_json, read_json
 from .formats import columns, count_rows, iter_rows, sniff
 from .progress import bar as progress_bar
 
@@ -212,7 +212,7 @@ def merge_parts(output: str) -> int:
     with open(output, "a", encoding="utf-8") as out:
         for row, _, rec in heapq.merge(*streams, key=lambda t: t[:2]):
             if (row, _key(rec["id"])) not in have:
-                out.write(json.dumps(rec, ensure_ascii=False) + "\n")
+                out.write(json_text(rec, where=output) + "\n")
                 n += 1
         out.flush()
         os.fsync(out.fileno())
@@ -245,7 +245,7 @@ def predict(qa, input: str | None, output: str, done: Done, dataset: str | None 
             todo = [r for r in chunk if not r.error]
             results = iter(qa.answer_batch([(r.question, r.context) for r in todo], top_k=max(top_k, 1)) if todo else [])
             for r in chunk:
-                out.write(json.dumps(_line(r, None if r.error else next(results), top_k, answered_by), ensure_ascii=False) + "\n")
+                out.write(json_text(_line(r, None if r.error else next(results), top_k, answered_by), where=output) + "\n")
                 counts["errors" if r.error else "answered"] += 1
             out.flush()  # a finished chunk survives whatever comes next
             bar.update(len(chunk))

@@ -144,8 +144,14 @@ class QuestionAnswerer:
 def check_model_dir(model_dir: str, backend: str) -> None:
     """The one check of a model directory to answer with, for every answering command: it exists and holds what
     `backend` needs (one line otherwise)."""
+    from .export import ONNX_FILE
+    from .model import has_weights
+
     if not os.path.isdir(model_dir):
         raise BenchError(f"{model_dir}: no such model directory; pass the `best/` folder of a training run or another saved QA model")
+    if not has_weights(model_dir) and not os.path.exists(os.path.join(model_dir, ONNX_FILE)):
+        raise BenchError(f"{model_dir}: holds no model (no model.safetensors or pytorch_model.bin, no model.onnx); "
+                         "pass the `best/` folder of a training run or another saved QA model")
     resolve_backend(model_dir, backend)
 
 

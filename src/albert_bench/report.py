@@ -20,7 +20,8 @@ import numpy as np
 from .data import load_dataset, load_squad
 from .decode import answers
 from .errors import BenchError
-from .files import check_output, hold, read_json, read_jsonl
+from . import rundir
+from .files import QA_CONFIG, check_output, hold
 from .metric import get_raw_scores, make_qid_to_has_ans
 
 # Published SQuAD 2.0 dev results, with the threshold each number uses.
@@ -45,12 +46,8 @@ class Run:
     notes: list[str] = field(default_factory=list)
 
 
-def _json(path: str):
-    return read_json(path, "a file written by `albert-bench train`")
-
-
 def _tb_losses(run_dir: str) -> list[tuple[int, float]]:
-    tb = os.path.join(run_dir, "tb")
+    tb = rundir.path(run_dir, rundir.TENSORBOARD)
     if not os.path.isdir(tb):
         return []
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -63,30 +60,29 @@ def _tb_losses(run_dir: str) -> list[tuple[int, float]]:
 
 
 def load_run(run_dir: str, dev_file: str | None = None) -> Run:
-    metrics_path = os.path.join(run_dir, "metrics.jsonl")
+    metrics_path = rundir.path(run_dir, rundir.METRICS)
     if not os.path.exists(metrics_path):
-        raise BenchError(f"{run_dir}: no metrics.jsonl; pass a run directory written by `albert-bench train`")
-    metrics = read_jsonl(metrics_path, "a metrics.jsonl written by `albert-bench train`")
+        raise BenchError(f"{run_dir}: no {rundir.METRICS}; pass {rundir.WHAT}")
+    metrics = rundir.read_metrics(run_dir)
     if not metrics:
         raise BenchError(f"{metrics_path}: no evaluations yet; report a run that finished at least one evaluation")
-    config = _json(os.path.join(run_dir, "config.json")) if os.path.exists(os.path.join(run_dir, "config.json")) else {}
-    info = _json(os.path.join(run_dir, "run_info.json")) if os.path.exists(os.path.join(run_dir, "run_info.json")) else {}
+    config = rundir.read(run_dir, rundir.CONFIG) or {}
+    info = rundir.read(run_dir, rundir.RUN_INFO) or {}
     steps = _tb_losses(run_dir) or [(r["step"], r["train_loss"]) for r in metrics if r.get("train_loss") is not None]
     run = Run(run_dir, os.path.basename(os.path.normpath(run_dir)), config, info, metrics, steps)
-    preds_path = os.path.join(run_dir, "best", "dev_predictions.json")
+    preds = rundir.read(run_dir, rundir.BEST, rundir.DEV_PREDICTIONS)
     dev = dev_file or info.get("dev_file") or config.get("dev_file")
     from_dataset = not dev_file and str(info.get("dev_sha256", "")).startswith("datasets:")  # trained with --dataset
-    if not os.path.exists(preds_path):
-        run.notes.append("no best/dev_predictions.json: error analysis and threshold plots skipped")
+    if preds is None:
+        run.notes.append(f"no {rundir.BEST}/{rundir.DEV_PREDICTIONS}: error analysis and threshold plots skipped")
     elif not dev or not (os.path.exists(dev) or from_dataset):
         run.notes.append(f"dev file {dev!r} not found: pass --dev-file to get the error analysis")
     else:
         sq = load_dataset(dev) if from_dataset else load_squad(dev, flag="--dev-file")
         if info.get("dev_sha256") and sq.sha256 != info["dev_sha256"]:
             run.notes.append(f"WARNING: {dev} differs from the dev file the run used (sha256 mismatch)")
-        qa_cfg = os.path.join(run_dir, "best", "qa_config.json")
-        thresh = _json(qa_cfg)["null_threshold"] if os.path.exists(qa_cfg) else 0.0
-        run.analysis = analyse(sq, _json(preds_path), thresh)
+        thresh = (rundir.read(run_dir, rundir.BEST, QA_CONFIG) or {}).get("null_threshold", 0.0)
+        run.analysis = analyse(sq, preds, thresh)
     return run
 
 

@@ -13,23 +13,63 @@ leaves the last good checkpoint as it was.
 
 from __future__ import annotations
 
-import contextlib
 import glob
 import json
-import math
 import os
 import shutil
 import warnings
 import zipfile
 
 from .errors import BenchError
-from .files import RUN_MARK, hold, read_json, read_jsonl, replace_dir, write_failed
+from .files import RUN_MARK, atomic_write, hold, json_text, read_json, read_jsonl, replace_dir, write_failed, write_json_set
 
+# The run directory's layout: no other module spells these names (they use the paths and readers below).
 CHECKPOINTS = "checkpoints"
 BEST = "best"
+CONFIG = "config.json"
+CONFIG_YAML = "config.yaml"
 RUN_INFO = "run_info.json"
 METRICS = "metrics.jsonl"
 TRAINER_STATE = "trainer_state.json"
+DEV_PREDICTIONS = "dev_predictions.json"  # in best/: the best model's dev answers and null odds, and its step
+TENSORBOARD, WANDB, MLFLOW = "tb", "wandb", "mlruns"  # the trackers' folders
+TRACKERS = (TENSORBOARD, WANDB, MLFLOW)
+WHAT = "a run directory written by `albert-bench train`"
+
+
+def path(run_dir: str, *names: str) -> str:
+    """A file or folder of the run: `path(run, BEST, DEV_PREDICTIONS)`."""
+    return os.path.join(run_dir, *names)
+
+
+def read(run_dir: str, *names: str, need: str | None = None, lenient: bool = False) -> dict | None:
+    """The JSON object in one of the run's files — the one reader of them, with one rule. Missing: None, or one line
+    ending with `need` when the caller cannot do without it. Not a readable JSON object: one line, or None when
+    `lenient` (a file that only refines a decision)."""
+    p = path(run_dir, *names)
+    if not os.path.exists(p):
+        if need:
+            raise BenchError(f"{p}: no such file; {need}")
+        return None
+    try:
+        obj = read_json(p, f"a file of {WHAT}")
+        if not isinstance(obj, dict):
+            raise BenchError(f"{p}: expected a JSON object (as `train` writes it); pass {WHAT}")
+    except BenchError:
+        if lenient:
+            return None
+        raise
+    return obj
+
+
+def trainer_state(ckpt: str) -> dict:
+    """A checkpoint's trainer state (step, epoch, batch in epoch, best F1, ...)."""
+    return read_json(path(ckpt, TRAINER_STATE), "a checkpoint written by `train`")
+
+
+def write(run_dir: str, *names: str, obj: dict, then: str = "run the command again") -> None:
+    """Write one of the run's JSON files atomically (`files.write_json_set`)."""
+    write_json_set({path(run_dir, *names): obj}, then)
 # What accelerate's save_state writes (plus our trainer state); random_states_<rank>.pkl, one per process.
 CHECKPOINT_FILES = ("model.safetensors", "optimizer.bin", "scheduler.bin", "random_states_0.pkl", TRAINER_STATE)
 
@@ -84,13 +124,13 @@ def earlier_run(run_dir: str) -> list[str]:
     """What an earlier run left in RUN that a new one would mix with (its metrics log, checkpoints, best/); empty
     for a new directory or one whose run stopped before its first evaluation or checkpoint."""
     return ([METRICS] if os.path.exists(os.path.join(run_dir, METRICS)) else []) + \
-        ([f"{CHECKPOINTS}/"] if checkpoints(run_dir) else []) + (["best/"] if os.path.exists(os.path.join(run_dir, "best")) else [])
+        ([f"{CHECKPOINTS}/"] if checkpoints(run_dir) else []) + ([f"{BEST}/"] if os.path.exists(os.path.join(run_dir, BEST)) else [])
 
 
 def clear(run_dir: str) -> None:
     """Delete what an earlier run wrote in RUN (for `train --overwrite`); the lock, and anything else, stays.
     All of it or one line: a checkpoint left behind would be what a later --resume continues."""
-    for name in (METRICS, RUN_INFO, CHECKPOINTS, BEST, "tb", "wandb", "mlruns"):  # trackers too: a new run is not the old one's
+    for name in (METRICS, RUN_INFO, CHECKPOINTS, BEST, *TRACKERS):  # trackers too: a new run is not the old one's
         path = os.path.join(run_dir, name)
         try:
             if os.path.isdir(path) and not os.path.islink(path):
@@ -184,8 +224,7 @@ def save_checkpoint(acc, write_extra, root: str, state: dict, keep: int) -> str:
 
 def append_metrics(run_dir: str, row: dict) -> None:
     path = os.path.join(run_dir, METRICS)
-    # A diverged loss (NaN, inf) is logged as null: the log stays JSON that every reader takes.
-    line = json.dumps({k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in row.items()}) + "\n"
+    line = json_text(row, where=path) + "\n"  # a diverged loss (NaN) is logged as null, with a warning
     try:
         with open(path, "a", encoding="utf-8") as fh:
             fh.write(line)
@@ -207,11 +246,5 @@ def truncate_metrics(run_dir: str, step: int) -> None:
     if not os.path.exists(path):
         return
     rows = [r for r in read_metrics(run_dir) if r["step"] <= step]
-    try:
-        with open(path + ".tmp", "w", encoding="utf-8") as fh:
-            fh.writelines(json.dumps(r) + "\n" for r in rows)
-        os.replace(path + ".tmp", path)
-    except OSError as e:
-        with contextlib.suppress(OSError):
-            os.remove(path + ".tmp")
-        raise write_failed("the metrics log", path, e) from None
+    with atomic_write(path, what="the metrics log", then="continue with --resume") as fh:
+        fh.writelines(json_text(r, where=path) + "\n" for r in rows)

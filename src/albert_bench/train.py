@@ -35,7 +35,7 @@ from .card import write_card
 from .decode import DecodeConfig, decode, tuned_threshold
 from .errors import BenchError, all_problems
 from . import rundir, settings
-from .files import check_not_input, check_output, dir_sha256, read_json, read_text, write_json_atomic
+from .files import atomic_write, check_not_input, check_output, dir_sha256, read_text
 from .features import FeatureConfig, cached_features
 from .metric import squad_v2_evaluate
 from .settings import like, setting
@@ -188,9 +188,9 @@ def resolve_config(args: dict) -> TrainConfig:
 
 def saved_config(run_dir: str) -> dict:
     """The run's saved settings; one added to `TrainConfig` since the run was saved reads as its default (the run had it)."""
-    saved = read_json(os.path.join(run_dir, "config.json"), "the run's config.json (written by `train`)")
-    if not isinstance(saved, dict) or set(saved) - {f.name for f in fields(TrainConfig)}:
-        raise BenchError(f"{run_dir}/config.json: not a config written by this version of `train`; start a new run")
+    saved = rundir.read(run_dir, rundir.CONFIG, need="start a new run without --resume")
+    if set(saved) - {f.name for f in fields(TrainConfig)}:
+        raise BenchError(f"{rundir.path(run_dir, rundir.CONFIG)}: not a config written by this version of `train`; start a new run")
     return {**asdict(TrainConfig()), **saved}
 
 
@@ -313,20 +313,20 @@ def setup(cfg: TrainConfig):
             saved = saved_config(cfg.run_dir)
             changes = {k: [saved.get(k), v] for k, v in asdict(cfg).items() if k not in ("resume", "run_dir", "config") and saved.get(k) != v}
         again = "continue with --resume" if cfg.resume else "run the command again"
-        write_json_atomic(os.path.join(cfg.run_dir, "config.json"), asdict(cfg), then=again)
+        rundir.write(cfg.run_dir, rundir.CONFIG, obj=asdict(cfg), then=again)
         import yaml
 
-        with open(os.path.join(cfg.run_dir, "config.yaml"), "w") as fh:
+        with atomic_write(rundir.path(cfg.run_dir, rundir.CONFIG_YAML), what="the run's config", then=again) as fh:
             yaml.safe_dump({**asdict(cfg), "train_file_resolved": train_file, "dev_file_resolved": dev_file, "mixed_precision_resolved": mp}, fh, sort_keys=False)
         # A new run starts its own record: run_info.json left by one that stopped before its first checkpoint is not its.
-        info = (cfg.resume and _read_json(os.path.join(cfg.run_dir, "run_info.json"))) or {
+        info = (cfg.resume and rundir.read(cfg.run_dir, rundir.RUN_INFO)) or {
             "model": cfg.model, "model_sha256": model_sha256(cfg), "init": cfg.init, "model_type": model.config.model_type,
             "train_file": _where(train_sq), "train_sha256": train_sq.sha256,
             "dev_file": _where(dev_sq), "dev_sha256": dev_sq.sha256, "sessions": []}
         info.update(hardware=describe_hardware(), num_processes=acc.num_processes, mixed_precision=mp)
         if changes:  # settings a resume changed (RESUME_MAY_CHANGE), for whoever reads the run later
             info.setdefault("resumed_with_changes", []).append({"at": time.strftime("%Y-%m-%dT%H:%M:%S"), "changes": changes})
-        write_json_atomic(os.path.join(cfg.run_dir, "run_info.json"), info, then=again)
+        rundir.write(cfg.run_dir, rundir.RUN_INFO, obj=info, then=again)
     return cfg, acc, model, tokenizer, train_sq, dev_sq
 
 
@@ -339,7 +339,7 @@ def same_data(cfg: TrainConfig, train_sq, dev_sq) -> None:
     """A resume continues the run it names: the data it started with (a file changed under the same path would
     train on other data and compare dev scores of two sets) and the model it started from. A change is one line,
     before anything is written."""
-    info = _read_json_or_none(os.path.join(cfg.run_dir, rundir.RUN_INFO)) or {}
+    info = rundir.read(cfg.run_dir, rundir.RUN_INFO, lenient=True) or {}
     changed = [f"the {what} file {sq.path} (sha256 {info[key][:12]}… when the run started, {sq.sha256[:12]}… now)"
                for what, key, sq in (("train", "train_sha256", train_sq), ("dev", "dev_sha256", dev_sq))
                if info.get(key) and sq.sha256 and info[key] != sq.sha256]
@@ -369,18 +369,6 @@ def describe_hardware() -> str:
         pass
     gpu = f", GPU {torch.cuda.get_device_name(0)} ×{torch.cuda.device_count()}" if torch.cuda.is_available() else ", no GPU"
     return f"{cpu}, {os.cpu_count()} cores{gpu}; Python {platform.python_version()}, torch {torch.__version__}, transformers {transformers.__version__}"
-
-
-def _read_json_or_none(path: str):
-    """A JSON file's content, or None when it is missing or unreadable (for files that only refine a decision)."""
-    try:
-        return _read_json(path)
-    except BenchError:
-        return None
-
-
-def _read_json(path: str):
-    return read_json(path, "a file written by `albert-bench train`") if os.path.exists(path) else None
 
 
 # ---------------------------------------------------------------- main / fit
@@ -613,7 +601,7 @@ def fit(cfg, acc, model, tokenizer, train_feats, dev_ex, dev_feats, dev_data, re
         with contextlib.suppress(Exception):  # a session stopped by Ctrl-C, SIGTERM or an error still counts
             _record_session(cfg, acc, state)
     acc.wait_for_everyone()
-    if acc.is_main_process and os.path.isdir(os.path.join(cfg.run_dir, rundir.BEST)):
+    if acc.is_main_process and os.path.isdir(rundir.path(cfg.run_dir, rundir.BEST)):
         try:  # the card again, now that the session's whole time is known
             write_card(cfg.run_dir)
         except Exception as e:  # noqa: BLE001 -- as at each evaluation: the card must not end a finished run
@@ -649,13 +637,13 @@ def _reached_max_steps(cfg, state: TrainState) -> bool:
 
 def _resume(acc, ckpt: str, state: TrainState, run_dir: str) -> None:
     acc.load_state(ckpt)
-    for k, v in read_json(os.path.join(ckpt, rundir.TRAINER_STATE), "a checkpoint written by `train`").items():
+    for k, v in rundir.trainer_state(ckpt).items():
         if k in TrainState.SAVED:
             setattr(state, k, v)
     # best/ from an evaluation after this checkpoint (the run was stopped between the two): its metrics row goes
     # with the rest below, so best/ stands only if a later evaluation earns it; the next one replaces it.
-    best = _read_json_or_none(os.path.join(run_dir, "best", "dev_predictions.json"))
-    best_step = best.get("step") if isinstance(best, dict) else None
+    best = rundir.read(run_dir, rundir.BEST, rundir.DEV_PREDICTIONS, lenient=True)
+    best_step = best.get("step") if best else None
     if isinstance(best_step, int) and best_step > state.step:
         state.best_f1 = -1.0
         if acc.is_main_process:
@@ -681,12 +669,11 @@ def _record_session(cfg, acc, state: TrainState) -> None:
     place at its start, at each evaluation and at its end, however it ends."""
     if not acc.is_main_process:
         return
-    path = os.path.join(cfg.run_dir, rundir.RUN_INFO)
-    info = _read_json(path) or {}
+    info = rundir.read(cfg.run_dir, rundir.RUN_INFO) or {}
     started = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(state.session_started))
     sessions = [s for s in info.get("sessions", []) if not (isinstance(s, dict) and s.get("started") == started)]
     info["sessions"] = sessions + [{"started": started, "seconds": round(time.time() - state.session_started, 1)}]
-    write_json_atomic(path, info)
+    rundir.write(cfg.run_dir, rundir.RUN_INFO, obj=info)
 
 
 def _exit_on_signal(acc, stop, state: TrainState, cfg) -> None:
@@ -712,10 +699,10 @@ def _evaluate_and_log(cfg, acc, model, tokenizer, dev_ex, dev_feats, dev_data, s
             state.best_f1 = m["best_f1"]
             qa = QAConfig(null_threshold=tuned_threshold(m, dec.null_odds), max_answer_length=cfg.max_answer_length,
                           max_seq_length=cfg.max_seq_length, doc_stride=cfg.doc_stride, max_query_length=cfg.max_query_length)
-            save_model(acc.unwrap_model(model), tokenizer, os.path.join(cfg.run_dir, "best"), qa)
+            save_model(acc.unwrap_model(model), tokenizer, rundir.path(cfg.run_dir, rundir.BEST), qa)
             # What the report's error analysis reads: the best span of every dev question and its null odds.
-            write_json_atomic(os.path.join(cfg.run_dir, "best", "dev_predictions.json"), {"step": state.step, "best_text": dec.best_text, "null_odds": dec.null_odds},
-                              then="continue with --resume")
+            rundir.write(cfg.run_dir, rundir.BEST, rundir.DEV_PREDICTIONS, obj={"step": state.step, "best_text": dec.best_text, "null_odds": dec.null_odds},
+                         then="continue with --resume")
             try:  # the model card (best/README.md): results, data, settings; a problem with it must not end the run
                 _record_session(cfg, acc, state)
                 write_card(cfg.run_dir)
@@ -734,7 +721,7 @@ def _save_checkpoint(acc, model, tokenizer, cfg, state: TrainState) -> None:
         tokenizer.save_pretrained(folder)
         acc.unwrap_model(model).config.save_pretrained(folder)
 
-    rundir.save_checkpoint(acc, extra, os.path.join(cfg.run_dir, rundir.CHECKPOINTS), state.saved(), cfg.keep_checkpoints)
+    rundir.save_checkpoint(acc, extra, rundir.path(cfg.run_dir, rundir.CHECKPOINTS), state.saved(), cfg.keep_checkpoints)
 
 
 TRACKERS = {"tensorboard": "tensorboard", "wandb": "wandb", "mlflow": "mlflow"}  # --report-to name: the module it needs
@@ -762,13 +749,12 @@ def _start_trackers(cfg, acc, step: int) -> None:
     (WANDB_MODE=offline works), MLflow in RUN/mlruns unless MLFLOW_TRACKING_URI names a server."""
     from accelerate.tracking import MLflowTracker, TensorBoardTracker, WandBTracker
 
-    info_path = os.path.join(cfg.run_dir, "run_info.json")
-    ids = (_read_json(info_path) or {}).get("tracker_runs", {})
+    ids = (rundir.read(cfg.run_dir, rundir.RUN_INFO) or {}).get("tracker_runs", {})
     trackers = []
     for t in report_targets(cfg.report_to):
         if t == "tensorboard":
             # events logged after the checkpoint of `step` are purged; `step` itself was logged and stays
-            trackers.append(TensorBoardTracker("tb", cfg.run_dir, purge_step=step + 1 if step else None))
+            trackers.append(TensorBoardTracker(rundir.TENSORBOARD, cfg.run_dir, purge_step=step + 1 if step else None))
         elif t == "wandb":
             trackers.append(WandBTracker("albert-bench", dir=cfg.run_dir, name=os.path.basename(os.path.abspath(cfg.run_dir)),
                                          id=ids.get("wandb"), resume="allow"))
@@ -778,7 +764,7 @@ def _start_trackers(cfg, acc, step: int) -> None:
 
                 # MLflow 3 keeps a local file store only when asked: the run directory holds everything of the run
                 os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
-                mlflow.set_tracking_uri("file:" + os.path.abspath(os.path.join(cfg.run_dir, "mlruns")))
+                mlflow.set_tracking_uri("file:" + os.path.abspath(rundir.path(cfg.run_dir, rundir.MLFLOW)))
             trackers.append(MLflowTracker("albert-bench", run_id=ids.get("mlflow"), run_name=os.path.basename(os.path.abspath(cfg.run_dir))))
     if not trackers:
         return
@@ -794,9 +780,9 @@ def _start_trackers(cfg, acc, step: int) -> None:
             elif tr.name == "mlflow":
                 runs["mlflow"] = tr.active_run.info.run_id
         if runs and {**ids, **runs} != ids:  # the ids a resumed run continues (kept for trackers this session left out)
-            info = _read_json(info_path) or {}
+            info = rundir.read(cfg.run_dir, rundir.RUN_INFO) or {}
             info["tracker_runs"] = {**ids, **runs}
-            write_json_atomic(info_path, info)
+            rundir.write(cfg.run_dir, rundir.RUN_INFO, obj=info)
 
 
 def _finish_trackers(acc) -> None:
@@ -812,7 +798,7 @@ def run(args: dict) -> int:
     resume_from = None
     if cfg.resume:  # the newest intact checkpoint, stepping back over damaged ones (with a warning each)
         resume_from = rundir.newest_intact_checkpoint(cfg.run_dir)
-        done = read_json(os.path.join(resume_from, rundir.TRAINER_STATE), "a checkpoint written by `train`")
+        done = rundir.trainer_state(resume_from)
         if done["epoch"] >= cfg.epochs or (cfg.max_steps and done["step"] >= cfg.max_steps):
             print(f"{cfg.run_dir}: the run is finished (epoch {done['epoch']} of {cfg.epochs}, step {done['step']}); nothing to do. "
                   "Pass --epochs N (more than now) to extend it.", file=sys.stderr)
