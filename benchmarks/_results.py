@@ -10,7 +10,7 @@ RESULTS = Path(__file__).with_name("RESULTS.md")
 
 
 def machine() -> str:
-    from albert_bench.train import describe_hardware
+    from albert_bench.trackers import describe_hardware
 
     return describe_hardware()
 

@@ -39,7 +39,8 @@ from albert_bench.data import load_squad
 from albert_bench.features import cached_features
 from albert_bench.model import load_tokenizer
 from albert_bench.model import collate, uses_token_type_ids
-from albert_bench.train import EpochSampler, describe_hardware
+from albert_bench.trackers import describe_hardware
+from albert_bench.train import EpochSampler
 
 SQUAD2_TRAIN_WINDOWS = 132_000  # windows of the SQuAD 2.0 train set at 384/128 (albert-base-v2 tokenizer)
 PEAK_BF16 = {"H100": 989e12, "H200": 989e12, "A100": 312e12, "L4": 121e12, "A10": 125e12}  # dense, SXM figures

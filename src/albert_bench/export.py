@@ -1,4 +1,4 @@
-"""ONNX export and the ONNX Runtime backend for answering on CPU.
+"""ONNX export (the ONNX Runtime backend that answers with it is `onnx_backend.py`).
 
 `albert-bench export --model DIR --onnx [--int8] --out OUT` writes OUT/model.onnx next to the tokenizer,
 config.json and qa_config.json, so OUT is a model directory that `ask`, `evaluate` and `serve` take with
@@ -11,30 +11,19 @@ benchmarks/RESULTS.md).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
 import tempfile
 import warnings
-from types import SimpleNamespace
 
-import numpy as np
 
 from .errors import BenchError, all_problems
-from .files import check_output, hold, read_json, replace_dir
+from .files import check_output, hold, replace_dir
+from .onnx_backend import ONNX_FILE, ONNX_INFO, OnnxModel, need_onnx
 
-ONNX_FILE = "model.onnx"
-ONNX_INFO = "onnx_info.json"
 _KEEP = ("config.json", "qa_config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
          "spiece.model", "vocab.txt", "vocab.json", "merges.txt", "sentencepiece.bpe.model", "added_tokens.json")
-
-
-def _need_onnx():
-    try:
-        import onnxruntime  # noqa: F401
-    except ImportError:
-        raise BenchError("the ONNX backend needs onnxruntime: pip install onnxruntime") from None
 
 
 def export_onnx(model_dir: str, out_dir: str, int8: bool = False, opset: int = 18, log=print) -> dict:
@@ -65,7 +54,7 @@ def export_onnx(model_dir: str, out_dir: str, int8: bool = False, opset: int = 1
         if isinstance(opset, bool) or not isinstance(opset, int) or not 18 <= opset <= top:
             raise BenchError(f"--opset {opset!r}: pass 18 to {top} (torch's exporter writes opset 18 or later; this onnx reads up to {top})")
 
-    all_problems(_need_onnx, source, target, version)  # every problem at once, before loading anything
+    all_problems(need_onnx, source, target, version)  # every problem at once, before loading anything
     hold(out_dir, "export", "--out")  # one writer per output
     model, tokenizer = load_model(model_dir)
     model.eval()
@@ -137,64 +126,3 @@ def export_onnx(model_dir: str, out_dir: str, int8: bool = False, opset: int = 1
             shutil.rmtree(tmp, ignore_errors=True)
     log(f"export: wrote {os.path.join(out_dir, ONNX_FILE)} ({info['weights']}; max |logit difference| vs PyTorch on a probe {diff:.2g})")
     return info
-
-
-class OnnxModel:
-    """An ONNX Runtime session that answers like a transformers QA model: model(**batch).start_logits."""
-
-    def __init__(self, path: str, input_names: list[str] | None = None, threads: int | None = None):
-        _need_onnx()
-        import onnxruntime as ort
-
-        so = ort.SessionOptions()
-        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-        so.intra_op_num_threads = threads or cores
-        so.inter_op_num_threads = 1
-        try:
-            self.session = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
-        except Exception as e:  # onnxruntime raises its own exception types
-            raise BenchError(f"{path}: not a loadable ONNX model ({str(e).splitlines()[0][:200]}); re-run `albert-bench export`") from None
-        self.input_names = [i.name for i in self.session.get_inputs()]
-        self.path = path
-        self.weights = "fp32"  # or "int8": what the export holds (onnx_info.json), reported as the precision
-        self.training = False
-
-    def __call__(self, **batch):
-        import torch
-
-        feed = {n: np.ascontiguousarray(batch[n].cpu().numpy() if hasattr(batch[n], "cpu") else batch[n], dtype=np.int64) for n in self.input_names}
-        s, e = self.session.run(["start_logits", "end_logits"], feed)
-        return SimpleNamespace(start_logits=torch.from_numpy(s), end_logits=torch.from_numpy(e), loss=None)
-
-    # The few nn.Module manners that infer() and QuestionAnswerer rely on.
-    def eval(self):
-        return self
-
-    def train(self, mode: bool = True):
-        return self
-
-    def to(self, device):
-        if str(device) != "cpu":
-            raise BenchError("the ONNX backend runs on CPU; use --backend torch for a GPU")
-        return self
-
-
-def load_onnx(model_dir: str):
-    """(OnnxModel, tokenizer) from a directory written by `export_onnx`."""
-    from .model import load_tokenizer
-
-    path = os.path.join(model_dir, ONNX_FILE)
-    if not os.path.exists(path):
-        raise BenchError(f"{model_dir}: no {ONNX_FILE}; create one with `albert-bench export --model {model_dir} --onnx --out DIR` and pass --model DIR")
-    model = OnnxModel(path)
-    info_path = os.path.join(model_dir, ONNX_INFO)
-    if os.path.exists(info_path):
-        info = read_json(info_path, "the onnx_info.json that `albert-bench export` wrote; re-run the export")
-        model.weights = info.get("weights", "fp32") if isinstance(info, dict) else "fp32"
-    if os.path.exists(os.path.join(model_dir, "config.json")):  # the architecture's size picks the CPU batch size
-        from transformers import AutoConfig
-
-        with contextlib.suppress(Exception):
-            model.config = AutoConfig.from_pretrained(model_dir)
-    return model, load_tokenizer(model_dir)

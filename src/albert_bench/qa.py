@@ -76,7 +76,7 @@ class QuestionAnswerer:
         backend = resolve_backend(model_dir, backend)
         check_precision(precision, backend)  # before loading anything
         if backend == "onnx":
-            from .export import load_onnx
+            from .onnx_backend import load_onnx
 
             model, tokenizer = load_onnx(model_dir)
             device = "cpu"
@@ -144,7 +144,7 @@ class QuestionAnswerer:
 def check_model_dir(model_dir: str, backend: str) -> None:
     """The one check of a model directory to answer with, for every answering command: it exists and holds what
     `backend` needs (one line otherwise)."""
-    from .export import ONNX_FILE
+    from .onnx_backend import ONNX_FILE
     from .model import has_weights
 
     if not os.path.isdir(model_dir):
@@ -158,7 +158,7 @@ def check_model_dir(model_dir: str, backend: str) -> None:
 def resolve_backend(model_dir: str, backend: str = "auto") -> str:
     """The backend for what `model_dir` holds: "onnx" for an export (model.onnx), "torch" for PyTorch weights.
     A backend asked for that the directory cannot serve is one line saying what it holds."""
-    from .export import ONNX_FILE
+    from .onnx_backend import ONNX_FILE
     from .model import has_weights
 
     onnx, torch_weights = os.path.exists(os.path.join(model_dir, ONNX_FILE)), has_weights(model_dir)

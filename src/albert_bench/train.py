@@ -34,7 +34,7 @@ from .data import SQUAD2_URLS, load_dataset, load_squad, parse_dataset_spec
 from .card import write_card
 from .decode import DecodeConfig, decode, tuned_threshold
 from .errors import BenchError, all_problems
-from . import rundir, settings
+from . import rundir, settings, trackers
 from .files import atomic_write, check_not_input, check_output, dir_sha256, read_text
 from .features import FeatureConfig, cached_features
 from .metric import squad_v2_evaluate
@@ -161,7 +161,7 @@ def resolve_config(args: dict) -> TrainConfig:
     if problems := settings.problems(TrainConfig, values):
         raise BenchError("; ".join(problems))
     cfg = TrainConfig(**values)
-    report_targets(cfg.report_to)
+    trackers.report_targets(cfg.report_to)
     if cfg.resume and cfg.overwrite:
         raise BenchError("--resume continues the run in --run-dir and --overwrite deletes it: give one of them")
     if cfg.resume and not cfg.run_dir:
@@ -259,34 +259,49 @@ def preflight(cfg: TrainConfig):
 
 
 def setup(cfg: TrainConfig):
-    """Check every input before any long work starts: a bad file fails in seconds, not after tokenizing."""
-    from accelerate import Accelerator
+    """Check every input before any long work starts (a bad file fails in seconds, not after tokenizing), then
+    the accelerator, the model and the run directory, in that order."""
     from accelerate.utils import set_seed
 
     train_sq, dev_sq = preflight(cfg)
     if cfg.resume:
         same_data(cfg, train_sq, dev_sq)
+    acc, mp = _setup_accelerator(cfg)
+    if cfg.init == "random" and acc.is_main_process:
+        warnings.warn(f"--init random: {cfg.model} starts from RANDOM weights; its answers mean nothing until trained. Use for speed runs and tests.", stacklevel=2)
+    set_seed(cfg.seed)  # before the model is built: random init and the head's init depend on it
+    model, tokenizer = load_model(cfg.model, cfg.init)
+    _setup_run_dir(cfg, acc)
+    if acc.is_main_process:
+        _write_run_record(cfg, acc, model, train_sq, dev_sq, mp)
+    return cfg, acc, model, tokenizer, train_sq, dev_sq
+
+
+def _setup_accelerator(cfg: TrainConfig):
+    """accelerate's Accelerator with the precision `cfg` resolves to, and one run directory for all processes."""
+    from datetime import timedelta
+
+    from accelerate import Accelerator
+    from accelerate.utils import InitProcessGroupKwargs, broadcast_object_list
 
     mp = cfg.mixed_precision
     if mp == "auto":
         mp = ("bf16" if torch.cuda.is_bf16_supported(including_emulation=False) else "fp16") if torch.cuda.is_available() else "no"
-    from datetime import timedelta
-
-    from accelerate.utils import InitProcessGroupKwargs, broadcast_object_list
-
     # Evaluation runs on the main process while the others wait at a barrier: allow it hours, not the default 10 min.
     acc = Accelerator(mixed_precision=mp, cpu=not torch.cuda.is_available(),
                       kwargs_handlers=[InitProcessGroupKwargs(timeout=timedelta(hours=3))])
     # One run directory for all processes, whatever their clocks say.
     cfg.run_dir = broadcast_object_list([cfg.run_dir or os.path.join("runs", time.strftime("%Y%m%d-%H%M%S"))])[0]
-    train_file, dev_file = train_sq.path, dev_sq.path
-    if cfg.init == "random":
-        if acc.is_main_process:
-            warnings.warn(f"--init random: {cfg.model} starts from RANDOM weights; its answers mean nothing until trained. Use for speed runs and tests.", stacklevel=2)
-    set_seed(cfg.seed)  # before the model is built: random init and the head's init depend on it
-    model, tokenizer = load_model(cfg.model, cfg.init)
+    return acc, mp
+
+
+def _setup_run_dir(cfg: TrainConfig, acc) -> None:
+    """Lock the run directory and apply the rules for one that holds a run (--resume, --overwrite, or refuse),
+    before anything is written into it. A problem stops every process with the same line."""
+    from accelerate.utils import broadcast_object_list
+
     problem = None
-    if acc.is_main_process:  # before anything is written into the run directory
+    if acc.is_main_process:
         try:
             rundir.lock(cfg.run_dir)
             # Under the lock: a new run into a directory that holds one would append to its metrics log and
@@ -307,27 +322,29 @@ def setup(cfg: TrainConfig):
             problem = f"--run-dir {cfg.run_dir}: {e.strerror or e}; fix its permissions or give another --run-dir"
     if problem := broadcast_object_list([problem])[0]:
         raise BenchError(problem)
-    if acc.is_main_process:
-        changes = {}
-        if cfg.resume:
-            saved = saved_config(cfg.run_dir)
-            changes = {k: [saved.get(k), v] for k, v in asdict(cfg).items() if k not in ("resume", "run_dir", "config") and saved.get(k) != v}
-        again = "continue with --resume" if cfg.resume else "run the command again"
-        rundir.write(cfg.run_dir, rundir.CONFIG, obj=asdict(cfg), then=again)
-        import yaml
 
-        with atomic_write(rundir.path(cfg.run_dir, rundir.CONFIG_YAML), what="the run's config", then=again) as fh:
-            yaml.safe_dump({**asdict(cfg), "train_file_resolved": train_file, "dev_file_resolved": dev_file, "mixed_precision_resolved": mp}, fh, sort_keys=False)
-        # A new run starts its own record: run_info.json left by one that stopped before its first checkpoint is not its.
-        info = (cfg.resume and rundir.read(cfg.run_dir, rundir.RUN_INFO)) or {
-            "model": cfg.model, "model_sha256": model_sha256(cfg), "init": cfg.init, "model_type": model.config.model_type,
-            "train_file": _where(train_sq), "train_sha256": train_sq.sha256,
-            "dev_file": _where(dev_sq), "dev_sha256": dev_sq.sha256, "sessions": []}
-        info.update(hardware=describe_hardware(), num_processes=acc.num_processes, mixed_precision=mp)
-        if changes:  # settings a resume changed (RESUME_MAY_CHANGE), for whoever reads the run later
-            info.setdefault("resumed_with_changes", []).append({"at": time.strftime("%Y-%m-%dT%H:%M:%S"), "changes": changes})
-        rundir.write(cfg.run_dir, rundir.RUN_INFO, obj=info, then=again)
-    return cfg, acc, model, tokenizer, train_sq, dev_sq
+
+def _write_run_record(cfg: TrainConfig, acc, model, train_sq, dev_sq, mp: str) -> None:
+    """config.json/.yaml and run_info.json: what the run is (settings, model, data and their hashes, hardware)."""
+    changes = {}
+    if cfg.resume:
+        saved = saved_config(cfg.run_dir)
+        changes = {k: [saved.get(k), v] for k, v in asdict(cfg).items() if k not in ("resume", "run_dir", "config") and saved.get(k) != v}
+    again = "continue with --resume" if cfg.resume else "run the command again"
+    rundir.write(cfg.run_dir, rundir.CONFIG, obj=asdict(cfg), then=again)
+    import yaml
+
+    with atomic_write(rundir.path(cfg.run_dir, rundir.CONFIG_YAML), what="the run's config", then=again) as fh:
+        yaml.safe_dump({**asdict(cfg), "train_file_resolved": train_sq.path, "dev_file_resolved": dev_sq.path, "mixed_precision_resolved": mp}, fh, sort_keys=False)
+    # A new run starts its own record: run_info.json left by one that stopped before its first checkpoint is not its.
+    info = (cfg.resume and rundir.read(cfg.run_dir, rundir.RUN_INFO)) or {
+        "model": cfg.model, "model_sha256": model_sha256(cfg), "init": cfg.init, "model_type": model.config.model_type,
+        "train_file": _where(train_sq), "train_sha256": train_sq.sha256,
+        "dev_file": _where(dev_sq), "dev_sha256": dev_sq.sha256, "sessions": []}
+    info.update(hardware=trackers.describe_hardware(), num_processes=acc.num_processes, mixed_precision=mp)
+    if changes:  # settings a resume changed (RESUME_MAY_CHANGE), for whoever reads the run later
+        info.setdefault("resumed_with_changes", []).append({"at": time.strftime("%Y-%m-%dT%H:%M:%S"), "changes": changes})
+    rundir.write(cfg.run_dir, rundir.RUN_INFO, obj=info, then=again)
 
 
 def model_sha256(cfg: TrainConfig) -> str | None:
@@ -353,22 +370,6 @@ def same_data(cfg: TrainConfig, train_sq, dev_sq) -> None:
 def _where(sq) -> str:
     """Where data came from, for run_info: a file's absolute path, or the `--dataset` spec."""
     return sq.path if sq.fingerprint else os.path.abspath(sq.path)
-
-
-def describe_hardware() -> str:
-    """CPU model and cores, GPU if any, and the library versions: what a figure from this run ran on."""
-    import platform
-
-    import transformers
-
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as fh:
-            cpu = next((line.split(":", 1)[1].strip() for line in fh if line.startswith("model name")), cpu)
-    except OSError:
-        pass
-    gpu = f", GPU {torch.cuda.get_device_name(0)} ×{torch.cuda.device_count()}" if torch.cuda.is_available() else ", no GPU"
-    return f"{cpu}, {os.cpu_count()} cores{gpu}; Python {platform.python_version()}, torch {torch.__version__}, transformers {transformers.__version__}"
 
 
 # ---------------------------------------------------------------- main / fit
@@ -433,7 +434,23 @@ class _Stop:
 
 
 def main(cfg: TrainConfig, resume_from: str | None = None) -> dict:
+    """setup → data → recipe → fit."""
     cfg, acc, model, tokenizer, train_sq, dev_sq = setup(cfg)
+    train_feats, dev = _setup_data(cfg, acc, tokenizer, train_sq, dev_sq)
+    return fit(_setup_recipe(cfg, acc, model, tokenizer, train_feats, dev), resume_from)
+
+
+@dataclass
+class DevSet:
+    """What every evaluation scores: the dev questions, their windows, and their SQuAD articles (for the metric)."""
+
+    examples: list
+    feats: object
+    data: list
+
+
+def _setup_data(cfg: TrainConfig, acc, tokenizer, train_sq, dev_sq):
+    """The training windows and the dev set, cut to --max-*-examples, tokenized once and cached."""
     fcfg = FeatureConfig(cfg.max_seq_length, cfg.doc_stride, cfg.max_query_length, cfg.label_answer)
     train_ex = train_sq.examples[: cfg.max_train_examples or None]
     dev_ex = dev_sq.examples[: cfg.max_eval_examples or None]
@@ -452,7 +469,7 @@ def main(cfg: TrainConfig, resume_from: str | None = None) -> dict:
         )
     dev_ids = {e.id for e in dev_ex}
     dev_data = [{**a, "paragraphs": [{**p, "qas": [q for q in p["qas"] if q["id"] in dev_ids]} for p in a["paragraphs"]]} for a in dev_sq.data]
-    return fit(cfg, acc, model, tokenizer, train_feats, dev_ex, dev_feats, dev_data, resume_from)
+    return train_feats, DevSet(dev_ex, dev_feats, dev_data)
 
 
 def make_loader(n: int, batch_size: int, seed: int, collate_fn, lengths: np.ndarray | None = None,
@@ -478,12 +495,12 @@ def _optimizer(model, cfg):
     return torch.optim.AdamW(groups, lr=cfg.lr, fused=True)
 
 
-def evaluate_now(model, tokenizer, dev_ex, dev_feats, dev_data, cfg, acc) -> tuple[dict, object]:
-    starts, ends, loss = infer(acc.unwrap_model(model), tokenizer, dev_feats, cfg.eval_batch_size, acc.device, acc.autocast, with_loss=True, progress=acc.is_local_main_process)
-    dec = decode(dev_ex, dev_feats, starts, ends, DecodeConfig(max_answer_length=cfg.max_answer_length))
+def evaluate_now(model, tokenizer, dev: DevSet, cfg, acc) -> tuple[dict, object]:
+    starts, ends, loss = infer(acc.unwrap_model(model), tokenizer, dev.feats, cfg.eval_batch_size, acc.device, acc.autocast, with_loss=True, progress=acc.is_local_main_process)
+    dec = decode(dev.examples, dev.feats, starts, ends, DecodeConfig(max_answer_length=cfg.max_answer_length))
     # Score the best span of every question with null_odds as na_probs: EM/F1 at threshold 0 and a fair
     # search over all thresholds (thresholded predictions would hide the spans the search must weigh).
-    m = squad_v2_evaluate(dev_data, dec.best_text, dec.null_odds, na_prob_thresh=0.0)
+    m = squad_v2_evaluate(dev.data, dec.best_text, dec.null_odds, na_prob_thresh=0.0)
     return {"eval_loss": loss, **m}, dec
 
 
@@ -524,11 +541,31 @@ class Throughput:
         return self.windows * self.processes / max(self.busy, 1e-9)
 
 
-def fit(cfg, acc, model, tokenizer, train_feats, dev_ex, dev_feats, dev_data, resume_from: str | None = None) -> dict:
-    started = time.time()
-    from .progress import bar as progress_bar
+@dataclass
+class Recipe:
+    """One training session's working parts, built by `_setup_recipe` and run by `fit`: the recipe's state as one
+    typed object (torchtune's way) instead of loose parameters handed from step to step."""
+
+    cfg: TrainConfig
+    acc: object  # accelerate.Accelerator
+    model: torch.nn.Module  # prepared by accelerate; checkpoints, evaluation and saving use it
+    forward: object  # `model`, or its torch.compile'd twin (the same parameters): what the training step calls
+    tokenizer: object
+    optimizer: torch.optim.Optimizer
+    scheduler: object
+    loader: torch.utils.data.DataLoader
+    sampler: EpochSampler
+    dev: DevSet
+    total_steps: int
+    state: TrainState
+    clock: Throughput
+
+
+def _setup_recipe(cfg: TrainConfig, acc, model, tokenizer, train_feats, dev: DevSet) -> Recipe:
+    """Loader, optimizer and schedule, prepared by accelerate for however many processes run."""
     from transformers import get_linear_schedule_with_warmup
 
+    started = time.time()
     tt = uses_token_type_ids(tokenizer)
     # Under torch.compile every new batch width is a new graph: widths are rounded up to a multiple of 64.
     multiple = 64 if cfg.compile else 1
@@ -544,42 +581,47 @@ def fit(cfg, acc, model, tokenizer, train_feats, dev_ex, dev_feats, dev_data, re
     # accelerate steps a prepared scheduler once per process per optimizer step, hence the factor.
     scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup * total) * acc.num_processes, total * acc.num_processes)
     model, optimizer, loader, scheduler = acc.prepare(model, optimizer, loader, scheduler)
-    # The compiled module shares the parameters; checkpoints, evaluation and saving keep using `model`.
     forward = torch.compile(model) if cfg.compile else model
+    return Recipe(cfg, acc, model, forward, tokenizer, optimizer, scheduler, loader, sampler, dev, total,
+                  TrainState(batches_per_epoch=len(loader), session_started=started), Throughput(acc.num_processes))
 
-    state = TrainState(batches_per_epoch=len(loader), session_started=started)
+
+def fit(r: Recipe, resume_from: str | None = None) -> dict:
+    """The training loop: epochs of steps, evaluating and checkpointing on schedule, stopping cleanly on a signal."""
+    from .progress import bar as progress_bar
+
+    cfg, acc, state = r.cfg, r.acc, r.state
     _record_session(cfg, acc, state)  # in run_info from the start: the card written at each evaluation counts it
     if resume_from:
         _resume(acc, resume_from, state, cfg.run_dir)
-    evaluate = lambda: _evaluate_and_log(cfg, acc, model, tokenizer, dev_ex, dev_feats, dev_data, state)  # noqa: E731
-    checkpoint = lambda: _save_checkpoint(acc, model, tokenizer, cfg, state)  # noqa: E731
-    _start_trackers(cfg, acc, state.step)
+    trackers.start(cfg, acc, state.step)
     stop = _Stop()
     old_handlers = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
-    bar = progress_bar(total=total, initial=state.step, desc="train", unit="step", disable=not acc.is_local_main_process)
-    clock = Throughput(acc.num_processes)
+    bar = progress_bar(total=r.total_steps, initial=state.step, desc="train", unit="step", disable=not acc.is_local_main_process)
+    clock = r.clock
+    clock.restart()
     try:
         while state.epoch < cfg.epochs and not _reached_max_steps(cfg, state):
-            sampler.use_epoch(state.epoch)
-            model.train()
-            for batch in (acc.skip_first_batches(loader, state.batch_in_epoch) if state.batch_in_epoch else loader):
-                loss = train_step(acc, model, forward, optimizer, scheduler, batch, cfg)
+            r.sampler.use_epoch(state.epoch)
+            r.model.train()
+            for batch in (acc.skip_first_batches(r.loader, state.batch_in_epoch) if state.batch_in_epoch else r.loader):
+                loss = train_step(r, batch)
                 state.batch_in_epoch += 1
                 clock.windows += batch["input_ids"].shape[0]
                 state.step += 1
                 # .item() is a CPU-GPU sync point: once per optimizer step, for the log and the progress bar.
                 state.last_loss = loss.item()
                 state.windows_per_s = clock.rate()
-                acc.log({"train/loss": state.last_loss, "train/lr": scheduler.get_last_lr()[0]}, step=state.step)
+                acc.log({"train/loss": state.last_loss, "train/lr": r.scheduler.get_last_lr()[0]}, step=state.step)
                 bar.update(1)
                 # refresh=False: the bar prints when tqdm's interval says so (30 s in a log file), not every step
                 bar.set_postfix(loss=f"{state.last_loss:.3f}", win_s=f"{state.windows_per_s:.1f}", epoch=state.epoch, refresh=False)
                 if cfg.eval_steps and state.step % cfg.eval_steps == 0:
-                    evaluate()
+                    _evaluate_and_log(r)
                     clock.restart()
                 stopping = _agreed_stop(acc, stop)
                 if (cfg.save_steps and state.step % cfg.save_steps == 0) or stopping or _reached_max_steps(cfg, state):
-                    checkpoint()
+                    _save_checkpoint(r)
                     clock.restart()
                 if stopping:
                     _exit_on_signal(acc, stop, state, cfg)
@@ -588,16 +630,16 @@ def fit(cfg, acc, model, tokenizer, train_feats, dev_ex, dev_feats, dev_data, re
             else:  # the epoch ran to its end
                 state.epoch, state.batch_in_epoch = state.epoch + 1, 0
                 if state.last_eval_step != state.step:
-                    evaluate()
-                checkpoint()
+                    _evaluate_and_log(r)
+                _save_checkpoint(r)
                 clock.restart()
         if state.last_eval_step != state.step:
-            evaluate()
+            _evaluate_and_log(r)
     finally:
         bar.close()
         for s, h in old_handlers.items():
             signal.signal(s, h)
-        _finish_trackers(acc)
+        trackers.finish(acc)
         with contextlib.suppress(Exception):  # a session stopped by Ctrl-C, SIGTERM or an error still counts
             _record_session(cfg, acc, state)
     acc.wait_for_everyone()
@@ -611,23 +653,24 @@ def fit(cfg, acc, model, tokenizer, train_feats, dev_ex, dev_feats, dev_data, re
     return final
 
 
-def train_step(acc, model, forward, optimizer, scheduler, batch: dict, cfg) -> torch.Tensor:
+def train_step(r: Recipe, batch: dict) -> torch.Tensor:
     """One optimizer step on `batch`, in `cfg.grad_accum` forward passes whose gradients add up to the gradient
     of the mean loss over the whole batch (DDP synchronises only the last). Returns that mean loss."""
+    acc, model, cfg = r.acc, r.model, r.cfg
     rows = batch["input_ids"].shape[0]
     parts = [range(lo, min(lo + cfg.batch_size, rows)) for lo in range(0, rows, cfg.batch_size)]
     total = torch.zeros((), device=acc.device)
     for i, part in enumerate(parts):
         micro = {k: v[part.start:part.stop] for k, v in batch.items()}
         with acc.no_sync(model) if i < len(parts) - 1 else contextlib.nullcontext():
-            _, loss = qa_forward(forward, micro)
+            _, loss = qa_forward(r.forward, micro)
             share = len(part) / rows  # the mean over the batch, also when its last part is short
             acc.backward(loss * share)
         total += loss.detach() * share
     acc.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
-    optimizer.step()
-    scheduler.step()
-    optimizer.zero_grad(set_to_none=True)
+    r.optimizer.step()
+    r.scheduler.step()
+    r.optimizer.zero_grad(set_to_none=True)
     return total
 
 
@@ -683,10 +726,11 @@ def _exit_on_signal(acc, stop, state: TrainState, cfg) -> None:
     raise SystemExit(130 if stop.signal == signal.SIGINT else 143)
 
 
-def _evaluate_and_log(cfg, acc, model, tokenizer, dev_ex, dev_feats, dev_data, state: TrainState) -> None:
+def _evaluate_and_log(r: Recipe) -> None:
     """Evaluate on the main process (others wait), log, and keep `best/` as the best model by dev F1."""
+    cfg, acc, model, tokenizer, state = r.cfg, r.acc, r.model, r.tokenizer, r.state
     if acc.is_main_process:
-        m, dec = evaluate_now(model, tokenizer, dev_ex, dev_feats, dev_data, cfg, acc)
+        m, dec = evaluate_now(model, tokenizer, r.dev, cfg, acc)
         row = {"epoch": round(state.epoch + state.batch_in_epoch / state.batches_per_epoch, 4), "step": state.step,
                "train_loss": state.last_loss, "train_windows_per_s": state.windows_per_s, **m}
         if torch.cuda.is_available():
@@ -716,81 +760,12 @@ def _evaluate_and_log(cfg, acc, model, tokenizer, dev_ex, dev_feats, dev_data, s
     state.best_f1 = broadcast_object_list([state.best_f1])[0]
 
 
-def _save_checkpoint(acc, model, tokenizer, cfg, state: TrainState) -> None:
+def _save_checkpoint(r: Recipe) -> None:
     def extra(folder: str) -> None:  # so that a checkpoint is also a model directory
-        tokenizer.save_pretrained(folder)
-        acc.unwrap_model(model).config.save_pretrained(folder)
+        r.tokenizer.save_pretrained(folder)
+        r.acc.unwrap_model(r.model).config.save_pretrained(folder)
 
-    rundir.save_checkpoint(acc, extra, rundir.path(cfg.run_dir, rundir.CHECKPOINTS), state.saved(), cfg.keep_checkpoints)
-
-
-TRACKERS = {"tensorboard": "tensorboard", "wandb": "wandb", "mlflow": "mlflow"}  # --report-to name: the module it needs
-
-
-def report_targets(report_to: str) -> list[str]:
-    """The trackers `--report-to` names, checked: known, and their package installed (wandb and MLflow are extras)."""
-    import importlib
-
-    targets = [t.strip() for t in report_to.split(",") if t.strip() and t.strip() != "none"]
-    unknown = sorted(set(targets) - set(TRACKERS))
-    if unknown:
-        raise BenchError(f"--report-to: unknown target(s) {', '.join(unknown)}; use tensorboard, wandb, mlflow or none")
-    for t in targets:
-        try:
-            importlib.import_module(TRACKERS[t])
-        except ImportError:
-            raise BenchError(f"--report-to {t}: {t} is not installed; pip install 'albert-bench[{t}]', or drop it from --report-to") from None
-    return list(dict.fromkeys(targets))
-
-
-def _start_trackers(cfg, acc, step: int) -> None:
-    """accelerate's own trackers, built here because each wants its own name and, on resume, its run back:
-    TensorBoard in RUN/tb (events after `step` purged: a resumed run logs no step twice and loses none), wandb in RUN/wandb
-    (WANDB_MODE=offline works), MLflow in RUN/mlruns unless MLFLOW_TRACKING_URI names a server."""
-    from accelerate.tracking import MLflowTracker, TensorBoardTracker, WandBTracker
-
-    ids = (rundir.read(cfg.run_dir, rundir.RUN_INFO) or {}).get("tracker_runs", {})
-    trackers = []
-    for t in report_targets(cfg.report_to):
-        if t == "tensorboard":
-            # events logged after the checkpoint of `step` are purged; `step` itself was logged and stays
-            trackers.append(TensorBoardTracker(rundir.TENSORBOARD, cfg.run_dir, purge_step=step + 1 if step else None))
-        elif t == "wandb":
-            trackers.append(WandBTracker("albert-bench", dir=cfg.run_dir, name=os.path.basename(os.path.abspath(cfg.run_dir)),
-                                         id=ids.get("wandb"), resume="allow"))
-        elif t == "mlflow":
-            if not os.environ.get("MLFLOW_TRACKING_URI"):
-                import mlflow
-
-                # MLflow 3 keeps a local file store only when asked: the run directory holds everything of the run
-                os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
-                mlflow.set_tracking_uri("file:" + os.path.abspath(rundir.path(cfg.run_dir, rundir.MLFLOW)))
-            trackers.append(MLflowTracker("albert-bench", run_id=ids.get("mlflow"), run_name=os.path.basename(os.path.abspath(cfg.run_dir))))
-    if not trackers:
-        return
-    acc.log_with = trackers
-    # Hyperparameters as the trackers take them (no None: TensorBoard's hparams refuse it), once: MLflow refuses a
-    # changed parameter in a resumed run, and what a resume changed is in run_info.json.
-    acc.init_trackers("albert-bench", config=None if step else {k: v for k, v in asdict(cfg).items() if v is not None})
-    if acc.is_main_process:
-        runs = {}
-        for tr in acc.trackers:
-            if tr.name == "wandb":
-                runs["wandb"] = tr.run.id
-            elif tr.name == "mlflow":
-                runs["mlflow"] = tr.active_run.info.run_id
-        if runs and {**ids, **runs} != ids:  # the ids a resumed run continues (kept for trackers this session left out)
-            info = rundir.read(cfg.run_dir, rundir.RUN_INFO) or {}
-            info["tracker_runs"] = {**ids, **runs}
-            rundir.write(cfg.run_dir, rundir.RUN_INFO, obj=info)
-
-
-def _finish_trackers(acc) -> None:
-    """Flush and close every tracker, also when training stops early (a signal, an error)."""
-    if acc.is_main_process:
-        for tr in acc.trackers:
-            tr.finish()
-    acc.trackers = []  # end_training would finish them again
+    rundir.save_checkpoint(r.acc, extra, rundir.path(r.cfg.run_dir, rundir.CHECKPOINTS), r.state.saved(), r.cfg.keep_checkpoints)
 
 
 def run(args: dict) -> int:
