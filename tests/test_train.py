@@ -635,3 +635,19 @@ def test_a_session_stopped_before_its_first_evaluation_counts_up_to_its_stop(sma
     assert proc.returncode == 143 and not (run / "metrics.jsonl").exists()  # stopped before its first evaluation
     (s,) = json.loads((run / "run_info.json").read_text())["sessions"]
     assert s["seconds"] >= 0.5
+
+
+def test_attention_dropout_reaches_the_model_and_its_saved_config(small, tmp_path, capsys):
+    """--attention-dropout replaces the config's attention dropout for training (the model is built with it, and
+    best/ is saved with it); without the flag the model's own value stays."""
+    from albert_bench.model import load_model
+
+    own = json.loads((small / "tiny" / "config.json").read_text())["attention_probs_dropout_prob"]
+    for value, want in ((0.37, 0.37), (None, own)):
+        run = tmp_path / f"r{value}"
+        extra = ["--attention-dropout", value] if value is not None else []
+        r = here(capsys, *train_args(small, run, "--epochs", 1, "--max-steps", 2, "--report-to", "none", "--save-steps", 0, *extra))
+        assert r.returncode == 0, r.stderr
+        assert json.loads((run / "best" / "config.json").read_text())["attention_probs_dropout_prob"] == want
+    model, _ = load_model(str(small / "tiny"), "random", attention_dropout=0.25)
+    assert model.config.attention_probs_dropout_prob == 0.25

@@ -151,11 +151,15 @@ def _hub_check(name: str) -> None:
                          "offline, pass a local model directory")
 
 
-def load_model(name_or_dir: str, init: str = "pretrained"):
+ATTENTION_DROPOUT_KEYS = ("attention_probs_dropout_prob", "attention_dropout")  # BERT/ALBERT/RoBERTa; DistilBERT and others
+
+
+def load_model(name_or_dir: str, init: str = "pretrained", attention_dropout: float | None = None):
     """(model, tokenizer) for question answering from a directory or a hub name.
 
     `init="random"` builds the architecture from the config with fresh weights (speed runs, tests) and is
-    required for a directory that holds a config and tokenizer but no weights.
+    required for a directory that holds a config and tokenizer but no weights. `attention_dropout` replaces the
+    config's attention-probability dropout (None: keep it).
     """
     from transformers import AutoConfig, AutoModelForQuestionAnswering
 
@@ -163,12 +167,17 @@ def load_model(name_or_dir: str, init: str = "pretrained"):
     check_model_source(name_or_dir, init)
     tokenizer = load_tokenizer(name_or_dir)
     try:
+        config = AutoConfig.from_pretrained(name_or_dir)
+        if attention_dropout is not None:
+            keys = [k for k in ATTENTION_DROPOUT_KEYS if hasattr(config, k)]
+            if not keys:
+                raise BenchError(f"--attention-dropout: {config.model_type} models name no attention dropout in their config; leave the flag out")
+            setattr(config, keys[0], attention_dropout)
         if init == "random":
-            config = AutoConfig.from_pretrained(name_or_dir)
             model = AutoModelForQuestionAnswering.from_config(config)
         else:
             # float32 master weights whatever the checkpoint holds: mixed precision is autocast, not fp16 weights
-            model = AutoModelForQuestionAnswering.from_pretrained(name_or_dir, dtype=torch.float32)
+            model = AutoModelForQuestionAnswering.from_pretrained(name_or_dir, config=config, dtype=torch.float32)
     except (OSError, ValueError) as e:
         raise BenchError(
             f"cannot load model {name_or_dir!r} ({str(e).splitlines()[0][:200]}); "
