@@ -313,12 +313,10 @@ def run(model: str, input: str | None, output: str, dataset: str | None = None, 
     """The whole command, in one process or as one of several (`accelerate launch`, torchrun): every process
     reads what is written before any appends, answers its slice, and process 0 merges the parts."""
     from .errors import all_problems
-    from .qa import QuestionAnswerer, check_model_dir
-
-    from .qa import BACKENDS, AnswerSettings
+    from .qa import AnswerSettings, QuestionAnswerer, check_model_dir
 
     all_problems(lambda: check_args(output, chunk_rows, input, dataset), lambda: AnswerSettings(backend, precision, top_k, batch_size),
-                 lambda: check_model_dir(model, backend if backend in BACKENDS else "auto"),
+                 lambda: check_model_dir(model, backend),
                  lambda: check_not_input(output, "--output", {"--input": input, "--model": model}),
                  lambda: sniff(input, "questions to answer with --input") if input else None)
     world = int(os.environ.get("WORLD_SIZE", "1"))

@@ -143,7 +143,8 @@ class QuestionAnswerer:
 
 def check_model_dir(model_dir: str, backend: str) -> None:
     """The one check of a model directory to answer with, for every answering command: it exists and holds what
-    `backend` needs (one line otherwise)."""
+    `backend` needs (one line otherwise). A backend that is not one of BACKENDS is `AnswerSettings`' to report,
+    once: only a known one is checked against the directory here."""
     from .onnx_backend import ONNX_FILE
     from .model import has_weights
 
@@ -152,7 +153,8 @@ def check_model_dir(model_dir: str, backend: str) -> None:
     if not has_weights(model_dir) and not os.path.exists(os.path.join(model_dir, ONNX_FILE)):
         raise BenchError(f"{model_dir}: holds no model (no model.safetensors or pytorch_model.bin, no model.onnx); "
                          "pass the `best/` folder of a training run or another saved QA model")
-    resolve_backend(model_dir, backend)
+    if backend in BACKENDS:
+        resolve_backend(model_dir, backend)
 
 
 def resolve_backend(model_dir: str, backend: str = "auto") -> str:
@@ -220,7 +222,7 @@ def evaluate_dir(model_dir: str, data_file: str | None, out_dir: str, batch_size
     """Predict a data file (or a `--dataset` spec) and write predictions.json, null_odds.json, nbest.json and metrics.json."""
     # every input before predicting, every problem at once
     _, sq, _, _, _ = all_problems(lambda: check_output(out_dir, "--out"), lambda: load_data(data_file, dataset, flag="--data", need_questions=True),
-                               lambda: check_model_dir(model_dir, backend if backend in BACKENDS else "auto"),
+                               lambda: check_model_dir(model_dir, backend),
                                lambda: AnswerSettings(backend, precision, batch_size=batch_size),
                                lambda: check_not_input(out_dir, "--out", {"--data": data_file, "--model": model_dir}))
     hold(out_dir, "evaluate", "--out")  # one writer per output

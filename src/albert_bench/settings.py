@@ -22,12 +22,11 @@ def setting(default, help: str, **kw):
     return field(default=default, metadata={"help": help, **kw})
 
 
-def like(cls, name: str, **change):
-    """A field defined as `cls`'s field `name` is (default, help, checks), with `change` applied: one definition
-    for a setting that several settings classes hold."""
+def like(cls, name: str):
+    """A field defined as `cls`'s field `name` is (default, help, checks): one definition for a setting that
+    several settings classes hold."""
     f = next(f for f in fields(cls) if f.name == name)
-    meta = {**f.metadata, **change}
-    return setting(meta.pop("default", f.default), meta.pop("help"), **meta)
+    return field(default=f.default, metadata=f.metadata)
 
 
 def field_type(f) -> tuple[type, bool]:
