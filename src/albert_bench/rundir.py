@@ -19,6 +19,7 @@ import os
 import shutil
 import warnings
 import zipfile
+import zlib
 
 from .errors import BenchError
 from .files import RUN_MARK, atomic_write, hold, json_text, read_json, read_jsonl, replace_dir, write_failed, write_json_set
@@ -158,7 +159,7 @@ def checkpoint_problem(ckpt: str, named: bool = True) -> str | None:
             with zipfile.ZipFile(path) as z:
                 if (bad := z.testzip()) is not None:
                     return f"{os.path.basename(path)} is damaged ({bad})"
-        except (zipfile.BadZipFile, OSError) as e:
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError, zlib.error) as e:  # a damaged name is a UnicodeDecodeError
             return f"{os.path.basename(path)} is damaged or truncated ({e})"
     try:
         from safetensors import safe_open
