@@ -133,6 +133,14 @@ def _train_fixture(cached: Path) -> None:
     from albert_bench.cli import main
     from albert_bench.synthetic import make_synthetic, tiny_albert_dir
 
+    import torch
+
+    # One thread, whoever trains it (a background process under xdist, or this one): the thread count changes the
+    # order of float sums, so two counts train two different models under one cache key.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    for old in sorted(cached.parent.glob("tiny-*"), key=os.path.getmtime)[:-3]:  # keep the newest few
+        shutil.rmtree(old, ignore_errors=True)
     d = Path(tempfile.mkdtemp(dir=cached.parent, prefix=".tmp-"))
     train, dev = make_synthetic(3000, 400, seed=0)
     (d / "train.json").write_text(json.dumps(train))
@@ -140,6 +148,7 @@ def _train_fixture(cached: Path) -> None:
     tiny_albert_dir(str(d / "tiny"), str(_need(ALBERT_DIR)), hidden=FIXTURE_HIDDEN)
     rc = main(["train", "--model", str(d / "tiny"), "--train-file", str(d / "train.json"), "--dev-file", str(d / "dev.json"),
                "--run-dir", str(d / "run"), *TRAIN_ARGS])
+    torch.set_num_threads(threads)
     assert rc == 0
     (d / "trained_in.txt").write_text(str(d))
     try:

@@ -71,13 +71,11 @@ def test_train_reports_every_bad_input_at_once_and_leaves_nothing_behind(tmp_pat
     import os
     import subprocess
     import sys
-    import time
 
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    t = time.time()
     r = subprocess.run([sys.executable, "-m", "albert_bench", "train", "--model", "no-org/no-model", "--train-file", str(tmp_path / "t.json"),
                         "--dev-file", str(tmp_path / "d.json"), "--run-dir", str(tmp_path / "run")], capture_output=True, text=True, env=env)
-    assert r.returncode == 2 and time.time() - t < 30
+    assert r.returncode == 2
     last = r.stderr.strip().splitlines()[-1]
     assert last.startswith("error: 3 problems:") and "t.json: no such file" in last and "d.json: no such file" in last and "no-org/no-model" in last
     assert not (tmp_path / "run").exists()

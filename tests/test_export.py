@@ -2,6 +2,7 @@
 data (`trained` fixture)."""
 
 import json
+import re
 
 import pytest
 
@@ -13,7 +14,7 @@ def exported(trained, tmp_path_factory):
     run, _ = trained
     d = tmp_path_factory.mktemp("onnx")
     assert main(["export", "--model", str(run / "best"), "--onnx", "--out", str(d / "fp32")]) == 0
-    assert main(["export", "--model", str(run / "best"), "--onnx", "--int8", "--out", str(d / "int8")]) == 0
+    assert main(["export", "--model", str(run / "best"), "--onnx", "--int8", "--data", str(trained[1] / "dev.json"), "--out", str(d / "int8")]) == 0
     return d
 
 
@@ -45,6 +46,73 @@ def test_onnx_fp32_answers_like_pytorch_and_int8_nearly(exported, trained, tmp_p
     assert same8 >= 0.95 and abs(m8["f1"] - m_ref["f1"]) <= 3.0 and m8["exact"] >= 90.0
     # metrics.json says what answered: an int8 export answers in int8 (as /healthz says), not the fp32 asked for
     assert [m["evaluated"]["precision"] for m in (m_ref, m32, m8)] == ["fp32", "fp32", "int8"]
+    # the export measured the same figures on the same questions and kept them
+    acc = json.load(open(exported / "int8" / "onnx_info.json"))["accuracy"]
+    assert acc["questions"] == m_ref["total"] == 400 and acc["data"] == str(d / "dev.json")
+    for key in ("exact", "f1", "HasAns_f1", "NoAns_f1"):
+        assert acc["pytorch_fp32"][key] == m_ref[key] and acc["int8"][key] == m8[key]
+    assert acc["f1_drop"] == m_ref["f1"] - m8["f1"] and acc["max_f1_drop"] == 1.0
+
+
+def _outlier_model(best, out):
+    """The trained model with one outlier weight that fp32 never feels (the FFN unit it feeds reaches nothing) but
+    that sets the int8 scale of its whole matrix: every other weight of it quantizes to about zero. What the
+    outlier weights of real fine-tuned models do to per-tensor dynamic quantization, made certain."""
+    import torch
+
+    from albert_bench.model import QAConfig, load_model, save_model
+
+    model, tok = load_model(str(best))
+    layer = model.albert.encoder.albert_layer_groups[0].albert_layers[0]  # ALBERT's one shared layer
+    with torch.no_grad():
+        layer.ffn_output.weight[:, 0] = 0.0
+        layer.ffn.weight[0, 0] = 1000.0
+    save_model(model, tok, str(out), QAConfig.load(str(best)))
+    return out
+
+
+def test_an_int8_export_that_loses_accuracy_is_refused_naming_both_figures(trained, tmp_path, capsys):
+    run, d = trained
+    bad = _outlier_model(run / "best", tmp_path / "outlier")
+    out = tmp_path / "int8"
+    assert main(["export", "--model", str(bad), "--onnx", "--int8", "--data", str(d / "dev.json"), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    m = re.fullmatch(r"error: export: the int8 model scores F1 ([\d.]+) against PyTorch's ([\d.]+) on .*dev\.json \(a drop of ([\d.]+), "
+                     r"above --max-f1-drop 1\); no int8 model written\. .*", err)
+    assert m, err
+    int8_f1, fp32_f1, drop = map(float, m.groups())
+    assert fp32_f1 >= 95.0 and int8_f1 < fp32_f1 - 10 and abs(drop - (fp32_f1 - int8_f1)) < 0.01
+    assert not out.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".tmp-export")]
+    # allowed a larger drop, the same export is written and says what it lost, in ask and in serve's /healthz
+    assert main(["export", "--model", str(bad), "--onnx", "--int8", "--data", str(d / "dev.json"), "--out", str(out), "--max-f1-drop", "50"]) == 0
+    acc = json.load(open(out / "onnx_info.json"))["accuracy"]
+    assert round(acc["int8"]["f1"], 2) == int8_f1 and round(acc["pytorch_fp32"]["f1"], 2) == fp32_f1 and acc["max_f1_drop"] == 50
+    capsys.readouterr()
+    assert main(["ask", "--model", str(out), "--question", "What is the city of Grace?", "--context", "The city of Grace is Vienna."]) == 0
+    assert f"int8 model: F1 {int8_f1:.2f} against PyTorch's {fp32_f1:.2f} on 400 questions" in capsys.readouterr().err
+    from fastapi.testclient import TestClient
+
+    from albert_bench.qa import QuestionAnswerer
+    from albert_bench.serve import create_app
+
+    with TestClient(create_app(QuestionAnswerer.from_pretrained(str(out)), allowed_hosts=["testserver"])) as c:
+        assert c.get("/healthz").json()["int8_accuracy"] == acc
+
+
+def test_int8_without_data_says_its_accuracy_is_unchecked_and_data_needs_int8(trained, tmp_path, capsys):
+    run, d = trained
+    assert main(["export", "--model", str(run / "best"), "--onnx", "--int8", "--out", str(tmp_path / "int8")]) == 0
+    assert "--int8 without --data: the int8 model's accuracy is not checked" in capsys.readouterr().err
+    assert json.load(open(tmp_path / "int8" / "onnx_info.json"))["accuracy"] is None
+    assert main(["ask", "--model", str(tmp_path / "int8"), "--question", "Who?", "--context", "Ann wrote it."]) == 0
+    assert "int8 model: its accuracy was not checked at export" in capsys.readouterr().err
+    assert main(["export", "--model", str(run / "best"), "--onnx", "--data", str(d / "dev.json"), "--out", str(tmp_path / "fp32")]) == 2
+    assert "--data checks an int8 export's accuracy; pass it with --int8" in capsys.readouterr().err
+    assert main(["export", "--model", str(run / "best"), "--onnx", "--int8", "--data", str(tmp_path / "none.json"), "--max-f1-drop", "-1",
+                 "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err
+    assert "none.json" in err and "--max-f1-drop" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "fp32").exists() and not (tmp_path / "x").exists()
 
 
 def test_ask_and_serve_with_onnx_backend(exported, capsys):

@@ -22,7 +22,7 @@ def test_evaluate_writes_outputs_and_scores_like_score(trained, tmp_path, capsys
     assert main(["evaluate", "--model", str(run / "best"), "--data", str(d / "dev.json"), "--out", str(out)]) == 0
     m = json.load(open(out / "metrics.json"))
     assert m["exact"] >= 95.0 and m["total"] == 400
-    assert m["evaluated"] == {"model": str(run / "best"), "data": str(d / "dev.json"), "backend": "torch", "precision": "fp32"}
+    assert m["evaluated"] == {"model": str(run / "best"), "data": str(d / "dev.json"), "backend": "torch", "precision": "fp32", "processes": 1}
     preds, odds, nbest = (json.load(open(out / f)) for f in ("predictions.json", "null_odds.json", "nbest.json"))
     assert set(preds) == set(odds) == set(nbest) and len(preds) == 400
     thr = json.load(open(run / "best" / "qa_config.json"))["null_threshold"]

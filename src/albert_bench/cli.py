@@ -157,12 +157,14 @@ def cmd_evaluate(args) -> int:
     from .qa import evaluate_dir
 
     m = evaluate_dir(args.model, args.file, args.out, args.batch_size, backend=args.backend, precision=args.precision, dataset=args.dataset)
-    _print_json(m)
+    if m:  # under `accelerate launch`, process 0 alone has the metrics
+        _print_json(m)
     return 0
 
 
 def cmd_ask(args) -> int:
     from .errors import all_problems
+    from .onnx_backend import accuracy_line
     from .qa import AnswerSettings, QuestionAnswerer, check_model_dir
 
     def passage() -> str:
@@ -177,6 +179,8 @@ def cmd_ask(args) -> int:
     context, _, _, _ = all_problems(passage, lambda: _words("--question", args.question, "a question in words"),
                                     lambda: check_model_dir(args.model, args.backend), lambda: AnswerSettings(args.backend, args.precision, args.top_k))
     qa = QuestionAnswerer.from_pretrained(args.model, backend=args.backend, precision=args.precision)
+    if qa.backend == "onnx" and (line := accuracy_line(qa.model.info)):
+        print(line, file=sys.stderr)
     res = qa.answer(args.question, context, top_k=args.top_k)
     if args.json:
         _print_json(res)
@@ -266,7 +270,8 @@ def cmd_export(args) -> int:
 
     if not args.onnx:
         raise BenchError("export: pass --onnx (the only export format so far)")
-    export_onnx(args.model, args.out, int8=args.int8, opset=args.opset, log=lambda m: print(m, file=sys.stderr))
+    export_onnx(args.model, args.out, int8=args.int8, opset=args.opset, log=lambda m: print(m, file=sys.stderr),
+                data=args.data, max_f1_drop=args.max_f1_drop)
     print(args.out)
     return 0
 
@@ -322,6 +327,7 @@ class Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .export import ExportSettings
     from .qa import AnswerSettings
     from .serve import ServeLimits
     from .settings import add_flags
@@ -446,9 +452,8 @@ def build_parser() -> argparse.ArgumentParser:
         "quantization), about twice as fast again on CPU, at a small cost in agreement (see benchmarks/RESULTS.md)."))
     ex.add_argument("--model", required=True, metavar="DIR", help="saved model directory (e.g. RUN/best)")
     ex.add_argument("--onnx", action="store_true", help="export to ONNX (required)")
-    ex.add_argument("--int8", action="store_true", help="quantize weights to int8")
     ex.add_argument("--out", required=True, metavar="DIR", help="new directory for the exported model")
-    ex.add_argument("--opset", type=int, default=18, help="ONNX opset (default 18)")
+    add_flags(ex, ExportSettings)
     ex.set_defaults(func=cmd_export)
 
     pu = sub.add_parser("push", help="upload a model directory to the Hugging Face hub", description=(

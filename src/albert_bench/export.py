@@ -1,12 +1,13 @@
 """ONNX export (the ONNX Runtime backend that answers with it is `onnx_backend.py`).
 
-`albert-bench export --model DIR --onnx [--int8] --out OUT` writes OUT/model.onnx next to the tokenizer,
-config.json and qa_config.json, so OUT is a model directory that `ask`, `evaluate` and `serve` take with
+`albert-bench export --model DIR --onnx [--int8 --data DEV] --out OUT` writes OUT/model.onnx next to the
+tokenizer, config.json and qa_config.json, so OUT is a model directory that `ask`, `evaluate` and `serve` take with
 `--backend onnx`. `--int8` quantizes the weights of every matrix multiplication to int8 (dynamic quantization:
 activations are quantized per batch at run time), which is where a CPU spends its time. `export` runs the new
 model on probe questions against PyTorch and records the largest logit difference in onnx_info.json; an fp32
-export that differs by more than 0.01 is refused (int8 differs by design; how much it changes answers is in
-benchmarks/RESULTS.md).
+export that differs by more than 0.01 is refused. int8 differs by design, so with `--data` the export proves what
+it kept: the PyTorch model and the int8 export answer the same questions, both EM/F1 and their difference go into
+onnx_info.json (`accuracy`), and an F1 drop above `--max-f1-drop` refuses the export (nothing is written).
 """
 
 from __future__ import annotations
@@ -16,18 +17,63 @@ import os
 import shutil
 import tempfile
 import warnings
+from dataclasses import dataclass
 
-
+from . import settings
 from .errors import BenchError, all_problems
 from .files import check_output, hold, replace_dir
-from .onnx_backend import ONNX_FILE, ONNX_INFO, OnnxModel, need_onnx
+from .onnx_backend import ONNX_FILE, ONNX_INFO, OnnxModel, accuracy_line, need_onnx
+from .settings import setting
 
 _KEEP = ("config.json", "qa_config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
          "spiece.model", "vocab.txt", "vocab.json", "merges.txt", "sentencepiece.bpe.model", "added_tokens.json")
 
 
-def export_onnx(model_dir: str, out_dir: str, int8: bool = False, opset: int = 18, log=print) -> dict:
-    """Export a saved QA model to ONNX (optionally int8), as a complete model directory."""
+@dataclass(frozen=True)
+class ExportSettings:
+    """`export`'s settings, defined once: its flags are generated from these fields (`settings.add_flags`)."""
+
+    int8: bool = setting(False, "quantize the weights of the matrix multiplications to int8 (dynamic quantization)")
+    opset: int = setting(18, "ONNX opset", lo=18, hi=10_000)
+    data: str | None = setting(None, "with --int8: a SQuAD 2.0 file whose questions both models answer; their EM/F1 go into onnx_info.json "
+                                     "and a drop beyond --max-f1-drop refuses the export", flag="--data")
+    max_f1_drop: float = setting(1.0, "with --int8 --data: the largest F1 drop (points) the int8 model may show against the PyTorch model", lo=0.0, hi=100.0)
+
+    def __post_init__(self):
+        settings.check(self)
+
+
+def _scores(qa, sq) -> dict:
+    """EM/F1 of one answerer on a data set, at the model's saved threshold (what a user of it gets)."""
+    from .metric import squad_v2_evaluate
+
+    dec = qa.predict(sq.examples)
+    m = squad_v2_evaluate(sq.data, dec.best_text, dec.null_odds, na_prob_thresh=qa.qa.null_threshold)
+    return {k: m[k] for k in ("exact", "f1", "HasAns_f1", "NoAns_f1") if k in m}
+
+
+def accuracy_kept(model_dir: str, onnx_dir: str, data_file: str, max_f1_drop: float, log=print) -> dict:
+    """The PyTorch model and its int8 export on the same questions: both scores and the F1 drop; a drop above
+    `max_f1_drop` is one line naming both figures."""
+    from .data import load_data
+    from .qa import QuestionAnswerer
+
+    sq = load_data(data_file, None, flag="--data", need_questions=True)
+    log(f"export: checking the int8 model against PyTorch on the {len(sq.examples):,} questions of {data_file}")
+    ref = _scores(QuestionAnswerer.from_pretrained(model_dir, backend="torch"), sq)
+    got = _scores(QuestionAnswerer.from_pretrained(onnx_dir, backend="onnx"), sq)
+    drop = ref["f1"] - got["f1"]
+    if drop > max_f1_drop:
+        raise BenchError(f"export: the int8 model scores F1 {got['f1']:.2f} against PyTorch's {ref['f1']:.2f} on {data_file} "
+                         f"(a drop of {drop:.2f}, above --max-f1-drop {max_f1_drop:g}); no int8 model written. Export without --int8, "
+                         "or allow a larger drop")
+    return {"data": os.path.abspath(data_file), "questions": len(sq.examples), "pytorch_fp32": ref, "int8": got,
+            "f1_drop": drop, "max_f1_drop": max_f1_drop}
+
+
+def export_onnx(model_dir: str, out_dir: str, int8: bool = False, opset: int = ExportSettings.opset, log=print,
+                data: str | None = None, max_f1_drop: float = ExportSettings.max_f1_drop) -> dict:
+    """Export a saved QA model to ONNX (optionally int8, checked on `data`), as a complete model directory."""
     import torch
 
     from .model import check_model_source, load_model, uses_token_type_ids
@@ -54,7 +100,18 @@ def export_onnx(model_dir: str, out_dir: str, int8: bool = False, opset: int = 1
         if isinstance(opset, bool) or not isinstance(opset, int) or not 18 <= opset <= top:
             raise BenchError(f"--opset {opset!r}: pass 18 to {top} (torch's exporter writes opset 18 or later; this onnx reads up to {top})")
 
-    all_problems(need_onnx, source, target, version)  # every problem at once, before loading anything
+    def check_data() -> None:
+        if data is not None:
+            from .data import load_data
+
+            if not int8:
+                raise BenchError("--data checks an int8 export's accuracy; pass it with --int8")
+            load_data(data, None, flag="--data", need_questions=True)
+
+    all_problems(need_onnx, source, target, version, check_data, lambda: ExportSettings(int8, opset, data, max_f1_drop))
+    if int8 and data is None:
+        warnings.warn("--int8 without --data: the int8 model's accuracy is not checked (pass --data DEV.json to measure it "
+                      "against PyTorch and refuse a drop above --max-f1-drop)", stacklevel=2)
     hold(out_dir, "export", "--out")  # one writer per output
     model, tokenizer = load_model(model_dir)
     model.eval()
@@ -117,6 +174,10 @@ def export_onnx(model_dir: str, out_dir: str, int8: bool = False, opset: int = 1
         for f in ("model.fp32.onnx", "model.pre.onnx"):
             if os.path.exists(os.path.join(tmp, f)):
                 os.unlink(os.path.join(tmp, f))
+        if int8:
+            with open(os.path.join(tmp, ONNX_INFO), "w") as fh:  # what loading the folder as a model reads
+                json.dump(info, fh)
+            info["accuracy"] = accuracy_kept(model_dir, tmp, data, max_f1_drop, log) if data is not None else None
         with open(os.path.join(tmp, ONNX_INFO), "w") as fh:
             json.dump(info, fh, indent=2)
         os.chmod(tmp, 0o755)
@@ -125,4 +186,6 @@ def export_onnx(model_dir: str, out_dir: str, int8: bool = False, opset: int = 1
         if os.path.exists(tmp):
             shutil.rmtree(tmp, ignore_errors=True)
     log(f"export: wrote {os.path.join(out_dir, ONNX_FILE)} ({info['weights']}; max |logit difference| vs PyTorch on a probe {diff:.2g})")
+    if info.get("accuracy"):
+        log(f"export: {accuracy_line(info)}")
     return info

@@ -240,10 +240,15 @@ def qa_forward(model, batch: dict):
 
 
 @torch.inference_mode()
-def infer(model, tokenizer, feats: Features, batch_size: int = 64, device=None, autocast=None, with_loss: bool = False, progress: bool = False):
+def infer(model, tokenizer, feats: Features, batch_size: int = 64, device=None, autocast=None, with_loss: bool = False,
+          progress: bool = False, processes=None):
     """Start/end logits for every window (lists of float32 arrays, unpadded) and, with labels, the mean loss.
 
     Windows are run shortest first so each batch pads little; results come back in the original order.
+    `processes` (accelerate's PartialState or Accelerator, several processes): the same batches are dealt round
+    the processes (batch b to process b mod n), each runs its own, and process 0 gathers every window's logits and
+    every batch's loss — so its results are those of one process to the last bit (same batches, same padding, the
+    loss summed in the same order). The other processes get (None, None, None).
     """
     from .progress import bar
 
@@ -251,23 +256,57 @@ def infer(model, tokenizer, feats: Features, batch_size: int = 64, device=None, 
     was_training = model.training
     model.eval()
     order = np.argsort(feats.lengths, kind="stable")
-    starts: list = [None] * len(feats)
-    ends: list = [None] * len(feats)
-    loss_sum, n_loss = 0.0, 0
+    batches = [order[lo : lo + batch_size] for lo in range(0, len(order), batch_size)]
+    rank, world = (processes.process_index, processes.num_processes) if processes is not None else (0, 1)
     tt = uses_token_type_ids(tokenizer)
     ctx = autocast or contextlib.nullcontext
-    for lo in bar(range(0, len(order), batch_size), desc="eval", unit="batch", disable=not progress, leave=False):
-        idx = order[lo : lo + batch_size]
+    mine: dict[int, tuple] = {}  # batch number -> (start logits, end logits, loss) of its windows
+    for b in bar(range(rank, len(batches), world), desc="eval", unit="batch", disable=not progress, leave=False):
+        idx = batches[b]
         batch = {k: v.to(device) for k, v in collate(feats, idx, tokenizer.pad_token_id, tt, with_loss).items()}
         with ctx():
             out, loss = qa_forward(model, batch)
-        if with_loss:
-            loss_sum += float(loss) * len(idx)  # float() is a device sync; once per batch is fine here
-            n_loss += len(idx)
         s = out.start_logits.float().cpu().numpy()
         e = out.end_logits.float().cpu().numpy()
-        for r, i in enumerate(idx):
-            n = len(feats.input_ids[i])
-            starts[i], ends[i] = s[r, :n], e[r, :n]
+        n = [len(feats.input_ids[i]) for i in idx]
+        # float(loss) is a device sync; once per batch is fine here
+        mine[b] = ([s[r, : n[r]] for r in range(len(idx))], [e[r, : n[r]] for r in range(len(idx))], float(loss) if with_loss else None)
     model.train(was_training)
+    if world > 1:
+        mine = gather_to_main(mine, processes)
+        if rank != 0:
+            return None, None, None
+    starts: list = [None] * len(feats)
+    ends: list = [None] * len(feats)
+    loss_sum, n_loss = 0.0, 0
+    for b, idx in enumerate(batches):
+        s, e, loss = mine[b]
+        for r, i in enumerate(idx):
+            starts[i], ends[i] = s[r], e[r]
+        if with_loss:
+            loss_sum += loss * len(idx)
+            n_loss += len(idx)
     return starts, ends, (loss_sum / n_loss if n_loss else None)
+
+
+def gather_to_main(part: dict, processes) -> dict | None:
+    """Every process's dict merged on process 0 (None elsewhere): torch.distributed's gather_object, which sends
+    each part to process 0 alone, not to every process as accelerate's gather_object does."""
+    import torch.distributed as dist
+
+    parts = [None] * processes.num_processes if processes.process_index == 0 else None
+    try:
+        dist.gather_object(part, parts, dst=0)
+    except (RuntimeError, ConnectionError) as e:  # gloo/NCCL: a peer process died or its connection broke
+        raise BenchError(f"process {processes.process_index} of {processes.num_processes}: another process stopped during the "
+                         f"evaluation ({str(e).splitlines()[0][:160]}); see that process's own error, then run again") from None
+    return {k: v for p in parts for k, v in p.items()} if parts is not None else None
+
+
+def launched_processes():
+    """accelerate's PartialState when this process is one of several (`accelerate launch`, torchrun), else None."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return None
+    from accelerate import PartialState
+
+    return PartialState(cpu=True) if os.environ.get("ACCELERATE_USE_CPU") or not torch.cuda.is_available() else PartialState()

@@ -43,6 +43,7 @@ class OnnxModel:
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.path = path
         self.weights = "fp32"  # or "int8": what the export holds (onnx_info.json), reported as the precision
+        self.info: dict = {}  # onnx_info.json as export wrote it (with an int8 export's accuracy check)
         self.training = False
 
     def __call__(self, **batch):
@@ -77,9 +78,23 @@ def load_onnx(model_dir: str):
     if os.path.exists(info_path):
         info = read_json(info_path, "the onnx_info.json that `albert-bench export` wrote; re-run the export")
         model.weights = info.get("weights", "fp32") if isinstance(info, dict) else "fp32"
+        model.info = info if isinstance(info, dict) else {}
     if os.path.exists(os.path.join(model_dir, "config.json")):  # the architecture's size picks the CPU batch size
         from transformers import AutoConfig
 
         with contextlib.suppress(Exception):
             model.config = AutoConfig.from_pretrained(model_dir)
     return model, load_tokenizer(model_dir)
+
+
+def accuracy_line(info: dict) -> str:
+    """What an int8 export's accuracy check found, in one line (export, `ask` and `serve` say it); "" for fp32."""
+    if info.get("weights") != "int8":
+        return ""
+    acc = info.get("accuracy")
+    try:
+        return (f"int8 model: F1 {acc['int8']['f1']:.2f} against PyTorch's {acc['pytorch_fp32']['f1']:.2f} on {acc['questions']:,} "
+                f"questions of {acc['data']} (a drop of {acc['f1_drop']:.2f}; checked at export)")
+    except (TypeError, KeyError, ValueError):
+        return "int8 model: its accuracy was not checked at export (export with --int8 --data DEV.json to measure it)"
+

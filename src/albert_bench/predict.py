@@ -319,12 +319,10 @@ def run(model: str, input: str | None, output: str, dataset: str | None = None, 
                  lambda: check_model_dir(model, backend),
                  lambda: check_not_input(output, "--output", {"--input": input, "--model": model}),
                  lambda: sniff(input, "questions to answer with --input") if input else None)
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    state = None
-    if world > 1:
-        from accelerate import PartialState
+    from .model import launched_processes
 
-        state = PartialState(cpu=True) if os.environ.get("ACCELERATE_USE_CPU") or not _cuda() else PartialState()
+    state = launched_processes()
+    world = state.num_processes if state else 1
     rank = state.process_index if state else 0
     barrier = state.wait_for_everyone if state else (lambda: None)
     problem = None
@@ -373,8 +371,3 @@ def run(model: str, input: str | None, output: str, dataset: str | None = None, 
     counts["output"] = output
     return counts
 
-
-def _cuda() -> bool:
-    import torch
-
-    return torch.cuda.is_available()

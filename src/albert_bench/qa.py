@@ -10,6 +10,7 @@ no-answer threshold comes from the model's `qa_config.json` (tuned on dev by `al
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import warnings
@@ -25,7 +26,7 @@ from .files import check_not_input, check_output, hold, write_json_set
 from . import settings
 from .metric import squad_v2_evaluate
 from .settings import setting
-from .model import QAConfig, infer, load_model
+from .model import QAConfig, infer, launched_processes, load_model
 
 
 PRECISIONS = ("fp32", "bf16")
@@ -90,17 +91,21 @@ class QuestionAnswerer:
     def decode_config(self) -> DecodeConfig:
         return DecodeConfig(self.qa.n_best_size, self.qa.max_answer_length, self.qa.null_threshold)
 
-    def predict(self, examples: list[Example], progress: bool = False, cache: bool = False):
-        """Decoded answers (see `decode.Decoded`) for SQuAD-style examples (`cache`: reuse on-disk features)."""
-        if cache:
-            feats = cached_features(examples, self.tokenizer, self.qa.features, progress=progress, log=lambda m: print(m, file=sys.stderr))
-        else:
-            feats = build_features(examples, self.tokenizer, self.qa.features, progress=progress)
+    def predict(self, examples: list[Example], progress: bool = False, cache: bool = False, processes=None):
+        """Decoded answers (see `decode.Decoded`) for SQuAD-style examples (`cache`: reuse on-disk features).
+        `processes` (several, see `model.infer`): the windows are shared among them and process 0 decodes; the
+        others get None."""
+        with processes.main_process_first() if processes is not None else contextlib.nullcontext():
+            if cache:  # process 0 builds and caches the features; the others read them
+                feats = cached_features(examples, self.tokenizer, self.qa.features, progress=progress, log=lambda m: print(m, file=sys.stderr))
+            else:
+                feats = build_features(examples, self.tokenizer, self.qa.features, progress=progress)
         autocast = None
         if self.precision == "bf16":
             autocast = lambda: torch.autocast(self.device.type, dtype=torch.bfloat16)  # noqa: E731
-        starts, ends, _ = infer(self.model, self.tokenizer, feats, self.batch_size, self.device, autocast=autocast, progress=progress)
-        return decode(examples, feats, starts, ends, self.decode_config)
+        starts, ends, _ = infer(self.model, self.tokenizer, feats, self.batch_size, self.device, autocast=autocast, progress=progress,
+                                processes=processes)
+        return decode(examples, feats, starts, ends, self.decode_config) if starts is not None else None
 
     def count_windows(self, pairs: list[tuple[str, str]]) -> list[int]:
         """The windows each (question, context) pair needs: the model's work for it (the server's unit of cost)."""
@@ -225,19 +230,43 @@ def evaluate_dir(model_dir: str, data_file: str | None, out_dir: str, batch_size
                                lambda: check_model_dir(model_dir, backend),
                                lambda: AnswerSettings(backend, precision, batch_size=batch_size),
                                lambda: check_not_input(out_dir, "--out", {"--data": data_file, "--model": model_dir}))
-    hold(out_dir, "evaluate", "--out")  # one writer per output
-    qa = QuestionAnswerer.from_pretrained(model_dir, batch_size=batch_size, backend=backend, precision=precision)
-    dec = qa.predict(sq.examples, progress=True, cache=True)
-    metrics = squad_v2_evaluate(sq.data, dec.best_text, dec.null_odds, na_prob_thresh=qa.qa.null_threshold)
-    metrics["null_threshold"] = qa.qa.null_threshold
-    # What these figures are of: read back, metrics.json names its model, data and settings.
-    metrics["evaluated"] = {"model": os.path.abspath(model_dir), "data": os.path.abspath(data_file) if data_file else dataset,
-                            "backend": qa.backend, "precision": qa.precision}
-    os.makedirs(out_dir, exist_ok=True)
-    # One set: an evaluation stopped while writing (a full disk, Ctrl-C) leaves the earlier evaluation's four files
-    # as they were, never some of them beside some of this one's.
-    write_json_set({os.path.join(out_dir, name): obj for name, obj in (
-        ("predictions.json", dec.predictions), ("null_odds.json", dec.null_odds), ("nbest.json", dict(dec.nbest)), ("metrics.json", metrics))})
+    # Under `accelerate launch` every process runs its share of the windows and process 0 decodes, scores and writes.
+    processes = launched_processes()
+    main = processes is None or processes.is_main_process
+    try:
+        problem = None
+        if main:
+            try:
+                hold(out_dir, "evaluate", "--out")  # one writer per output
+            except BenchError as e:
+                problem = str(e)
+        if processes is not None:
+            from accelerate.utils import broadcast_object_list
+
+            problem = broadcast_object_list([problem])[0]
+        if problem:
+            raise BenchError(problem)
+        device = str(processes.device) if processes is not None else None
+        qa = QuestionAnswerer.from_pretrained(model_dir, device=device, batch_size=batch_size, backend=backend, precision=precision)
+        dec = qa.predict(sq.examples, progress=main, cache=True, processes=processes)
+        metrics = {}
+        if main:
+            metrics = squad_v2_evaluate(sq.data, dec.best_text, dec.null_odds, na_prob_thresh=qa.qa.null_threshold)
+            metrics["null_threshold"] = qa.qa.null_threshold
+            # What these figures are of: read back, metrics.json names its model, data and settings.
+            metrics["evaluated"] = {"model": os.path.abspath(model_dir), "data": os.path.abspath(data_file) if data_file else dataset,
+                                    "backend": qa.backend, "precision": qa.precision,
+                                    "processes": processes.num_processes if processes is not None else 1}
+            os.makedirs(out_dir, exist_ok=True)
+            # One set: an evaluation stopped while writing (a full disk, Ctrl-C) leaves the earlier evaluation's four
+            # files as they were, never some of them beside some of this one's.
+            write_json_set({os.path.join(out_dir, name): obj for name, obj in (
+                ("predictions.json", dec.predictions), ("null_odds.json", dec.null_odds), ("nbest.json", dict(dec.nbest)), ("metrics.json", metrics))})
+        if processes is not None:
+            processes.wait_for_everyone()
+    finally:
+        if processes is not None:
+            processes.destroy_process_group()  # a process that exits with its group alive aborts ("terminate called ...")
     return metrics
 
 

@@ -653,7 +653,9 @@ def create_app(qa, limits: ServeLimits = ServeLimits(), micro_batching: bool = T
                 "micro_batching": micro_batching, "max_batch": batcher.max_batch, "turn_windows": batcher.turn_windows, "batches": batcher.batches,
                 "retried_batches": batcher.retried, "queued": batcher.queued, "queued_windows": batcher.queued_windows,
                 "dropped": batcher.dropped, "loop_stall_max_ms": round(loop_stall["max_s"] * 1000, 1),
-                "limits": {f.name: getattr(limits, f.name) for f in fields(limits)}, "uptime_s": round(time.time() - started, 1)}
+                "limits": {f.name: getattr(limits, f.name) for f in fields(limits)}, "uptime_s": round(time.time() - started, 1),
+                # an int8 export's accuracy check (its EM/F1 against PyTorch's, from onnx_info.json), else null
+                "int8_accuracy": getattr(qa.model, "info", {}).get("accuracy") if qa.precision == "int8" else None}
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def page():
@@ -777,6 +779,7 @@ def serve(model_dir: str, host: str = "127.0.0.1", port: int = 8000, limits: Ser
 
     import uvicorn
 
+    from .onnx_backend import accuracy_line
     from .qa import QuestionAnswerer
 
     sock = sock or bind(host, port)
@@ -789,4 +792,6 @@ def serve(model_dir: str, host: str = "127.0.0.1", port: int = 8000, limits: Ser
     app = create_app(qa, limits, micro_batching, hosts)
     shown = f"[{host}]" if ":" in host else host
     print(f"albert-bench: answering with {display_name(model_dir)} ({qa.backend}, {qa.precision}) on http://{shown}:{port}/  (API docs: /docs)", flush=True)
+    if qa.backend == "onnx" and (line := accuracy_line(qa.model.info)):
+        print(f"albert-bench: {line}", flush=True)
     uvicorn.Server(uvicorn_config(app, limits)).run(sockets=[sock])

@@ -97,6 +97,9 @@ def add_arguments(p) -> None:
     settings.add_flags(p, TrainConfig, suppress=True)  # absent unless given: the YAML config fills the rest
 
 
+# How long a process waits for the others at a barrier: torch's default for gloo. Nothing here makes a process
+# wait through a whole evaluation any more (it was 3 hours while process 0 evaluated alone).
+PROCESS_GROUP_TIMEOUT_MINUTES = 30
 CONFIG_MAX_BYTES = 1 << 20  # a YAML config is a few hundred bytes; a bigger file is a mistake, not a config
 
 
@@ -291,9 +294,10 @@ def _setup_accelerator(cfg: TrainConfig):
     mp = cfg.mixed_precision
     if mp == "auto":
         mp = ("bf16" if torch.cuda.is_bf16_supported(including_emulation=False) else "fp16") if torch.cuda.is_available() else "no"
-    # Evaluation runs on the main process while the others wait at a barrier: allow it hours, not the default 10 min.
+    # Every process evaluates its share of the dev set (`evaluate_now`): the others wait only while process 0
+    # decodes, scores and saves best/ — minutes at most, so the process group keeps its usual timeout.
     acc = Accelerator(mixed_precision=mp, cpu=not torch.cuda.is_available(),
-                      kwargs_handlers=[InitProcessGroupKwargs(timeout=timedelta(hours=3))])
+                      kwargs_handlers=[InitProcessGroupKwargs(timeout=timedelta(minutes=PROCESS_GROUP_TIMEOUT_MINUTES))])
     # One run directory for all processes, whatever their clocks say.
     cfg.run_dir = broadcast_object_list([cfg.run_dir or os.path.join("runs", time.strftime("%Y%m%d-%H%M%S"))])[0]
     return acc, mp
@@ -499,8 +503,13 @@ def _optimizer(model, cfg):
     return torch.optim.AdamW(groups, lr=cfg.lr, fused=True)
 
 
-def evaluate_now(model, tokenizer, dev: DevSet, cfg, acc) -> tuple[dict, object]:
-    starts, ends, loss = infer(acc.unwrap_model(model), tokenizer, dev.feats, cfg.eval_batch_size, acc.device, acc.autocast, with_loss=True, progress=acc.is_local_main_process)
+def evaluate_now(model, tokenizer, dev: DevSet, cfg, acc) -> tuple[dict, object] | tuple[None, None]:
+    """Every process runs its share of the dev windows (`model.infer`); process 0 decodes and scores them, with
+    the results of one process to the last bit. The other processes get (None, None)."""
+    starts, ends, loss = infer(acc.unwrap_model(model), tokenizer, dev.feats, cfg.eval_batch_size, acc.device, acc.autocast, with_loss=True,
+                               progress=acc.is_local_main_process, processes=acc if acc.num_processes > 1 else None)
+    if starts is None:
+        return None, None
     dec = decode(dev.examples, dev.feats, starts, ends, DecodeConfig(max_answer_length=cfg.max_answer_length))
     # Score the best span of every question with null_odds as na_probs: EM/F1 at threshold 0 and a fair
     # search over all thresholds (thresholded predictions would hide the spans the search must weigh).
@@ -731,10 +740,11 @@ def _exit_on_signal(acc, stop, state: TrainState, cfg) -> None:
 
 
 def _evaluate_and_log(r: Recipe) -> None:
-    """Evaluate on the main process (others wait), log, and keep `best/` as the best model by dev F1."""
+    """Evaluate on every process (each its share of the windows), log on the main one, and keep `best/` as the
+    best model by dev F1."""
     cfg, acc, model, tokenizer, state = r.cfg, r.acc, r.model, r.tokenizer, r.state
+    m, dec = evaluate_now(model, tokenizer, r.dev, cfg, acc)
     if acc.is_main_process:
-        m, dec = evaluate_now(model, tokenizer, r.dev, cfg, acc)
         row = {"epoch": round(state.epoch + state.batch_in_epoch / state.batches_per_epoch, 4), "step": state.step,
                "train_loss": state.last_loss, "train_windows_per_s": state.windows_per_s, **m}
         if torch.cuda.is_available():
