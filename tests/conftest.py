@@ -220,6 +220,24 @@ def metrics(run_dir):
     return [json.loads(line) for line in open(os.path.join(run_dir, "metrics.jsonl"))]
 
 
+def outlier_model(best, out):
+    """(for test_export and test_calibrate) The trained model with one outlier weight that fp32 never feels (the
+    FFN unit it feeds reaches nothing) but that sets the int8 scale of its whole matrix: every other weight of it
+    quantizes to about zero. What the outlier weights of real fine-tuned models do to per-tensor dynamic
+    quantization, made certain: its int8 export is a model that is often wrong."""
+    import torch
+
+    from albert_bench.model import QAConfig, load_model, save_model
+
+    model, tok = load_model(str(best))
+    layer = model.albert.encoder.albert_layer_groups[0].albert_layers[0]  # ALBERT's one shared layer
+    with torch.no_grad():
+        layer.ffn_output.weight[:, 0] = 0.0
+        layer.ffn.weight[0, 0] = 1000.0
+    save_model(model, tok, str(out), QAConfig.load(str(best)))
+    return out
+
+
 if __name__ == "__main__" and sys.argv[1:] == ["train-fixture"]:  # the background trainer started at collection
     from filelock import FileLock, Timeout
 

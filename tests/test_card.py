@@ -118,6 +118,9 @@ def test_card_reports_the_metrics_row_of_best_at_zero_and_at_the_tuned_threshold
                    f"| epochs | `{cfg['epochs']}` |", f"| seed | `{cfg['seed']}` |"):
         assert needle in card.text, needle
     assert str(run.parent) not in card.content, "local paths stay out of a card meant for publishing"
+    # the calibration section states the held-out ECE that qa_config.json records
+    held = json.loads((run / "best" / "qa_config.json").read_text())["calibration"]["held_out"]
+    assert f"{held['ece_before']:.3f} for the n-best probability, **{held['ece_after']:.3f}** for p_correct" in card.text
     assert [p.name for p in (run / "best").iterdir() if ".tmp" in p.name] == []
 
 

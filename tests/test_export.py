@@ -7,6 +7,7 @@ import re
 import pytest
 
 from albert_bench.cli import main
+from conftest import outlier_model
 
 
 @pytest.fixture(scope="module")
@@ -54,26 +55,9 @@ def test_onnx_fp32_answers_like_pytorch_and_int8_nearly(exported, trained, tmp_p
     assert acc["f1_drop"] == m_ref["f1"] - m8["f1"] and acc["max_f1_drop"] == 1.0
 
 
-def _outlier_model(best, out):
-    """The trained model with one outlier weight that fp32 never feels (the FFN unit it feeds reaches nothing) but
-    that sets the int8 scale of its whole matrix: every other weight of it quantizes to about zero. What the
-    outlier weights of real fine-tuned models do to per-tensor dynamic quantization, made certain."""
-    import torch
-
-    from albert_bench.model import QAConfig, load_model, save_model
-
-    model, tok = load_model(str(best))
-    layer = model.albert.encoder.albert_layer_groups[0].albert_layers[0]  # ALBERT's one shared layer
-    with torch.no_grad():
-        layer.ffn_output.weight[:, 0] = 0.0
-        layer.ffn.weight[0, 0] = 1000.0
-    save_model(model, tok, str(out), QAConfig.load(str(best)))
-    return out
-
-
 def test_an_int8_export_that_loses_accuracy_is_refused_naming_both_figures(trained, tmp_path, capsys):
     run, d = trained
-    bad = _outlier_model(run / "best", tmp_path / "outlier")
+    bad = outlier_model(run / "best", tmp_path / "outlier")
     out = tmp_path / "int8"
     assert main(["export", "--model", str(bad), "--onnx", "--int8", "--data", str(d / "dev.json"), "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]

@@ -10,7 +10,7 @@ FLOORS = [
     {"formats"},
     {"data", "metric"},
     {"features"},
-    {"decode"},
+    {"decode", "calibrate"},
     {"model", "rundir", "synthetic", "card", "trackers", "onnx_backend"},
     {"export", "qa", "train"},
     {"predict", "qa_pipeline"},

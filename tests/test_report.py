@@ -50,7 +50,7 @@ def test_html_is_self_contained_and_images_are_png(report):
     out, page = report
     text = out.read_text()
     assert "http://" not in text and "https://" not in text and "<script" not in text
-    assert len(page.imgs) == 5
+    assert len(page.imgs) == 6  # loss, scores, threshold, no-answer PR, answer length, reliability (calibration)
     for src in page.imgs:
         assert src.startswith("data:image/png;base64,")
         png = base64.b64decode(src.split(",", 1)[1])
@@ -94,7 +94,7 @@ def test_markdown_twin_and_leaderboard(trained, tmp_path):
             assert (tmp_path / "r" / line.split("(")[1].rstrip(")")).exists()
     page = Page()
     page.feed(out.read_text())
-    assert len(page.imgs) == 10
+    assert len(page.imgs) == 12  # 6 a run: both runs share best/, and its calibration
 
 
 def test_published_comparison_for_albert_base(trained):
@@ -176,6 +176,8 @@ def test_report_polish_headers_and_whole_number_ticks(trained, monkeypatch):
         assert all(float(t).is_integer() for t in by_title[title][0]), (title, by_title[title][0])
     x, y = by_title["answer length (words; 40 = 40 or more)"]
     assert all(float(t).is_integer() for t in x) and all(float(t).is_integer() for t in y)
+    held = json.load(open(trained[0] / "best" / "qa_config.json"))["calibration"]["held_out"]
+    assert f"reliability on {held['questions']:,} held-out dev questions" in by_title
 
 
 def test_one_tuned_threshold_named_an_empty_error_table_said_and_a_folder_without_slash(trained, tmp_path):

@@ -185,6 +185,7 @@ def write_card(run_dir: str) -> str:
         notes.append(f"HasAns/NoAns at the tuned threshold are not given: {why_not}.")
         if row["best_exact_thresh"] != row["best_f1_thresh"]:
             notes.append(f"The best EM over all thresholds was {row['best_exact']:.2f}, at {row['best_exact_thresh']:.4f}.")
+    calibration = _calibration_text(qa.get("calibration"))
     settings = [("setting", "value")] + [(k, f"`{_name(v) if k in _PATHS else v}`") for k, v in cfg.items() if k not in _NOT_SETTINGS]
     seconds = sum(s.get("seconds", 0) for s in sessions if isinstance(s, dict))
     body = f"""
@@ -205,7 +206,7 @@ Threshold 0 answers whenever the best span outscores the null answer.
 
 {_table(results)}
 {"".join(chr(10) + n for n in notes)}
-
+{calibration}
 ## Training
 
 {_table(settings)}
@@ -226,6 +227,22 @@ albert-bench ask --model DIR --question "..." --context "..."
     with atomic_write(path, what="the model card") as fh:
         fh.write(str(card))
     return path
+
+
+def _calibration_text(cal) -> str:
+    """The card's calibration section: the held-out ECE before and after, or that the model is not calibrated."""
+    try:
+        h = cal["held_out"]
+        return (f"""
+## Calibration
+
+Every answer carries `p_correct`, the probability that it (a span, or no answer) is an exact match, fitted on
+{cal['fitted_on']:,} dev questions. On {h['questions']:,} other dev questions: expected calibration error
+{h['ece_before']:.3f} for the n-best probability, **{h['ece_after']:.3f}** for p_correct; mean p_correct
+{h['mean_p_correct']:.3f} against an exact-match rate of {h['exact_rate']:.3f}.
+""")
+    except (TypeError, KeyError, ValueError):
+        return "\n## Calibration\n\nNot calibrated: answers say `p_correct: null` (`albert-bench calibrate` fits it).\n"
 
 
 # ---------------------------------------------------------------- push

@@ -162,6 +162,14 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def cmd_calibrate(args) -> int:
+    from .qa import calibrate_dir
+
+    cal = calibrate_dir(args.model, args.file, args.dataset, args.batch_size, args.backend, args.precision, log=lambda m: print(m, file=sys.stderr))
+    _print_json({k: v for k, v in cal.held_out.items() if not k.startswith("reliability")})
+    return 0
+
+
 def cmd_ask(args) -> int:
     from .errors import all_problems
     from .onnx_backend import accuracy_line
@@ -185,10 +193,11 @@ def cmd_ask(args) -> int:
     if args.json:
         _print_json(res)
     else:
+        chance = "" if res["p_correct"] is None else f"; p_correct {res['p_correct']:.2f}"  # calibrated models only
         if res["no_answer"]:
-            print(f"no answer (no-answer score {res['no_answer_score']:.3f}; null odds {res['null_odds']:.3f} > threshold {res['threshold']:.3f})")
+            print(f"no answer (no-answer score {res['no_answer_score']:.3f}; null odds {res['null_odds']:.3f} > threshold {res['threshold']:.3f}{chance})")
         else:
-            print(f"{res['answer']}\t(chars {res['start']}-{res['end']}, score {res['score']:.3f})")
+            print(f"{res['answer']}\t(chars {res['start']}-{res['end']}, score {res['score']:.3f}{chance})")
         # the other candidates: after the answer, or all --top-k of them when the passage holds no answer
         others = res["alternatives"] if res["no_answer"] else res["alternatives"][1:]
         if others:
@@ -407,6 +416,16 @@ def build_parser() -> argparse.ArgumentParser:
     add_flags(ev, AnswerSettings, only=("batch_size", "backend", "precision"))
     ev.set_defaults(func=cmd_evaluate)
 
+    ca = sub.add_parser("calibrate", help="fit p_correct, the chance an answer is right, on a dev set", description=(
+        "Answer a SQuAD 2.0 dev set, fit p_correct (the probability that the returned answer, a span or no answer, is an "
+        "exact match) on its even-indexed paragraphs and measure it on the odd-indexed ones (expected calibration error "
+        "before and after), and store the fit in the model's qa_config.json: `ask`, `predict`, the API and `serve` then "
+        "return p_correct. `train` does this on its dev set for best/."))
+    ca.add_argument("--model", required=True, metavar="DIR", help="saved model directory (e.g. RUN/best); its qa_config.json is updated")
+    _data_args(ca, "--data")
+    add_flags(ca, AnswerSettings, only=("batch_size", "backend", "precision"))
+    ca.set_defaults(func=cmd_calibrate)
+
     ak = sub.add_parser("ask", help="answer a question about a passage", description="Answer a question about a passage: the answer with its character offsets in the passage, or an explicit 'no answer'.")
     ak.add_argument("--model", required=True, metavar="DIR", help="saved model directory (e.g. RUN/best), or an ONNX export")
     ak.add_argument("--question", required=True, metavar="Q", help="the question, in words")
@@ -520,7 +539,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["ALBERT_BENCH_VERBOSE"] = "1"
     t0 = time.perf_counter()
     try:
-        if args.command in ("ask", "evaluate", "serve", "export", "predict"):
+        if args.command in ("ask", "evaluate", "calibrate", "serve", "export", "predict"):
             from .rundir import answering_model
 
             args.model = answering_model(args.model)  # a run directory answers with its best/ model

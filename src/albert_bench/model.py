@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from .errors import BenchError
-from .files import QA_CONFIG, read_json, replace_dir, write_failed
+from .files import QA_CONFIG, read_json, replace_dir, write_failed, write_json_set
 from .progress import quiet_libraries
 from .decode import DecodeConfig
 from .features import FeatureConfig, Features
@@ -34,14 +34,15 @@ class QAConfig:
     max_seq_length: int = FeatureConfig.max_seq_length
     doc_stride: int = FeatureConfig.doc_stride
     max_query_length: int = FeatureConfig.max_query_length
+    calibration: dict | None = None  # `calibrate.Calibration` as a dict: what turns null odds into p_correct
 
     @property
     def features(self) -> FeatureConfig:
         return FeatureConfig(self.max_seq_length, self.doc_stride, self.max_query_length)
 
-    def save(self, model_dir: str) -> None:
-        with open(os.path.join(model_dir, QA_CONFIG), "w") as f:
-            json.dump(asdict(self), f, indent=2)
+    def save(self, model_dir: str, then: str = "run the command again") -> None:
+        """qa_config.json, replaced atomically (the one JSON rule: `files.json_text`)."""
+        write_json_set({os.path.join(model_dir, QA_CONFIG): asdict(self)}, then)
 
     @classmethod
     def load(cls, model_dir: str) -> "QAConfig":
@@ -52,7 +53,13 @@ class QAConfig:
         if not isinstance(raw, dict):
             raise BenchError(f"{path}: expected a JSON object of settings; remove it to use the defaults")
         known = {f.name: f for f in fields(cls)}
+        if raw.get("calibration") is not None:
+            from .calibrate import Calibration
+
+            Calibration.from_dict(raw["calibration"], path)  # one line if it is not what calibrate writes
         for k, v in raw.items():
+            if k == "calibration":
+                continue
             want = (int, float) if k in known and known[k].type == "float" else int
             if k in known and (isinstance(v, bool) or not isinstance(v, want)):
                 raise BenchError(f"{path}: '{k}' should be a number, got {json.dumps(v)[:40]}; fix it or remove the file to use the defaults")

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import torch
 
+from .calibrate import Calibration
 from .data import Example, load_data
 from .decode import TOP_K, DecodeConfig, decode
 from .errors import BenchError, all_problems
@@ -65,6 +66,8 @@ class QuestionAnswerer:
         self.precision = check_precision(precision, self.backend, self.device)
         if self.backend == "onnx":
             self.precision = model.weights  # an int8 export answers in int8, whatever was asked
+        # what turns null odds into p_correct (`albert-bench calibrate`); None: the answers say p_correct null
+        self.calibration = Calibration.from_dict(self.qa.calibration, name or "qa_config.json") if self.qa.calibration else None
 
     @classmethod
     def from_pretrained(cls, model_dir: str, device: str | None = None, batch_size: int | None = None, backend: str = "auto", precision: str = "fp32") -> "QuestionAnswerer":
@@ -141,6 +144,9 @@ class QuestionAnswerer:
             "no_answer_score": null["score"],
             "null_odds": odds,  # no-answer score − best span score; "" is answered when this exceeds the threshold
             "threshold": self.qa.null_threshold,
+            # the probability that this answer (a span, or "no answer") is an exact match; null for an uncalibrated model
+            "p_correct": self.calibration.p_correct(odds, self.qa.null_threshold, null["probability"] if no_answer else best["probability"])
+            if self.calibration else None,
             "alternatives": alts,
         }
 
@@ -270,4 +276,24 @@ def evaluate_dir(model_dir: str, data_file: str | None, out_dir: str, batch_size
     return metrics
 
 
-__all__ = ["AnswerSettings", "QuestionAnswerer", "evaluate_dir"]
+def calibrate_dir(model_dir: str, data_file: str | None, dataset: str | None = None, batch_size: int | None = None, backend: str = "auto",
+                  precision: str = "fp32", log=print) -> Calibration:
+    """Answer a dev set with the model, fit `p_correct` on half of its paragraphs and measure it on the other half
+    (`calibrate.from_decoded`), and store the fit in the model's qa_config.json (replaced atomically)."""
+    from dataclasses import replace
+
+    from .calibrate import from_decoded, summary
+    from .files import QA_CONFIG
+
+    _, sq, _ = all_problems(lambda: check_model_dir(model_dir, backend), lambda: load_data(data_file, dataset, flag="--data", need_questions=True),
+                            lambda: AnswerSettings(backend, precision, batch_size=batch_size))
+    hold(os.path.join(model_dir, QA_CONFIG), "calibrate", "--model")  # one writer of the model's settings
+    qa = QuestionAnswerer.from_pretrained(model_dir, batch_size=batch_size, backend=backend, precision=precision)
+    dec = qa.predict(sq.examples, progress=True, cache=True)
+    cal = from_decoded(sq.examples, sq.data, dec, qa.qa.null_threshold, where=data_file or dataset)
+    replace(qa.qa, calibration=cal.to_dict()).save(model_dir)
+    log(summary(cal))
+    return cal
+
+
+__all__ = ["AnswerSettings", "QuestionAnswerer", "calibrate_dir", "evaluate_dir"]

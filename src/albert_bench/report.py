@@ -44,6 +44,7 @@ class Run:
     steps: list[tuple[int, float]]  # (step, train loss), from TensorBoard when it was on, else per evaluation
     analysis: dict | None = None
     notes: list[str] = field(default_factory=list)
+    calibration: dict | None = None  # best/qa_config.json's: p_correct's fit and its held-out reliability
 
 
 def _tb_losses(run_dir: str) -> list[tuple[int, float]]:
@@ -70,6 +71,7 @@ def load_run(run_dir: str, dev_file: str | None = None) -> Run:
     info = rundir.read(run_dir, rundir.RUN_INFO) or {}
     steps = _tb_losses(run_dir) or [(r["step"], r["train_loss"]) for r in metrics if r.get("train_loss") is not None]
     run = Run(run_dir, os.path.basename(os.path.normpath(run_dir)), config, info, metrics, steps)
+    run.calibration = (rundir.read(run_dir, rundir.BEST, QA_CONFIG, lenient=True) or {}).get("calibration")
     preds = rundir.read(run_dir, rundir.BEST, rundir.DEV_PREDICTIONS)
     dev = dev_file or info.get("dev_file") or config.get("dev_file")
     from_dataset = not dev_file and str(info.get("dev_sha256", "")).startswith("datasets:")  # trained with --dataset
@@ -207,6 +209,19 @@ def plots(run: Run) -> dict[str, bytes]:
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         ax.legend(fontsize=8)
         out["answer_length"] = _png(fig)
+
+    held = (run.calibration or {}).get("held_out") or {}
+    if held.get("reliability_after"):
+        fig, ax = plt.subplots(figsize=(5.5, 4.5))
+        ax.plot([0, 1], [0, 1], color="gray", ls=":", lw=0.8, label="perfectly calibrated")
+        for key, label, style in (("reliability_before", f"n-best probability (ECE {held['ece_before']:.3f})", dict(marker="s", ls="--")),
+                                  ("reliability_after", f"p_correct (ECE {held['ece_after']:.3f})", dict(marker="o"))):
+            bins = held.get(key) or []
+            ax.plot([b["confidence"] for b in bins], [b["exact"] for b in bins], label=label, **style)
+        ax.set(title=f"reliability on {held['questions']:,} held-out dev questions", xlabel="confidence", ylabel="exact-match rate",
+               xlim=(0, 1.02), ylim=(0, 1.02))
+        ax.legend(fontsize=8)
+        out["reliability"] = _png(fig)
     return out
 
 

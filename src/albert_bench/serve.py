@@ -171,6 +171,8 @@ class AnswerResponse(BaseModel):
     no_answer_score: float
     null_odds: float
     threshold: float
+    p_correct: float | None = Field(description="the probability that this answer (a span, or no answer) is an exact match, from the "
+                                                "model's calibration (`albert-bench calibrate`); null when the model is not calibrated")
     alternatives: list[Alternative]
 
 

@@ -755,7 +755,8 @@ def _evaluate_and_log(r: Recipe) -> None:
                   f"(HasAns F1 {m.get('HasAns_f1', float('nan')):.2f}, NoAns F1 {m.get('NoAns_f1', float('nan')):.2f}; best F1 {m['best_f1']:.2f} at threshold {m['best_f1_thresh']:.3f})")
         if m["best_f1"] > state.best_f1:  # best/ ships with the tuned threshold, so it is chosen by the tuned F1
             state.best_f1 = m["best_f1"]
-            qa = QAConfig(null_threshold=tuned_threshold(m, dec.null_odds), max_answer_length=cfg.max_answer_length,
+            threshold = tuned_threshold(m, dec.null_odds)
+            qa = QAConfig(null_threshold=threshold, max_answer_length=cfg.max_answer_length, calibration=_calibration(r.dev, dec, threshold),
                           max_seq_length=cfg.max_seq_length, doc_stride=cfg.doc_stride, max_query_length=cfg.max_query_length)
             save_model(acc.unwrap_model(model), tokenizer, rundir.path(cfg.run_dir, rundir.BEST), qa)
             # What the report's error analysis reads: the best span of every dev question and its null odds.
@@ -772,6 +773,20 @@ def _evaluate_and_log(r: Recipe) -> None:
     from accelerate.utils import broadcast_object_list
 
     state.best_f1 = broadcast_object_list([state.best_f1])[0]
+
+
+def _calibration(dev: DevSet, dec, threshold: float) -> dict | None:
+    """p_correct fitted on half the dev paragraphs and measured on the other half (`calibrate`), for best/; a dev set
+    that cannot be split is a warning: the model then answers p_correct null."""
+    from .calibrate import from_decoded, summary
+
+    try:
+        cal = from_decoded(dev.examples, dev.data, dec, threshold, where="--dev-file")
+    except BenchError as e:
+        warnings.warn(f"best/ is not calibrated ({e})", stacklevel=2)
+        return None
+    print(summary(cal), file=sys.stderr)
+    return cal.to_dict()
 
 
 def _save_checkpoint(r: Recipe) -> None:

@@ -23,9 +23,11 @@ function setStatus(cls, text) {
 
 function render(res) {
   $("result").hidden = false;
-  setStatus(res.no_answer ? "noanswer" : "", res.no_answer
+  // p_correct: the calibrated chance that this answer is right; null for a model that was not calibrated
+  const chance = res.p_correct == null ? "" : ` — ${Math.round(res.p_correct * 100)}% likely right`;
+  setStatus(res.no_answer ? "noanswer" : "", (res.no_answer
     ? `No answer in this passage (no-answer score ${res.no_answer_score.toFixed(2)}; threshold ${res.threshold.toFixed(2)})`
-    : `Answer: "${res.answer}" (score ${res.score.toFixed(2)})`);
+    : `Answer: "${res.answer}" (score ${res.score.toFixed(2)})`) + chance);
   highlight(res.no_answer ? null : res.start_utf16, res.end_utf16);
   const list = $("alternatives");
   list.replaceChildren();
