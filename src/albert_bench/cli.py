@@ -175,21 +175,40 @@ def cmd_ask(args) -> int:
     from .onnx_backend import accuracy_line
     from .qa import AnswerSettings, QuestionAnswerer, check_model_dir
 
-    def passage() -> str:
-        if args.context_file:
-            text = read_text(args.context_file, "a UTF-8 text file holding the passage with --context-file", max_bytes=MAX_TEXT_BYTES)
-        else:
-            text = args.context
-        _words(args.context_file or "--context", text, "the passage that may hold the answer")
-        return text
+    def passages() -> list[str]:
+        """The passage (--context), or the passages of --context-file: one per file, or a JSON list of strings."""
+        if not args.context_file:
+            _words("--context", args.context, "the passage that may hold the answer")
+            return [args.context]
+        texts = []
+        for f in args.context_file:
+            text = read_text(f, "a UTF-8 text file holding a passage (or a JSON list of passages) with --context-file", max_bytes=MAX_TEXT_BYTES)
+            if f.endswith(".json"):
+                from .files import parse_json
+
+                try:
+                    listed = parse_json(text)
+                except BenchError as e:
+                    raise BenchError(f"{f}: {e}") from None
+                if not isinstance(listed, list) or not listed or not all(isinstance(t, str) for t in listed):
+                    raise BenchError(f"{f}: expected a JSON list of passages (strings), e.g. [\"first passage\", \"second\"]; "
+                                     "or pass a plain text file per passage")
+                texts += [(f"{f} item {i}", t) for i, t in enumerate(listed)]
+            else:
+                texts.append((f, text))
+        for where, text in texts:
+            _words(where, text, "the passage that may hold the answer")
+        return [t for _, t in texts]
 
     # every input before loading the model, every problem at once
-    context, _, _, _ = all_problems(passage, lambda: _words("--question", args.question, "a question in words"),
+    contexts, _, _, _ = all_problems(passages, lambda: _words("--question", args.question, "a question in words"),
                                     lambda: check_model_dir(args.model, args.backend), lambda: AnswerSettings(args.backend, args.precision, args.top_k))
     qa = QuestionAnswerer.from_pretrained(args.model, backend=args.backend, precision=args.precision)
     if qa.backend == "onnx" and (line := accuracy_line(qa.model.info)):
         print(line, file=sys.stderr)
-    res = qa.answer(args.question, context, top_k=args.top_k)
+    many = len(contexts) > 1  # one answer over all passages, each candidate naming its passage
+    res = qa.answer_passages(args.question, contexts, top_k=args.top_k) if many else qa.answer(args.question, contexts[0], top_k=args.top_k)
+    at = lambda c: f"passage {c['passage']}, " if many else ""  # noqa: E731
     if args.json:
         _print_json(res)
     else:
@@ -197,13 +216,13 @@ def cmd_ask(args) -> int:
         if res["no_answer"]:
             print(f"no answer (no-answer score {res['no_answer_score']:.3f}; null odds {res['null_odds']:.3f} > threshold {res['threshold']:.3f}{chance})")
         else:
-            print(f"{res['answer']}\t(chars {res['start']}-{res['end']}, score {res['score']:.3f}{chance})")
+            print(f"{res['answer']}\t({at(res)}chars {res['start']}-{res['end']}, score {res['score']:.3f}{chance})")
         # the other candidates: after the answer, or all --top-k of them when the passage holds no answer
         others = res["alternatives"] if res["no_answer"] else res["alternatives"][1:]
         if others:
             print("candidates:" if res["no_answer"] else "other candidates:")
         for alt in others:
-            print(f"  {alt['text']}\t(chars {alt['start']}-{alt['end']}, score {alt['score']:.3f})")
+            print(f"  {alt['text']}\t({at(alt)}chars {alt['start']}-{alt['end']}, score {alt['score']:.3f})")
     return 0
 
 
@@ -431,7 +450,9 @@ def build_parser() -> argparse.ArgumentParser:
     ak.add_argument("--question", required=True, metavar="Q", help="the question, in words")
     g = ak.add_mutually_exclusive_group(required=True)
     g.add_argument("--context", metavar="TEXT", help="the passage")
-    g.add_argument("--context-file", metavar="F", help="a UTF-8 text file holding the passage")
+    g.add_argument("--context-file", metavar="F", nargs="+", help=(
+        "a UTF-8 text file holding the passage; several files (or a .json file holding a list of passages) ask the "
+        "question over all of them: one answer, each candidate naming its passage (0, 1, ...)"))
     ak.add_argument("--json", action="store_true", help="print JSON")
     add_flags(ak, AnswerSettings, only=("top_k", "backend", "precision"))
     ak.set_defaults(func=cmd_ask)

@@ -3,7 +3,8 @@
     albert-bench predict --model RUN/best --input questions.jsonl --output answers.jsonl
     accelerate launch --num_processes 2 -m albert_bench predict ...     # each process answers a slice
 
-Rows need `question` and `context` (an `id` is optional: the row number stands in; gold answers are ignored).
+Rows need `question` and `context` (an `id` is optional: the row number stands in; gold answers are ignored); a
+`context` that is a list of passages gets one answer over all of them, with `passage` and `locations`.
 JSON Lines and Parquet are read a chunk at a time and every chunk's answers are appended and flushed before the
 next, so memory stays flat whatever the input's size (benchmarks/bench_predict.py measures it) and an interrupted
 run loses at most the chunk in flight: run the same command again and rows whose id is already written are
@@ -42,7 +43,7 @@ class Row:
     n: int  # row number in the input, from 1
     id: str | int
     question: str = ""
-    context: str = ""
+    context: str | list[str] = ""  # a list: one question over several passages (`QuestionAnswerer.answer_passages`)
     error: str | None = None
     input_hash: str = ""  # of the row's question and context: a resumed run checks it is answering the same input
 
@@ -66,8 +67,11 @@ def _checked(n: int, raw: dict) -> Row:
     if isinstance(rid, bool) or not isinstance(rid, (str, int)):
         return Row(n, n, error=f"id: should be a string or an integer, got {json.dumps(rid, default=str)[:40]}")
     problems = []
-    for name in ("question", "context"):
-        value = raw.get(name)
+    context = raw.get("context")
+    passages = isinstance(context, list)
+    if passages and not context:
+        problems.append("context: an empty list; pass a passage, or a list of passages")
+    for name, value in [("question", raw.get("question"))] + ([(f"context.{i}", v) for i, v in enumerate(context)] if passages else [("context", context)]):
         if not isinstance(value, str):
             problems.append(f"{name}: missing" if value is None else f"{name}: should be a string, got {json.dumps(value, default=str)[:40]}")
         elif (at := lone_surrogate(value)) is not None:
@@ -78,7 +82,7 @@ def _checked(n: int, raw: dict) -> Row:
             problems.append(f"{name}: {len(value):,} characters, above the {MAX_TEXT_BYTES:,} allowed (ALBERT_BENCH_MAX_TEXT_BYTES); split it into passages")
     if problems:
         return Row(n, rid, error="; ".join(problems))
-    return Row(n, rid, raw["question"], raw["context"])
+    return Row(n, rid, raw["question"], list(context) if passages else context)
 
 
 def read_rows(input: str | None, dataset: str | None) -> tuple[Iterator[Row], int | None]:
@@ -224,8 +228,12 @@ def merge_parts(output: str) -> int:
 def _line(row: Row, result: dict | None, top_k: int, answered_by: str) -> dict:
     if row.error:
         return {"id": row.id, "row": row.n, "input_hash": row.input_hash, "answered_by": answered_by, "error": row.error}
-    return {"id": row.id, "row": row.n, "input_hash": row.input_hash, "answered_by": answered_by, "answer": result["answer"], "start": result["start"],
-            "end": result["end"], "score": result["score"], "no_answer": result["no_answer"], "alternatives": result["alternatives"][:top_k]}
+    line = {"id": row.id, "row": row.n, "input_hash": row.input_hash, "answered_by": answered_by, "answer": result["answer"], "start": result["start"],
+            "end": result["end"], "score": result["score"], "no_answer": result["no_answer"], "p_correct": result["p_correct"],
+            "alternatives": result["alternatives"][:top_k]}
+    if isinstance(row.context, list):  # over several passages: which one, and every place the answer was found
+        line.update(passage=result["passage"], locations=result["locations"])
+    return line
 
 
 def predict(qa, input: str | None, output: str, done: Done, dataset: str | None = None, top_k: int = TOP_K,
@@ -242,8 +250,10 @@ def predict(qa, input: str | None, output: str, done: Done, dataset: str | None 
         chunk: list[Row] = []
 
         def flush() -> None:
-            todo = [r for r in chunk if not r.error]
-            results = iter(qa.answer_batch([(r.question, r.context) for r in todo], top_k=max(top_k, 1)) if todo else [])
+            todo = [r for r in chunk if not r.error and isinstance(r.context, str)]
+            single = iter(qa.answer_batch([(r.question, r.context) for r in todo], top_k=max(top_k, 1)) if todo else [])
+            results = iter([qa.answer_passages(r.question, r.context, top_k=max(top_k, 1)) if isinstance(r.context, list) else next(single)
+                            for r in chunk if not r.error])
             for r in chunk:
                 out.write(json_text(_line(r, None if r.error else next(results), top_k, answered_by), where=output) + "\n")
                 counts["errors" if r.error else "answered"] += 1

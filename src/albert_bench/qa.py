@@ -127,6 +127,14 @@ class QuestionAnswerer:
     def answer(self, question: str, context: str, top_k: int = TOP_K) -> dict:
         return self.answer_batch([(question, context)], top_k)[0]
 
+    def answer_passages(self, question: str, contexts: list[str], top_k: int = TOP_K) -> dict:
+        """One answer to `question` over several passages (a retriever's top documents), scored alike: see
+        `merge_passages`. Each candidate names its passage (`passage`, an index into `contexts`) and offsets into it."""
+        if isinstance(contexts, str) or not isinstance(contexts, (list, tuple)) or not contexts:
+            raise BenchError("contexts: pass a list of one or more passages")
+        per = self.answer_batch([(question, c) for c in contexts], top_k=self.qa.n_best_size)
+        return merge_passages(per, self.qa.null_threshold, top_k, self.calibration)
+
     def _result(self, dec, id: str, top_k: int) -> dict:
         odds = dec.null_odds[id]
         nbest = dec.nbest[id]
@@ -134,9 +142,10 @@ class QuestionAnswerer:
         spans = [e for e in nbest if e["start"] is not None]
         no_answer = dec.predictions[id] == ""
         best = spans[0] if spans else None
-        alts = [{k: e[k] for k in ("text", "start", "end", "score", "probability")} for e in spans[: max(top_k, 1)]]
+        alts = [{"passage": None, "locations": None, **{k: e[k] for k in ("text", "start", "end", "score", "probability")}} for e in spans[: max(top_k, 1)]]
         return {
             "answer": "" if no_answer else best["text"],
+            "passage": None,  # set by an answer over several passages (`answer_passages`), as `locations`
             "start": None if no_answer else best["start"],
             "end": None if no_answer else best["end"],
             "score": null["score"] if no_answer else best["score"],
@@ -147,9 +156,61 @@ class QuestionAnswerer:
             # the probability that this answer (a span, or "no answer") is an exact match; null for an uncalibrated model
             "p_correct": self.calibration.p_correct(odds, self.qa.null_threshold, null["probability"] if no_answer else best["probability"])
             if self.calibration else None,
+            "locations": None,
             "alternatives": alts,
         }
 
+
+
+def merge_passages(results: list[dict], threshold: float, top_k: int = TOP_K, calibration: Calibration | None = None) -> dict:
+    """One answer to one question over several passages, from each passage's own result (`_result`, asked with
+    top_k = n_best_size). Span scores (start + end logits) are comparable across passages as they are across the
+    windows of one; the question's no-answer score is the lowest over the passages, as over windows, and its null
+    odds are that minus the best span score anywhere: one no-answer decision for the question. The same span text
+    found in several passages is one candidate (its best score) that keeps every location. Probabilities are a
+    softmax over the merged candidates and the no-answer score. Each location names its passage and its character
+    offsets in it."""
+    import math
+
+    if not results:
+        raise BenchError("contexts: empty; pass at least one passage")
+    null = min(r["no_answer_score"] for r in results)
+    merged: dict[str, dict] = {}
+    for i, r in enumerate(results):
+        for alt in r["alternatives"]:
+            where = {"passage": i, "start": alt["start"], "end": alt["end"]}
+            seen = merged.get(alt["text"])
+            if seen is None:
+                merged[alt["text"]] = {"text": alt["text"], "score": alt["score"], **where, "locations": [where]}
+            else:
+                seen["locations"].append(where)
+                if alt["score"] > seen["score"]:  # the best-scoring place is the one the candidate points at
+                    seen.update(score=alt["score"], **where)
+    spans = sorted(merged.values(), key=lambda c: -c["score"])
+    top = max([null] + [c["score"] for c in spans])
+    z = math.exp(null - top) + sum(math.exp(c["score"] - top) for c in spans)
+    for c in spans:
+        c["probability"] = math.exp(c["score"] - top) / z
+    p_null = math.exp(null - top) / z
+    best = spans[0] if spans else None
+    odds = null - best["score"] if best else float("inf")
+    no_answer = best is None or odds > threshold
+    p = (p_null if no_answer else best["probability"])
+    keys = ("text", "passage", "start", "end", "score", "probability", "locations")
+    return {
+        "answer": "" if no_answer else best["text"],
+        "passage": None if no_answer else best["passage"],
+        "start": None if no_answer else best["start"],
+        "end": None if no_answer else best["end"],
+        "score": null if no_answer else best["score"],
+        "no_answer": no_answer,
+        "no_answer_score": null,
+        "null_odds": odds if best else None,
+        "threshold": threshold,
+        "p_correct": calibration.p_correct(odds, threshold, p) if calibration and best else None,
+        "locations": [] if no_answer else best["locations"],
+        "alternatives": [{k: c[k] for k in keys} for c in spans[: max(top_k, 1)]],
+    }
 
 
 def check_model_dir(model_dir: str, backend: str) -> None:

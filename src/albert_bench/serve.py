@@ -72,6 +72,12 @@ class ServeLimits:
     max_question_chars: int = setting(1_000, "longer questions get 413", lo=1, hi=1_000_000)
     max_context_chars: int = setting(100_000, "longer contexts get 413", lo=1, hi=100_000_000)
     max_batch_items: int = setting(64, "batch requests with more items get 413", lo=1, hi=100_000)
+    max_passages: int = setting(32, "a question asked over more passages (`contexts`) gets 413 (and over more than --max-queue, which a queue could never hold)", lo=1, hi=100_000)
+
+    @property
+    def passages(self) -> int:
+        """The most passages a request may send: each waits in the queue as a question of its own."""
+        return min(self.max_passages, self.max_queue)
     max_batch_chars: int = setting(1_000_000, "batch requests whose questions and contexts hold more characters in all get 413", lo=1, hi=1_000_000_000)
     max_request_windows: int = setting(256, "requests that need more windows (of max_seq_length tokens, in all their items) get 413", lo=1, hi=1_000_000)
     max_queue: int = setting(256, "questions waiting for the model; when full, new requests get 503 with Retry-After", lo=1, hi=1_000_000)
@@ -129,15 +135,34 @@ def _text(limit: int, description: str):
 def request_models(limits: ServeLimits):
     """The request bodies, with the limits this server enforces written into their schema."""
 
-    class AnswerRequest(BaseModel):
+    top_k_field = Annotated[int, BeforeValidator(_json_integer)]
+    top_k_info = dict(ge=1, le=DecodeConfig.n_best_size, description="how many candidate answers to return in `alternatives`")
+
+    class BatchItem(BaseModel):
         model_config = ConfigDict(strict=True, extra="forbid")  # `top_k: true` is not 1; an unknown field is a typo
         question: _text(limits.max_question_chars, "the question, in words")
         context: _text(limits.max_context_chars, "the passage that may hold the answer")
-        top_k: Annotated[int, BeforeValidator(_json_integer)] = Field(TOP_K, ge=1, le=DecodeConfig.n_best_size, description="how many candidate answers to return in `alternatives`")
+        top_k: top_k_field = Field(TOP_K, **top_k_info)
+
+    class AnswerRequest(BaseModel):
+        # `context`, or `contexts` (one question over several passages: one answer, each candidate naming its passage)
+        model_config = ConfigDict(strict=True, extra="forbid", json_schema_extra={"oneOf": [{"required": ["context"]}, {"required": ["contexts"]}]})
+        question: _text(limits.max_question_chars, "the question, in words")
+        context: _text(limits.max_context_chars, "the passage that may hold the answer (or send `contexts`)") = None
+        contexts: list[_text(limits.max_context_chars, "a passage")] = Field(None, min_length=1, max_length=limits.passages, description=(
+            f"instead of `context`: 1 to {limits.passages} passages (a retriever's top documents); the question gets one answer "
+            "over all of them, scored alike, the same text found in several passages merged (`locations`), and one no-answer decision"))
+        top_k: top_k_field = Field(TOP_K, **top_k_info)
+
+        @model_validator(mode="after")
+        def one_context(self):
+            if (self.context is None) == (self.contexts is None):
+                raise PydanticCustomError("context_choice", "send `context` (one passage) or `contexts` (a list of passages), one of the two")
+            return self
 
     class BatchRequest(BaseModel):
         model_config = ConfigDict(strict=True, extra="forbid")
-        items: list[AnswerRequest] = Field(min_length=1, max_length=limits.max_batch_items, description=(
+        items: list[BatchItem] = Field(min_length=1, max_length=limits.max_batch_items, description=(
             f"1 to {limits.max_batch_items} questions; their questions and contexts may hold {limits.max_batch_chars:,} characters in all"))
 
         @model_validator(mode="after")
@@ -150,19 +175,30 @@ def request_models(limits: ServeLimits):
     return AnswerRequest, BatchRequest
 
 
+class Location(BaseModel):
+    passage: int = Field(description="index into `contexts`")
+    start: int
+    end: int
+    start_utf16: int
+    end_utf16: int
+
+
 class Alternative(BaseModel):
     text: str
+    passage: int | None = Field(None, description="with `contexts`: the passage of this candidate; null otherwise")
     start: int = Field(description="character (Unicode code point) offset in the context")
     end: int
     start_utf16: int = Field(description="the same offset in UTF-16 code units, for JavaScript's String.slice")
     end_utf16: int
     score: float
     probability: float
+    locations: list[Location] | None = Field(None, description="with `contexts`: every passage where this text was found")
 
 
 class AnswerResponse(BaseModel):
     answer: str
-    start: int | None = Field(description="character (Unicode code point) offset of the answer in the context as sent; null for no answer")
+    passage: int | None = Field(None, description="with `contexts`: the passage the answer is in (an index into `contexts`); null otherwise")
+    start: int | None = Field(description="character (Unicode code point) offset of the answer in the context (or its passage) as sent; null for no answer")
     end: int | None
     start_utf16: int | None = Field(description="the same offsets in UTF-16 code units (JavaScript string indices)")
     end_utf16: int | None
@@ -171,6 +207,7 @@ class AnswerResponse(BaseModel):
     no_answer_score: float
     null_odds: float
     threshold: float
+    locations: list[Location] | None = Field(None, description="with `contexts`: every passage where the answer's text was found; null otherwise")
     p_correct: float | None = Field(description="the probability that this answer (a span, or no answer) is an exact match, from the "
                                                 "model's calibration (`albert-bench calibrate`); null when the model is not calibrated")
     alternatives: list[Alternative]
@@ -203,10 +240,20 @@ def utf16_index(context: str):
     return lambda i: None if i is None else i + bisect.bisect_left(astral, i)
 
 
-def with_utf16(res: dict, context: str) -> dict:
-    u = utf16_index(context)
-    alts = [{**a, "start_utf16": u(a["start"]), "end_utf16": u(a["end"])} for a in res["alternatives"]]
-    return {**res, "start_utf16": u(res["start"]), "end_utf16": u(res["end"]), "alternatives": alts}
+def with_utf16(res: dict, context: str | list[str]) -> dict:
+    """`res` with UTF-16 offsets beside the code-point ones; for an answer over several passages (`contexts`), each
+    offset is into the passage its `passage` names."""
+    many = isinstance(context, list)
+    index = [utf16_index(c) for c in context] if many else None
+
+    def add(d: dict) -> dict:
+        u = index[d["passage"]] if many and d.get("passage") is not None else (utf16_index(context) if not many else (lambda i: None))
+        out = {**d, "start_utf16": u(d["start"]), "end_utf16": u(d["end"])}
+        if many and d.get("locations") is not None:
+            out["locations"] = [add(w) for w in d["locations"]]
+        return out
+
+    return {**add(res), "alternatives": [add(a) for a in res["alternatives"]]}
 
 
 class QueueFull(Exception):
@@ -447,16 +494,21 @@ def _describe(err: dict, limits: ServeLimits) -> str:
     if err["type"] == "json_invalid":
         return f"body: {err.get('ctx', {}).get('error', 'not valid JSON')}"
     if err["type"] == "string_too_long":
-        flag = {"question": "--max-question-chars", "context": "--max-context-chars"}.get(loc.rsplit(".", 1)[-1], "")
+        field = next((p for p in reversed(loc.split(".")) if not p.isdigit()), "")  # contexts.2: a passage of `contexts`
+        flag = {"question": "--max-question-chars", "context": "--max-context-chars", "contexts": "--max-context-chars"}.get(field, "")
         return f"{loc}: {len(err['input']):,} characters; the limit is {err['ctx']['max_length']:,} ({flag})"
     if err["type"] == "too_long":
+        if loc.rsplit(".", 1)[-1] == "contexts":
+            return f"{loc}: {err.get('ctx', {}).get('actual_length', '?')} passages; the limit is {limits.passages} (--max-passages, at most --max-queue)"
         return f"{loc}: {err.get('ctx', {}).get('actual_length', '?')} items; the limit is {limits.max_batch_items} (--max-batch-items)"
     if err["type"] == "missing":
         return f"{loc}: required" if loc != "body" else "body: empty; send a JSON object"
     if err["type"] == "extra_forbidden":
-        return f"{loc}: not a field of this request; the fields are question, context and top_k"
+        return f"{loc}: not a field of this request; the fields are question, context (or contexts) and top_k"
     if err["type"] == "batch_too_large":
         return f"items: {err['msg']}"
+    if err["type"] == "too_short":
+        return f"{loc}: empty; send at least one passage" if loc.endswith("contexts") else f"{loc}: empty"
     if err["type"] == "string_too_short":
         return f"{loc}: must not be empty"
     return f"{loc}: {err.get('msg', 'invalid')}"
@@ -601,18 +653,24 @@ def create_app(qa, limits: ServeLimits = ServeLimits(), micro_batching: bool = T
         log.error("request %s failed", request_id(request), exc_info=exc)
         return _json_response(500, f"server: internal error ({type(exc).__name__}); request id {request_id(request)}", request_id(request))
 
+    from .qa import merge_passages
+
     async def answer_items(request: Request, items) -> list[dict] | object:
         """The results for `items`, or the error response that the whole request gets. Its cost in windows is
         counted first (tokenizing, in a thread); if the client leaves before its answers, they are not computed."""
+        # one (question, passage) pair per passage: an item with `contexts` is asked over each, then merged
+        passages = [it.contexts if getattr(it, "contexts", None) is not None else [it.context] for it in items]
+        pairs = [(it.question, c, it.top_k if getattr(it, "contexts", None) is None else DecodeConfig.n_best_size)
+                 for it, ps in zip(items, passages) for c in ps]
         try:
-            windows = await run_in_threadpool(qa.count_windows, [(it.question, it.context) for it in items])
+            windows = await run_in_threadpool(qa.count_windows, [(q, c) for q, c, _ in pairs])
         except BenchError as e:
             return _json_response(422, f"request: {e}")
         if (n := sum(windows)) > limits.max_request_windows:
-            what = "context" if len(items) == 1 else "items"
+            what = ("contexts" if len(passages[0]) > 1 else "context") if len(items) == 1 else "items"
             return _json_response(413, f"{what}: needs {n:,} windows of the model's input; the limit is {limits.max_request_windows:,} (--max-request-windows); "
-                                       f"send {'a shorter passage' if len(items) == 1 else 'fewer items or shorter passages'}")
-        job = asyncio.ensure_future(batcher.submit([(it.question, it.context, it.top_k) for it in items], windows))
+                                       f"send {'a shorter passage' if what == 'context' else 'fewer or shorter passages' if what == 'contexts' else 'fewer items or shorter passages'}")
+        job = asyncio.ensure_future(batcher.submit(pairs, windows))
         gone = asyncio.ensure_future(_client_gone(request.receive))
         try:
             await asyncio.wait({job, gone}, return_when=asyncio.FIRST_COMPLETED)
@@ -635,7 +693,14 @@ def create_app(qa, limits: ServeLimits = ServeLimits(), micro_batching: bool = T
                 rid = request_id(request)
                 log.error("request %s failed while answering%s", rid, "" if len(items) == 1 else f" item {i}", exc_info=res)
                 return _json_response(500, f"{where}: answering failed ({type(res).__name__}); request id {rid}", rid)
-        return [with_utf16(res, it.context) for res, it in zip(results, items)]
+        out, at = [], 0
+        for it, ps in zip(items, passages):
+            mine, at = results[at : at + len(ps)], at + len(ps)
+            if getattr(it, "contexts", None) is None:
+                out.append(with_utf16(mine[0], it.context))
+            else:
+                out.append(with_utf16(merge_passages(mine, qa.qa.null_threshold, it.top_k, qa.calibration), list(ps)))
+        return out
 
     @app.post("/v1/answer", response_model=AnswerResponse, responses=ERROR_RESPONSES)
     async def answer(req: AnswerRequest, request: Request):
