@@ -3,7 +3,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from albert_bench.data import Example
-from albert_bench.decode import DecodeConfig, decode
+from albert_bench.decode import DecodeConfig, decode, oracle_check, oracle_logits, tuned_threshold
 from albert_bench.features import Features
 
 CONTEXT = "alpha beta gamma delta epsilon zeta eta theta"
@@ -229,3 +229,186 @@ def test_nbest_spans_are_distinct_with_each_ones_best_window_score(seed, max_len
         if x["start"] is not None:
             assert np.isclose(x["score"], best[(x["start"], x["end"])], atol=1e-5)
     assert sorted(best.values(), reverse=True)[len(spans) - 1] <= min(x["score"] for x in d.nbest["q"] if x["start"] is not None) + 1e-5
+
+
+def test_window_without_context_tokens_gets_no_answer_and_the_capped_odds():
+    """No token of the window may be an answer: no span, "" predicted, and null odds of 1e9 (the cap that stands
+    for infinity, which JSON cannot carry), whatever the threshold."""
+    w = window([])
+    s, e = logits(len(w), {1: 50.0}, {2: 50.0}, cls=(-3.0, -3.0))  # question tokens score high, but are not context
+    d = decode(EX, feats([w]), [s], [e], DecodeConfig(null_threshold=1e12))
+    assert d.predictions == {"q": ""} and d.best_text == {"q": ""} and d.spans == {}
+    assert d.null_odds == {"q": 1e9}
+    assert d.nbest["q"] == [{"text": "", "start": None, "end": None, "score": -6.0, "probability": 1.0}]
+
+
+def test_padded_logits_decode_like_unpadded_rows():
+    """Logits as one padded [n, width] array, or as rows longer than their windows: the padding is never read."""
+    w1, w2 = window([0, 1, 2]), window(range(8))
+    s1, e1 = logits(len(w1), {4: 2.0}, {5: 2.0}, cls=(-1.0, -1.0))
+    s2, e2 = logits(len(w2), {9: 3.0}, {10: 3.0}, cls=(-2.0, -2.0))
+    f = feats([w1, w2], [0, 1])
+    exs = [Example("a", "?", CONTEXT, []), Example("b", "?", CONTEXT, [])]
+    width = len(w2) + 3
+
+    def padded(rows):  # padding that would win every span if it were read
+        return [np.concatenate([r, np.full(width - len(r), 99.0, np.float32)]) for r in rows]
+
+    cfg = DecodeConfig(n_best_size=4)
+    ref = decode(exs, f, [s1, s2], [e1, e2], cfg)
+    assert ref.predictions == {"a": "alpha beta", "b": "zeta eta"}
+    for start, end in ((np.stack(padded([s1, s2])), np.stack(padded([e1, e2]))), (padded([s1, s2]), padded([e1, e2]))):
+        d = decode(exs, f, start, end, cfg)
+        assert d.predictions == ref.predictions and d.null_odds == ref.null_odds and d.spans == ref.spans
+        assert dict(d.nbest) == dict(ref.nbest)
+
+
+def test_null_score_is_read_at_each_windows_cls_index():
+    """The no-answer slot is wherever `cls_index` says (here the last token, as XLNet puts it), not always token 0."""
+    offs = np.array([(-1, -1), (-1, -1)] + WORDS[:3] + [(-1, -1), (-1, -1)], dtype=np.int64)  # q, SEP, 3 words, SEP, CLS
+    s, e = logits(len(offs), {2: 1.0}, {3: 1.0}, cls=(9.0, 9.0))  # token 0 is a question token here: it holds no null
+    s[6], e[6] = 0.5, 0.25
+    f = feats([offs])
+    f.cls_index[:] = 6
+    d = decode(EX, f, [s], [e])
+    assert d.null_odds["q"] == 0.75 - 2.0
+    assert d.predictions["q"] == "alpha beta"
+
+
+def test_more_windows_than_one_chunk_each_get_their_own_best_span():
+    """Over 512 windows are decoded in several chunks (in threads where there are several cores): every example still
+    gets the best span of its own window, as the double loop finds it, and that span heads its n-best list."""
+    rng = np.random.default_rng(3)
+    n = 1100
+    wins = [window(sorted(rng.choice(8, size=rng.integers(1, 9), replace=False))) for _ in range(n)]
+    S = [rng.normal(size=len(w)).astype(np.float32) for w in wins]
+    E = [rng.normal(size=len(w)).astype(np.float32) for w in wins]
+    exs = [Example(str(i), "?", CONTEXT, []) for i in range(n)]
+    d = decode(exs, feats(wins, list(range(n))), S, E, DecodeConfig(n_best_size=2, max_answer_length=3))
+    for k in range(n):
+        score, (i, j) = brute_force(S[k], E[k], wins[k], 3)
+        assert d.spans[str(k)] == (wins[k][i, 0], wins[k][j, 1])
+        assert np.isclose(d.null_odds[str(k)], S[k][0] + E[k][0] - score, atol=1e-5)
+        first = next(x for x in d.nbest[str(k)] if x["start"] is not None)
+        assert (first["start"], first["end"]) == d.spans[str(k)]
+
+
+LONG_CONTEXT = " ".join(f"w{i:02d}" for i in range(40))  # 40 words of 3 characters
+
+
+def test_default_config_answers_spans_of_up_to_30_tokens():
+    """The defaults are SQuAD's usual ones (README): answers of at most 30 tokens."""
+    offs = np.array([(-1, -1)] * 3 + [(4 * i, 4 * i + 3) for i in range(40)] + [(-1, -1)], dtype=np.int64)
+    ex = [Example("q", "?", LONG_CONTEXT, [])]
+    # start w00 = 5; ends: w29 = 1, w30 = 10. w00..w30 is 31 tokens: too long, so w00..w29 (6) beats w01..w30 (5).
+    s, e = logits(len(offs), {3: 5.0}, {3 + 29: 1.0, 3 + 30: 10.0}, cls=(-50.0, -50.0))
+    d = decode(ex, feats([offs]), [s], [e])
+    assert d.best_text["q"] == LONG_CONTEXT[: 4 * 29 + 3]
+    assert d.best_text["q"].split()[-1] == "w29" and len(d.best_text["q"].split()) == 30
+
+
+def test_default_config_lists_20_spans_and_answers_up_to_zero_odds():
+    w = window(range(8))  # 36 valid spans, more than the 20 listed
+    s, e = logits(len(w), {4: 1.0}, {4: 1.0}, cls=(1.0, 1.0))  # null 2.0 == best span 2.0: odds 0, answered
+    d = decode(EX, feats([w]), [s], [e])
+    assert len(d.nbest["q"]) == 20 + 1  # and the null entry
+    assert d.null_odds["q"] == 0.0 and d.predictions["q"] == "alpha"
+    s[0] = 1.5  # odds 0.5 > 0: no answer
+    assert decode(EX, feats([w]), [s], [e]).predictions["q"] == ""
+
+
+def test_decode_config_cannot_be_changed_in_place():
+    """`decode`'s default config is one shared object: it must be frozen, or one caller's change would be everyone's."""
+    import dataclasses
+
+    import pytest
+
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        DecodeConfig().n_best_size = 5
+
+
+def test_top_k_default_is_the_one_the_readme_states():
+    from pathlib import Path
+
+    from albert_bench.decode import TOP_K
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert f"the default, {TOP_K}, is the same for the API" in readme
+
+
+def test_nbest_keeps_at_most_n_best_size_spans_per_example_over_its_windows():
+    """Two examples, each with two windows that find different spans: each list is cut to n_best_size (+ null)."""
+    exs = [Example("a", "?", CONTEXT, []), Example("b", "?", CONTEXT, [])]
+    w1, w2 = window([0, 1, 2]), window([4, 5, 6])
+    s1, e1 = logits(len(w1), cls=(-9, -9), rest=0.0)
+    s2, e2 = logits(len(w2), cls=(-9, -9), rest=0.0)
+    d = decode(exs, feats([w1, w2, w1, w2], [0, 0, 1, 1]), [s1, s2, s1, s2], [e1, e2, e1, e2], DecodeConfig(n_best_size=2))
+    assert [len(d.nbest[q]) for q in ("a", "b")] == [3, 3]
+
+
+def test_nbest_lists_every_span_when_there_are_fewer_than_n_best_size():
+    w = window(range(8))
+    s, e = logits(len(w), cls=(-9, -9), rest=0.0)
+    nb = decode(EX, feats([w]), [s], [e], DecodeConfig(n_best_size=20, max_answer_length=1)).nbest["q"]
+    assert sorted(x["text"] for x in nb if x["start"] is not None) == sorted(CONTEXT.split())  # the 8 one-word spans
+
+
+def test_nbest_probabilities_are_the_softmax_of_the_listed_scores_and_null():
+    w = window(range(8))
+    s, e = logits(len(w), {4: 1.0, 5: 0.5}, {4: 1.0, 5: 0.25}, cls=(0.5, 0.25), rest=-3.0)
+    nb = decode(EX, feats([w]), [s], [e], DecodeConfig(n_best_size=3, max_answer_length=2)).nbest["q"]
+    # spans alpha (2.0), alpha beta (1.25), beta (0.75), and null 0.75: the null entry after the span it ties with
+    assert [(x["text"], x["score"]) for x in nb] == [("alpha", 2.0), ("alpha beta", 1.25), ("beta", 0.75), ("", 0.75)]
+    z = sum(np.exp(x["score"]) for x in nb)
+    for x in nb:
+        assert np.isclose(x["probability"], np.exp(x["score"]) / z, rtol=1e-9)
+
+
+def test_oracle_logits_decode_to_the_labelled_spans():
+    f = feats([window(range(8)), window(range(8))], [0, 1])
+    f.start_positions[:], f.end_positions[:] = [5, 0], [6, 0]  # a span (words 1..2), and CLS: no answer
+    s, e = oracle_logits(f)
+    assert s[0][5] == e[0][6] == 10.0 and s[0][4] == e[0][5] == -10.0
+    exs = [Example("a", "?", CONTEXT, []), Example("b", "?", CONTEXT, [])]
+    assert decode(exs, f, s, e).predictions == {"a": "beta gamma", "b": ""}
+
+
+# tuned_threshold: m is what squad_v2_evaluate returns (best_f1 and its threshold), null_odds the dev questions'.
+
+
+def test_tuned_threshold_below_every_odds_when_answering_nothing_wins():
+    # answering nothing gives 100 * NoAns_total / total = 50 = best_f1, and the search's 0.0 would answer "a"
+    m = {"best_f1": 50.0, "best_f1_thresh": 0.0, "NoAns_total": 2, "total": 4}
+    assert tuned_threshold(m, {"a": -0.5, "b": 2.0}) == -1.5  # min - 1
+    assert tuned_threshold(m, {"a": 0.0, "b": 2.0}) == -1.0  # an odds right on 0.0 would be answered too
+    # a dev set without unanswerable questions: answering nothing scores 0
+    assert tuned_threshold({"best_f1": 0.0, "best_f1_thresh": 0.0, "total": 4}, {"a": -1.0}) == -2.0
+
+
+def test_tuned_threshold_halfway_to_the_next_odds_otherwise():
+    m = {"best_f1": 75.0, "best_f1_thresh": -0.5, "NoAns_total": 2, "total": 4}
+    assert tuned_threshold(m, {"a": -1.0, "b": -0.5, "c": 1.5}) == 0.5  # (-0.5 + 1.5) / 2: b stays answered, c not
+    assert tuned_threshold(m, {"a": -1.0, "b": -0.5}) == 0.5  # nothing above: threshold + 1
+    # answering nothing ties best_f1, but no odds lies at or below the threshold: nothing to move below
+    m = {"best_f1": 50.0, "best_f1_thresh": 0.0, "NoAns_total": 2, "total": 4}
+    assert tuned_threshold(m, {"a": 1.0, "b": 2.0}) == 0.5
+    assert tuned_threshold(m, {}) == 1.0
+
+
+def test_oracle_check_reaches_full_marks_on_a_tiny_set(albert_tok, tmp_path, monkeypatch, capsys):
+    import json
+
+    from albert_bench.data import load_squad
+    from albert_bench.features import FeatureConfig
+
+    squad = {"version": "v2.0", "data": [{"title": "T", "paragraphs": [{"context": "The city of Grace is Vienna.", "qas": [
+        {"id": "a", "question": "Which city?", "answers": [{"text": "Vienna", "answer_start": 21}]},
+        {"id": "b", "question": "Which river?", "answers": [], "is_impossible": True}]}]}]}
+    (tmp_path / "tiny.json").write_text(json.dumps(squad))
+    sq = load_squad(str(tmp_path / "tiny.json"))
+    monkeypatch.delenv("ALBERT_BENCH_QUIET", raising=False)
+    res = oracle_check(sq.examples, albert_tok, FeatureConfig(), sq.data)
+    assert "features" in capsys.readouterr().err  # `data check` shows its progress: the features are the slow part
+    assert res["windows"] == 2
+    assert res["round_trip"]["answerable"] == res["round_trip"]["labelled"] == 1
+    assert res["oracle"] == {"exact": 100.0, "f1": 100.0, "HasAns_exact": 100.0, "NoAns_exact": 100.0}

@@ -11,7 +11,7 @@ import pytest
 from albert_bench.cli import main
 from albert_bench.data import load_data, load_squad, read_squad, rows_from_squad
 from albert_bench.errors import BenchError
-from albert_bench.formats import sniff, write_rows
+from albert_bench.formats import columns, count_rows, iter_rows, sniff, write_rows
 
 
 @pytest.fixture(scope="module")
@@ -216,7 +216,7 @@ def test_damaged_parquet_is_one_line(tmp_path, capsys):
     (tmp_path / "cut.parquet").write_bytes(data[: len(data) // 2])
     assert main(["data", "stats", str(tmp_path / "cut.parquet")]) == 2
     err = capsys.readouterr().err
-    assert len(err.strip().splitlines()) == 1 and "not a readable Parquet file" in err
+    assert len(err.strip().splitlines()) == 1 and err.startswith(f"error: {tmp_path / 'cut.parquet'}: not a readable Parquet file (")
 
 
 def test_convert_refuses_unknown_output_and_two_sources(tmp_path, capsys, dev_file):
@@ -336,6 +336,8 @@ def test_parquet_column_of_mixed_types_is_one_line(tmp_path, capsys):
     assert main(["data", "convert", path, "--out", str(tmp_path / "m.parquet")]) == 2
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "column 'meta' cannot be written as Parquet" in err
+    assert f"{tmp_path / 'm.parquet'}: column 'meta' cannot be written as Parquet: its values differ in type across rows (" in err
+    assert err.rstrip().endswith("); write JSON Lines (.jsonl) instead")
     assert not list(tmp_path.glob("m.parquet*"))
 
 
@@ -344,3 +346,156 @@ def test_dataset_naming_a_file_is_one_line_at_once(tmp_path, capsys):
     assert main(["data", "stats", "--dataset", path]) == 2
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "is a file; pass a file as FILE" in err
+
+
+# ---------------------------------------------------------------- formats' own functions, directly
+
+
+def test_sniff_reads_past_blank_lines_and_a_byte_order_mark(tmp_path):
+    rows = _rows(2)
+    body = "".join(json.dumps(r) + "\n" for r in rows)
+    cases = {"bom.jsonl": b"\xef\xbb\xbf" + body.encode(), "bom-line.jsonl": b"\xef\xbb\xbf\n \t\n" + body.encode(),
+             "blank.jsonl": b"\n\n" + body.encode()}
+    for name, data in cases.items():
+        (tmp_path / name).write_bytes(data)
+        assert sniff(str(tmp_path / name), "x") == "jsonl", name
+        assert [r["id"] for _, r in iter_rows(str(tmp_path / name), "jsonl", "x")] == ["q0", "q1"], name
+    (tmp_path / "one.jsonl").write_text(json.dumps(rows[0]) + "\n\n")  # a single line: one document
+    assert sniff(str(tmp_path / "one.jsonl"), "x") == "json"
+    (tmp_path / "list.json").write_text(json.dumps(rows))
+    assert sniff(str(tmp_path / "list.json"), "x") == "json"
+    (tmp_path / "broken.jsonl").write_text('{"id": \n{"id": "b"}\n')  # the first line is not a document
+    assert sniff(str(tmp_path / "broken.jsonl"), "x") == "json"
+    (tmp_path / "lines-of-lists.jsonl").write_text("[1]\n[2]\n")
+    assert sniff(str(tmp_path / "lines-of-lists.jsonl"), "x") == "json"
+    (tmp_path / "numbers.jsonl").write_text('{"a": 1}\n{"a": 2}\n')
+    assert sniff(str(tmp_path / "numbers.jsonl"), "x") == "jsonl"
+
+
+def test_sniff_of_what_cannot_be_read_is_one_line(tmp_path):
+    with pytest.raises(BenchError) as e:
+        sniff(str(tmp_path / "missing.jsonl"), "a rows file")
+    assert str(e.value) == f"{tmp_path / 'missing.jsonl'}: no such file; pass a rows file"
+    with pytest.raises(BenchError) as e:
+        sniff(str(tmp_path), "a rows file")
+    assert str(e.value) == f"{tmp_path}: is a directory; pass a rows file"
+
+
+def test_json_document_rows_numbered_from_one_and_what_is_not_rows(tmp_path):
+    rows = _rows(3)
+    for name, doc in (("list.json", rows), ("export.json", {"version": "v2.0", "data": rows})):
+        (tmp_path / name).write_text(json.dumps(doc))
+        assert [(n, r["id"]) for n, r in iter_rows(str(tmp_path / name), "json", "x")] == [(1, "q0"), (2, "q1"), (3, "q2")]
+    (tmp_path / "one.json").write_text(json.dumps(rows[0]))
+    assert [(n, r["id"]) for n, r in iter_rows(str(tmp_path / "one.json"), "json", "x")] == [(1, "q0")]
+    (tmp_path / "bad.json").write_text(json.dumps({"data": "rows"}))
+    with pytest.raises(BenchError) as e:
+        list(iter_rows(str(tmp_path / "bad.json"), "json", "a rows file"))
+    assert str(e.value) == f'{tmp_path / "bad.json"}: expected a list of rows, or {{"data": [rows]}}; pass a rows file'
+    (tmp_path / "mixed.json").write_text(json.dumps([rows[0], 7]))
+    with pytest.raises(BenchError) as e:
+        list(iter_rows(str(tmp_path / "mixed.json"), "json", "x"))
+    assert str(e.value) == f"{tmp_path / 'mixed.json'}: row 2: expected a JSON object with question and context, got a number"
+
+
+def test_json_lines_rows_skip_blank_lines_and_a_bad_line_names_its_column(tmp_path):
+    path = _write_jsonl(tmp_path, [_rows(1)[0], "", '{"id": "x" "y"}'])
+    it = iter_rows(path, "jsonl", "x")
+    assert next(it)[0] == 1
+    with pytest.raises(BenchError) as e:
+        next(it)
+    assert str(e.value).startswith(f"{path}: line 3: not valid JSON (column 12: ")
+    assert str(e.value).endswith("); every line of a JSON Lines file is one JSON object")
+
+
+def test_json_lines_row_at_the_size_limit_is_read_and_one_byte_more_is_refused(tmp_path):
+    from albert_bench.files import MAX_TEXT_BYTES
+
+    row = _rows(1)[0]
+    short = json.dumps(row)
+    fill = MAX_TEXT_BYTES - len(short) - 1  # the line, its newline included, exactly at the limit
+    row["pad"] = "x" * (fill - len(', "pad": ""'))
+    line = json.dumps(row) + "\n"
+    assert len(line.encode()) == MAX_TEXT_BYTES
+    (tmp_path / "ok.jsonl").write_text(line + line.replace('"q0"', '"q1"'))
+    assert [n for n, _ in iter_rows(str(tmp_path / "ok.jsonl"), "jsonl", "x")] == [1, 2]
+    for more in (1, 100):  # the line's whole length is reported, not what was read of it
+        row["pad"] = "x" * (fill - len(', "pad": ""') + more)
+        (tmp_path / "big.jsonl").write_text(line + json.dumps(row) + "\n")
+        with pytest.raises(BenchError) as e:
+            list(iter_rows(str(tmp_path / "big.jsonl"), "jsonl", "x"))
+        assert str(e.value).startswith(f"{tmp_path / 'big.jsonl'}: line 2 is {MAX_TEXT_BYTES + more:,} bytes, above the {MAX_TEXT_BYTES:,} allowed")
+
+
+def test_count_rows_and_columns(tmp_path):
+    rows = _rows(5)
+    rows[0]["extra"] = 1
+    (tmp_path / "r.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n\n  \n")
+    assert count_rows(str(tmp_path / "r.jsonl"), "jsonl") == 5
+    write_rows(str(tmp_path / "r.parquet"), rows, "parquet")
+    assert count_rows(str(tmp_path / "r.parquet"), "parquet") == 5
+    assert columns(str(tmp_path / "r.parquet"), "parquet") == ["id", "title", "context", "question", "answers", "extra"]
+    assert columns(str(tmp_path / "r.jsonl"), "jsonl") is None
+    (tmp_path / "r.json").write_text(json.dumps(rows))
+    assert count_rows(str(tmp_path / "r.json"), "json") is None
+
+
+def test_parquet_rows_stream_in_chunks_numbered_from_one(tmp_path):
+    rows = _rows(5)
+    write_rows(str(tmp_path / "r.parquet"), rows, "parquet")
+    got = list(iter_rows(str(tmp_path / "r.parquet"), "parquet", "x", chunk_rows=2))
+    assert [(n, r["id"]) for n, r in got] == [(1, "q0"), (2, "q1"), (3, "q2"), (4, "q3"), (5, "q4")]
+    assert got[0][1]["answers"] == {"text": ["fox"], "answer_start": [16]}
+
+
+def test_parquet_bytes_are_text_when_utf8_and_one_line_otherwise(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    ok = pa.table({"id": pa.array([b"a", b"b"], pa.binary()), "tags": pa.array([[b"x\xc3\xa9"], []], pa.list_(pa.binary())),
+                   "meta": pa.array([{"k": b"v"}, {"k": b"w"}], pa.struct([("k", pa.binary())]))})
+    pq.write_table(ok, tmp_path / "ok.parquet")
+    got = [r for _, r in iter_rows(str(tmp_path / "ok.parquet"), "parquet", "x")]
+    assert got == [{"id": "a", "tags": ["x\u00e9"], "meta": {"k": "v"}}, {"id": "b", "tags": [], "meta": {"k": "w"}}]
+    pq.write_table(pa.table({"id": pa.array([b"a", b"ab\xff"], pa.binary())}), tmp_path / "bad.parquet")
+    with pytest.raises(BenchError) as e:
+        list(iter_rows(str(tmp_path / "bad.parquet"), "parquet", "x"))
+    assert str(e.value) == (f"{tmp_path / 'bad.parquet'}: row 2: column 'id' holds bytes that are not UTF-8 text (at byte 2); "
+                            "store text as UTF-8 strings")
+
+
+def test_parquet_row_text_at_the_size_limit_is_read_and_one_byte_more_is_refused(tmp_path):
+    from albert_bench.files import MAX_TEXT_BYTES
+
+    half = MAX_TEXT_BYTES // 2
+    rows = [{"a": "x" * half, "b": ["y" * (MAX_TEXT_BYTES - half)]}, {"a": "x" * half, "b": ["y" * (MAX_TEXT_BYTES - half + 1)]}]
+    write_rows(str(tmp_path / "r.parquet"), rows, "parquet")
+    it = iter_rows(str(tmp_path / "r.parquet"), "parquet", "x")
+    assert next(it)[0] == 1  # text in every column and list counted: exactly the limit
+    with pytest.raises(BenchError) as e:
+        next(it)
+    assert str(e.value).startswith(f"{tmp_path / 'r.parquet'}: row 2 is {MAX_TEXT_BYTES + 1:,} bytes, above the {MAX_TEXT_BYTES:,} allowed")
+
+
+def test_write_rows_counts_rows_and_takes_every_key_as_a_column(tmp_path):
+    rows = [{"id": "a", "x": 1}, {"id": "b", "y": "z"}]
+    assert write_rows(str(tmp_path / "r.jsonl"), iter(rows), "jsonl") == 2
+    assert [json.loads(line) for line in (tmp_path / "r.jsonl").read_text().splitlines()] == rows
+    assert write_rows(str(tmp_path / "r.parquet"), iter(rows), "parquet") == 2
+    assert [r for _, r in iter_rows(str(tmp_path / "r.parquet"), "parquet", "x")] == [
+        {"id": "a", "x": 1, "y": None}, {"id": "b", "x": None, "y": "z"}]
+    with pytest.raises(ValueError):
+        write_rows(str(tmp_path / "r.csv"), rows, "csv")
+    assert sorted(os.listdir(tmp_path)) == ["r.jsonl", "r.parquet"]
+
+
+def test_unreadable_parquet_and_unwritable_rows_are_one_line_saying_what(tmp_path):
+    (tmp_path / "x.parquet").write_bytes(b"PAR1 but nothing after it")
+    for read in (count_rows, columns):
+        with pytest.raises(BenchError) as e:
+            read(str(tmp_path / "x.parquet"), "parquet")
+        assert str(e.value).startswith(f"{tmp_path / 'x.parquet'}: not a readable Parquet file (")
+        assert str(e.value).endswith("); pass a Parquet file")
+    with pytest.raises(BenchError) as e:
+        write_rows(str(tmp_path / "no-such-folder" / "r.jsonl"), _rows(1), "jsonl")
+    assert str(e.value).startswith(f"could not write the rows {tmp_path / 'no-such-folder' / 'r.jsonl'} (")

@@ -247,6 +247,15 @@ def test_best_thresh_counts_every_unanswerable_question_in_the_dataset():
     assert find_best_thresh(preds, scores, {"a": 0.1, "b": 0.2}, has_ans) == (150.0, 0.1)
 
 
+def test_best_thresh_answering_an_unanswerable_question_costs_exactly_one_point():
+    preds = {"b": "wrong", "a": "x", "c": "y"}
+    scores = {"b": 0, "a": 1, "c": 1}
+    has_ans = {"b": False, "a": True, "c": True}
+    # Start at 1 (b right as no-answer). b answered: -1 -> 0; a +1 -> 1 (a tie, not a gain); c +1 -> 2, best at 0.3.
+    # Had b cost more than the one point it had, c could not beat the start.
+    assert find_best_thresh(preds, scores, {"b": 0.1, "a": 0.2, "c": 0.3}, has_ans) == (pytest.approx(200 / 3), 0.3)
+
+
 def test_best_thresh_skips_ids_without_scores():
     preds = {"a": "x"}
     scores = {"a": 1}
@@ -331,6 +340,25 @@ def test_evaluate_tiny_dataset_with_na_prob_thresh():
     assert out["best_f1_thresh"] == 0.15
 
 
+def test_default_no_answer_threshold_is_one():
+    # As in the official script (--na-prob-thresh 1.0): only probabilities above 1.0 turn into "no answer".
+    # q2 (right, answerable) at 1.5 becomes a wrong no-answer; q5 (wrong, unanswerable) at exactly 1.0 keeps its 0.
+    na_probs = {**TINY_NA_PROBS, "q2": 1.5, "q5": 1.0}
+    out = squad_v2_evaluate(TINY, TINY_PREDS, na_probs=na_probs)
+    assert out["exact"] == pytest.approx(20.0)  # only q4 right
+    assert out["HasAns_exact"] == 0.0
+    assert out["NoAns_exact"] == pytest.approx(50.0)
+
+
+def test_without_na_probs_every_probability_is_zero_whatever_the_threshold():
+    # No na_probs means 0.0 for every question, so any threshold at or above 0 changes nothing.
+    for thresh in (0.0, 0.5, 1.0):
+        assert squad_v2_evaluate(TINY, TINY_PREDS, na_prob_thresh=thresh) == squad_v2_evaluate(TINY, TINY_PREDS)
+    # ... and a negative one turns every question into "no answer": q4 and q5 right.
+    out = squad_v2_evaluate(TINY, TINY_PREDS, na_prob_thresh=-0.5)
+    assert (out["HasAns_exact"], out["NoAns_exact"], out["NoAns_f1"]) == (0.0, 100.0, 100.0)
+
+
 def test_missing_and_extra_predictions():
     preds = {"q1": "the Broncos", "q2": "1990", "q4": "", "zzz": "extra"}
     assert missing_and_extra(TINY, preds) == (["q3", "q5"], ["zzz"])
@@ -362,16 +390,19 @@ def test_all_ids_present_matches_unrestricted_subsets():
 
 
 def test_no_scored_question_raises():
-    with pytest.raises(BenchError, match="no prediction"):
+    with pytest.raises(BenchError) as err:
         squad_v2_evaluate(TINY, {"other": "x"})
+    assert str(err.value) == ("no prediction matches any of the 5 question ids in the dataset; "
+                              "check that the predictions belong to this dataset")
     with pytest.raises(BenchError):
         squad_v2_evaluate(TINY, {})
 
 
 def test_na_probs_missing_a_scored_id_raises():
     na_probs = {k: v for k, v in TINY_NA_PROBS.items() if k not in ("q2", "q3")}
-    with pytest.raises(BenchError, match=r"2 predicted question id.*'q2'"):
+    with pytest.raises(BenchError) as err:
         squad_v2_evaluate(TINY, TINY_PREDS, na_probs=na_probs)
+    assert str(err.value) == "no-answer probabilities are missing for 2 predicted question id(s), e.g. 'q2'"
 
 
 # --- properties --------------------------------------------------------------------------
