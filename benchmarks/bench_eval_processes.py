@@ -97,7 +97,7 @@ def main() -> None:
     body = ["## Evaluation across processes (`bench_eval_processes.py`, issue 28)", "",
             f"`albert-bench evaluate` as a whole command (imports and model load included), MiniLM-L6 with an untrained QA head, "
             f"the first {rows[0][2]} SQuAD 2.0 dev questions, 384/128 windows, batch 32; several processes through torchrun "
-            f"(gloo), each with {max(1, (os.cpu_count() or 1) // 2)} thread(s) of this machine's {os.cpu_count()} cores.", "",
+            f"(gloo), each with {max(1, (os.cpu_count() or 1) // 2)} thread(s) of this machine's {os.cpu_count()} cores (one process: all of them).", "",
             "| processes | wall s | vs 1 process | answers byte-identical to 1 process |", "|---|---|---|---|"]
     body += [f"| {n} | {t:.1f} | {base / t:.2f}× | {'yes' if same else 'NO'} |" for n, t, _, same in rows]
     body += ["", "Two processes on two cores share the cores one process already used with two threads: the gain here is what "
