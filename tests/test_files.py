@@ -514,3 +514,16 @@ def test_an_output_may_not_be_or_hold_or_lie_inside_an_input(trained, tmp_path, 
         assert main(argv) == 2, argv
         one_line_error(capsys, f"would write over {flag}")
         assert snapshot() == before, argv
+
+
+def test_a_folder_where_the_temporary_file_goes_is_one_line_and_stays(tmp_path):
+    """atomic_write's temporary name is taken by a folder: the write fails in one line naming the file, and the
+    cleanup neither hides that error behind a traceback nor deletes the folder."""
+    from albert_bench.files import atomic_write
+
+    path = tmp_path / "out.json"
+    (tmp_path / f"out.json.tmp{os.getpid()}").mkdir()
+    with pytest.raises(BenchError, match=r"could not write the file .*out\.json"):
+        with atomic_write(str(path)) as fh:
+            fh.write("{}")
+    assert (tmp_path / f"out.json.tmp{os.getpid()}").is_dir() and not path.exists()

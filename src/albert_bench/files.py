@@ -147,7 +147,7 @@ def atomic_write(path: str, mode: str = "w", what: str = "the file", then: str =
     except OSError as e:
         raise write_failed(what, path, e, then=then) from None
     finally:
-        if os.path.exists(tmp):
+        if os.path.isfile(tmp) or os.path.islink(tmp):  # ours, left by a failed write; never a folder someone put there
             os.remove(tmp)
 
 
