@@ -90,24 +90,9 @@ def fit_platt(inputs: list[tuple[float, ...]], right: list[bool]) -> tuple[float
     return tuple(float(v) for v in params.detach())
 
 
-def ece(confidence: list[float], right: list[bool], bins: int = BINS) -> float:
-    """Expected calibration error: |accuracy − mean confidence| per equal-width bin, weighted by its share."""
-    n = len(confidence)
-    if not n:
-        return float("nan")
-    total = 0.0
-    for k in range(bins):
-        lo, hi = k / bins, (k + 1) / bins
-        idx = [i for i, c in enumerate(confidence) if lo <= c < hi or (k == bins - 1 and c == 1.0)]
-        if idx:
-            acc = sum(right[i] for i in idx) / len(idx)
-            conf = sum(confidence[i] for i in idx) / len(idx)
-            total += len(idx) / n * abs(acc - conf)
-    return total
-
-
 def reliability(confidence: list[float], right: list[bool], bins: int = BINS) -> list[dict]:
-    """Per bin: its range, questions, mean confidence and exact-match rate (the reliability plot's points)."""
+    """Per equal-width bin of confidence (1.0 in the last): its range, questions, mean confidence and exact-match
+    rate (the reliability plot's points)."""
     out = []
     for k in range(bins):
         lo, hi = k / bins, (k + 1) / bins
@@ -116,6 +101,13 @@ def reliability(confidence: list[float], right: list[bool], bins: int = BINS) ->
             out.append({"lo": lo, "hi": hi, "questions": len(idx), "confidence": sum(confidence[i] for i in idx) / len(idx),
                         "exact": sum(right[i] for i in idx) / len(idx)})
     return out
+
+
+def ece(confidence: list[float], right: list[bool], bins: int = BINS) -> float:
+    """Expected calibration error: |accuracy − mean confidence| per bin of `reliability`, weighted by its share."""
+    if not confidence:
+        return float("nan")
+    return sum(b["questions"] / len(confidence) * abs(b["exact"] - b["confidence"]) for b in reliability(confidence, right, bins))
 
 
 def calibrate(examples, data: list, returned: dict, null_odds: dict, confidence: dict, threshold: float, where: str = "the dev set") -> Calibration:
