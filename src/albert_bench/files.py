@@ -127,7 +127,7 @@ def json_text(obj, indent: int | None = None, where: str = "") -> str:
         return json.dumps(obj, ensure_ascii=False, indent=indent, allow_nan=False)
     except ValueError:  # rare: only then is the object walked
         text = json.dumps(finite(obj), ensure_ascii=False, indent=indent, allow_nan=False)
-        warnings.warn(f"{where or 'output'}: {bad:,} value(s) were NaN or infinite (a diverged model?); written as null", stacklevel=3)
+        _warn(f"{where or 'output'}: {bad:,} value(s) were NaN or infinite (a diverged model?); written as null")
         return text
 
 
@@ -240,9 +240,13 @@ def read_jsonl(path: str, what: str, warn=None) -> list:
 
 
 def _warn(message: str) -> None:
-    import warnings
+    """A warning attributed to the first caller outside this module (whichever reader or writer of it was called)."""
+    import sys
 
-    warnings.warn(message, stacklevel=3)
+    frame, level = sys._getframe(1), 2
+    while frame is not None and frame.f_code.co_filename == __file__:
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, stacklevel=level)
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
