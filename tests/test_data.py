@@ -244,3 +244,63 @@ def test_dataset_spec_is_name_config_split(spec, parsed):
     with pytest.raises(BenchError) as e:
         parse_dataset_spec("a:b:c:d")
     assert str(e.value) == "--dataset 'a:b:c:d': expected NAME[:CONFIG][:SPLIT], e.g. squad_v2 or squad_v2:squad_v2:validation"
+
+
+def test_an_example_is_shown_as_a_person_reads_it_word_for_word():
+    from albert_bench.data import Answer, Example, render_example
+
+    ctx = "Ann met Bob at the old mill."
+    e = Example("q1", "Who met whom?", ctx, [Answer("Ann met Bob", 0), Answer("Bob", 8), Answer("old mill", 19), Answer("the", 15)],
+                "Village", unfound=[Answer("Carl", 3)])
+    assert render_example(e) == "\n".join([
+        "id:        q1", "title:     Village", "question:  Who met whom?",
+        "answer 0:  'Ann met Bob'  chars 0-11", "answer 1:  'Bob'  chars 8-11", "answer 2:  'old mill'  chars 19-27",
+        "answer 3:  'the'  chars 15-18",
+        "unfound:   'Carl'  (not in the context; stated start 3)",
+        "context:", "[[Ann met Bob]] at [[the]] [[old mill]]."])  # spans inside one another are marked once
+    touching = Example("q2", "Q?", "abcdef", [Answer("abc", 0), Answer("cdef", 2)])
+    assert render_example(touching).endswith("context:\n[[abcdef]]")  # overlapping spans merge
+    adjacent = Example("q3", "Q?", "abcdef", [Answer("abc", 0), Answer("def", 3)])
+    assert render_example(adjacent).endswith("context:\n[[abcdef]]")  # so do spans that meet
+    assert render_example(adjacent, color=True).endswith("context:\n\x1b[1;43mabcdef\x1b[0m")
+    none = Example("q4", "Q?", "abc", [])
+    assert render_example(none) == "id:        q4\ntitle:     \nquestion:  Q?\nanswers:   (none: this question is unanswerable from the passage)\ncontext:\nabc"
+
+
+def test_finding_an_example_by_id_or_index_names_what_the_file_holds():
+    from albert_bench.data import find_example
+
+    sq = parse_squad(squad(qa("a", [("fox", 16)]), qa("b")), "f.json")
+    assert find_example(sq, id="b").id == "b" and find_example(sq, index=1).id == "b" and find_example(sq, index=0).id == "a"
+    for index in (2, -1, None):
+        with pytest.raises(BenchError) as e:
+            find_example(sq, index=index)
+        assert str(e.value) == f"f.json: --index {index} is out of range; the file has 2 questions (0..1)"
+    with pytest.raises(BenchError) as e:
+        find_example(sq, id="zz")
+    assert str(e.value) == "f.json: no question with id 'zz'; `albert-bench data stats` shows what the file holds"
+
+
+def test_stats_count_every_gold_answer_and_name_the_unfound():
+    from albert_bench.model import load_tokenizer
+    from tests.conftest import ALBERT_DIR
+
+    sq = parse_squad(squad(qa("a", [("fox", 16), ("zebra", 4)]), qa("b", [("lazy dog", 35)]), qa("c")), "f.json")
+    st = stats(sq)
+    assert {k: st[k] for k in ("questions", "answerable", "unanswerable", "answers", "unfound_answers", "unfound_examples")} == {
+        "questions": 3, "answerable": 2, "unanswerable": 1, "answers": 3, "unfound_answers": 1, "unfound_examples": [{"id": "a", "text": "zebra"}]}
+    assert st["chars"] == {"context": {"p50": 44.0, "p90": 44.0, "p95": 44.0, "p99": 44.0, "max": 44.0},
+                           "question": {"p50": 5.0, "p90": 5.0, "p95": 5.0, "p99": 5.0, "max": 5.0},
+                           "answer": {"p50": 5.5, "p90": 7.5, "p95": 7.75, "p99": 7.95, "max": 8.0}}
+    tok = load_tokenizer(str(ALBERT_DIR))
+    tokens = stats(sq, tok)["tokens"]
+    assert tokens["context"]["max"] == len(tok("The quick brown fox jumps over the lazy dog.", add_special_tokens=False)["input_ids"])
+    assert tokens["question"]["max"] == len(tok("What?", add_special_tokens=False)["input_ids"])  # no [CLS]/[SEP] counted
+
+
+def test_a_split_keeps_the_version_or_says_v2():
+    for version, kept in (("v1.1", "v1.1"), ("", "v2.0")):
+        sq = parse_squad({"version": version, "data": [{"title": t, "paragraphs": []} for t in "ABC"]})
+        even, odd = split_by_article(sq)
+        assert (even["version"], odd["version"]) == (kept, kept)
+        assert [a["title"] for a in even["data"]] == ["A", "C"] and [a["title"] for a in odd["data"]] == ["B"]

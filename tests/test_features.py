@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 
 from albert_bench.cli import main
@@ -281,3 +282,73 @@ def test_label_rule_first_labels_the_first_gold_answer_and_keys_the_cache_apart(
     assert features_cache_key([ex], albert_tok, FeatureConfig(label_rule="first")) != features_cache_key([ex], albert_tok, FeatureConfig())
     with pytest.raises(BenchError, match="--label-answer 'last': choose one of shortest, first"):
         FeatureConfig(label_rule="last")
+
+
+def _windows(rows):
+    """Features by hand: rows of (example index, offsets, start, end); CLS at 0."""
+    import numpy as np
+
+    from albert_bench.features import Features
+
+    offs = [np.array(o, dtype=np.int32) for _, o, _, _ in rows]
+    return Features([np.zeros(len(o), np.int64) for o in offs], [np.zeros(len(o), np.int64) for o in offs], offs,
+                    np.array([r[0] for r in rows]), np.array([r[2] for r in rows]), np.array([r[3] for r in rows]), np.zeros(len(rows), np.int64))
+
+
+def test_label_round_trip_counts_what_reads_back_exactly_and_normalized():
+    from albert_bench.data import Answer, Example
+    from albert_bench.features import label_round_trip
+
+    ctx = "The quick fox. The lazy dog."
+    ex = [Example("a", "?", ctx, [Answer("fox", 10)]), Example("b", "?", ctx, [Answer("dog", 24)]),
+          Example("c", "?", ctx, [Answer("quick", 4)]), Example("d", "?", ctx, [])]
+    cls = [-1, -1]
+    feats = _windows([(0, [cls, [10, 13]], 1, 1),  # "fox": exact
+                      (0, [cls, [0, 3], [10, 13]], 2, 2),  # a second window of it, exact too
+                      (1, [cls, [23, 27]], 1, 1),  # " dog": right only once normalized
+                      (2, [cls, [4, 9]], 0, 0),  # labelled at CLS: not labelled
+                      (3, [cls], 0, 0)])
+    assert label_round_trip(ex, feats) == {"answerable": 3, "labelled": 2, "exact_text": 100 / 3, "normalized_text": 200 / 3, "unlabelled_ids": ["c"]}
+    one_bad_window = _windows([(0, [cls, [10, 13]], 1, 1), (0, [cls, [4, 9]], 1, 1)])  # every window of an example must read back
+    assert label_round_trip(ex[:1], one_bad_window)["exact_text"] == 0.0
+    assert label_round_trip(ex[:1], _windows([(0, [cls, [10, 13]], 1, 1)]))["exact_text"] == 100.0
+    assert label_round_trip(ex[3:], _windows([(0, [cls], 0, 0)])) == {"answerable": 0, "labelled": 0, "exact_text": 0.0, "normalized_text": 0.0, "unlabelled_ids": []}
+
+
+def test_flat_offsets_of_no_windows_is_empty():
+    assert _windows([]).flat_offsets().shape == (0, 2)
+    f = _windows([(0, [[-1, -1], [0, 3]], 1, 1), (0, [[-1, -1]], 0, 0)])
+    assert f.flat_offsets().tolist() == [[-1, -1], [0, 3], [-1, -1]] and f.flat_offsets() is f.flat_offsets()  # computed once
+
+
+@pytest.mark.parametrize("which", ["albert", "minilm"])
+def test_the_fast_path_is_taken_for_sentencepiece_and_wordpiece(dev, albert_tok, minilm_dir, monkeypatch, which):
+    """Equal features prove nothing about speed: the fast path could fall back to the reference unnoticed. The
+    template is read off the tokenizer ([CLS] q [SEP] c [SEP]), and build_features never calls the reference."""
+    tok = albert_tok if which == "albert" else load_tokenizer(str(minilm_dir))
+    tpl = F._pair_template(tok)
+    assert tpl is not None and tpl.prefix.tolist() == [tok.cls_token_id] and tpl.mid.tolist() == [tok.sep_token_id]
+    assert tpl.suffix.tolist() == [tok.sep_token_id] and (tpl.q_type, tpl.c_type) == (0, 1)
+    assert not F._trims_offsets(tok)
+
+    def refuse(*a, **k):
+        raise AssertionError("the reference path ran")
+    monkeypatch.setattr(F, "build_features_reference", refuse)
+    feats = F.build_features(dev.examples[:50], tok, FeatureConfig(128, 32, 64))
+    assert len(feats) > 50 and all(feats.input_ids[i][feats.cls_index[i]] == tok.cls_token_id for i in range(len(feats)))
+
+
+def test_count_windows_is_what_build_features_cuts(dev, albert_tok):
+    ex = dev.examples[:300]
+    cfg = FeatureConfig(128, 32, 64)
+    counts = F.count_windows([(e.question, e.context) for e in ex], albert_tok, cfg)
+    feats = F.build_features(ex, albert_tok, cfg)
+    assert counts == np.bincount(feats.example_index, minlength=len(ex)).tolist() and max(counts) > 1
+
+
+def test_a_question_that_leaves_no_room_beyond_the_stride_is_one_line():
+    assert F.window_spans(10, 20, 5, 3) == [(0, 10)]  # fits: no stride needed
+    assert F.window_spans(30, 20, 5, 3) == [(0, 15), (12, 27), (24, 30)]
+    with pytest.raises(BenchError) as e:
+        F.window_spans(30, 20, 12, 8, "question q7")
+    assert str(e.value) == "question q7: 12 tokens leave 8 for the context, not more than doc_stride 8; lower --max-query-length or --doc-stride"

@@ -696,7 +696,7 @@ def test_writers_say_what_is_wrong_word_for_word(tmp_path):
     f = tmp_path / "big.json"
     code = ("import resource, signal; signal.signal(signal.SIGXFSZ, signal.SIG_IGN); resource.setrlimit(resource.RLIMIT_FSIZE, (1000, 1000))\n"
             "from albert_bench.files import write_json_set\nfrom albert_bench.errors import BenchError\n"
-            f"try:\n    write_json_set({{{str(f)!r}: {{'x': 'y' * 5000}}}}, then='try again')\nexcept BenchError as e: print(e)\n")
+            f"try:\n    write_json_set({{{str(f)!r}: {{'x': 'y' * 100_000}}}}, then='try again')\nexcept BenchError as e: print(e)\n")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert r.stdout.startswith(f"could not write the file {f} (File too large; ") and r.stdout.rstrip().endswith("then try again"), (r.stdout, r.stderr)
 
@@ -812,14 +812,15 @@ def test_replace_dir_swaps_a_folder_and_leaves_nothing_behind(tmp_path):
     assert (final / "w").read_text() == "3" and sorted(os.listdir(tmp_path)) == ["model"]
 
 
-def test_an_output_may_not_be_an_input_hold_one_or_lie_inside_one(tmp_path):
+def test_an_output_may_not_be_an_input_hold_one_or_lie_inside_one(tmp_path, monkeypatch):
     from albert_bench.files import check_not_input
 
     data, model = tmp_path / "dev.json", tmp_path / "model"
     data.write_text("{}")
     model.mkdir()
     (tmp_path / "link.json").symlink_to(data)
-    inputs = {"--data": str(data), "--model": str(model), "--url": "https://example.org/dev.json", "--none": None}
+    # the inputs that are skipped first: each is passed over, not the end of the check
+    inputs = {"--none": None, "--url": "https://example.org/dev.json", "--gone": str(tmp_path / "gone"), "--data": str(data), "--model": str(model)}
     for out, flag, path in ((data, "--data", data), (tmp_path / "link.json", "--data", data), (tmp_path, "--data", data),
                             (model / "preds", "--model", model), (model, "--model", model)):
         assert _message(check_not_input, str(out), "--out", inputs) == (
@@ -828,7 +829,10 @@ def test_an_output_may_not_be_an_input_hold_one_or_lie_inside_one(tmp_path):
     for out in (tmp_path / "preds", tmp_path / "model2", tmp_path / "dev.json.out"):  # beside them, or a longer name
         check_not_input(str(out), "--out", inputs)
     check_not_input(str(tmp_path / "missing" / "x"), "--out", {"--data": str(tmp_path / "missing")})  # an input that is not there
-    check_not_input(str(tmp_path / "https:"), "--out", {"--url": "https://x"})  # URLs are not paths
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "https:").mkdir()
+    (tmp_path / "https:" / "x").write_text("a file whose relative path reads like a URL")
+    check_not_input(str(tmp_path / "https:" / "x"), "--out", {"--url": "https://x"})  # a URL is never taken as a path
 
 
 def test_what_cannot_be_read_or_written_for_permissions():
@@ -883,3 +887,27 @@ def test_what_cannot_be_read_or_written_for_permissions():
         f"--out {base / 'ro' / 'a.json'}: {base / 'ro'} is not writable; pass another location",
         f"--out {base / 'ro'}: {base / 'ro'} is not writable; pass another location",  # the folder itself, though its parent is writable
         f"{base / 'secret'}: not readable (permission denied); fix its permissions or pass a file"], r.stderr
+
+
+def test_a_forked_child_releases_its_own_locks_not_its_parents(tmp_path):
+    """release_all in a child made by fork: the parent's locks (inherited in the table) stay the parent's; the
+    child's own are released."""
+    from albert_bench.files import hold, release_all
+
+    hold(str(tmp_path / "parent.json"), "evaluate", "--out")
+    try:
+        pid = os.fork()
+        if pid == 0:  # the child: hold its own, release, report by exit code
+            code = 1
+            try:
+                hold(str(tmp_path / "child.json"), "predict", "--out")
+                release_all()
+                code = 0 if not (tmp_path / ".child.json.lock").exists() and (tmp_path / ".parent.json.lock").exists() else 3
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        assert (tmp_path / ".parent.json.lock").exists()
+    finally:
+        release_all()
+    assert not (tmp_path / ".parent.json.lock").exists()

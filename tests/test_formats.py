@@ -510,3 +510,20 @@ def test_a_dataset_without_the_qa_columns_is_named_with_what_it_has(tmp_path):
     with pytest.raises(BenchError) as e:
         load_dataset(str(folder))
     assert str(e.value) == f"--dataset {folder}: the dataset has no column(s) question (it has id, context); pass a SQuAD-style QA dataset"
+
+
+def test_a_dataset_the_library_cannot_build_is_one_line_naming_its_error(tmp_path):
+    """An empty Parquet split: `datasets` raises its own DatasetGenerationError, passed on as one line with its
+    class and first line."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from albert_bench.data import load_dataset
+
+    folder = tmp_path / "empty"
+    folder.mkdir()
+    pq.write_table(pa.table({"id": pa.array([], pa.string()), "context": pa.array([], pa.string()),
+                             "question": pa.array([], pa.string())}), folder / "validation.parquet")
+    with pytest.raises(BenchError) as e:
+        load_dataset(str(folder))
+    assert str(e.value) == f"--dataset {folder}: cannot load {str(folder)!r} (DatasetGenerationError: An error occurred while generating the dataset)"

@@ -8,17 +8,18 @@ Reads .mutation/MODULE.sqlite (mutmut's cache, copied there by mutation.sh), app
 scratch copy of the tree, runs the module's whole test selection (as mutation.sh names it) and writes
 .mutation/MODULE.recheck.txt: each mutant still alive, as a one-line diff, apart from those that
 scripts/mutation/equivalent.json lists as equivalent (no test can tell them from the code: the reason is written
-there, keyed by the mutated line). Never beside another PyTorch job."""
+there, keyed by the line and its mutant). Never beside another PyTorch job."""
 
 from __future__ import annotations
 
+import ast
+import json
 import os
 import shlex
 import shutil
 import sqlite3
 import subprocess
 import sys
-import json
 import tempfile
 from pathlib import Path
 
@@ -75,9 +76,25 @@ def main(module: str) -> None:
 
         os.chdir(work)
         rows = survivors(module)
+        here = source.splitlines()
+        gone = []
+        defs = sorted((n.lineno - 1, n.end_lineno - 1, n.name) for n in ast.walk(ast.parse(source))
+                      if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)))
+
+        def where(i: int) -> str:  # the innermost function or class holding line i, or the module
+            return ([name for lo, hi, name in defs if lo <= i <= hi] or ["<module>"])[-1]
         for n, (mid, line, line_number, index) in enumerate(rows, 1):
+            # the module may have changed since the run (lines added above): the same line, nearest its old place
+            found = sorted((i for i, text in enumerate(here) if text == line), key=lambda i: abs(i - line_number))
+            if not found:
+                gone.append(f"{mid} L{line_number + 1}: {line.strip()[:120]} (the line is no longer in the module)")
+                continue
+            line_number = found[0]
             ctx = Context(source=source, mutation_id=RelativeMutationID(line=line, index=index, line_number=line_number), filename=rel)
             mutated, _ = mutate(ctx)
+            if mutated == source:
+                gone.append(f"{mid} L{line_number + 1}: {line.strip()[:120]} (the mutant no longer applies)")
+                continue
             Path(work, rel).write_text(mutated)
             first = mutmut_config._tests_for(rel, line_number)
             try:
@@ -93,7 +110,7 @@ def main(module: str) -> None:
                 Path(work, rel).write_text(source)
             if not killed:
                 new = next((b for a, b in zip(source.splitlines(), mutated.splitlines()) if a != b), "(a line removed)")
-                key = f"L{line_number + 1}: {new.strip()}"
+                key = f"{where(line_number)}: {line.strip()} -> {new.strip()}"  # wherever the line has moved
                 if key in known:
                     equivalent.append(f"{key}\n    ({known[key]})")
                     continue
@@ -102,8 +119,9 @@ def main(module: str) -> None:
             print(f"\r{n}/{len(rows)} rechecked, {alive} alive", end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)
     out = REPO / ".mutation" / f"{module}.recheck.txt"
-    out.write_text(f"{module}: {alive} of {len(rows)} survivors still alive against the tests of now, {len(equivalent)} equivalent\n\n"
-                   + "\n".join(lines) + "\n\nequivalent (scripts/mutation/equivalent.json):\n" + "\n".join(equivalent) + "\n")
+    out.write_text(f"{module}: {alive} of {len(rows)} survivors still alive against the tests of now, {len(equivalent)} equivalent, {len(gone)} changed\n\n"
+                   + "\n".join(lines) + "\n\nequivalent (scripts/mutation/equivalent.json):\n" + "\n".join(equivalent)
+                   + "\n\nchanged since the run (run the module again to test what replaced them):\n" + "\n".join(gone) + "\n")
     print(out.read_text().splitlines()[0])
 
 
