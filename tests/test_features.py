@@ -227,9 +227,11 @@ def test_cache_key_tells_apart_which_context_a_question_reuses(albert_tok):
     assert F.features_cache_key(a, albert_tok, FeatureConfig()) != F.features_cache_key(b, albert_tok, FeatureConfig())
 
 
-def test_empty_feature_set_round_trips_through_cache(albert_tok, tmp_path):
+def test_empty_feature_set_round_trips_through_cache(albert_tok, tmp_path, monkeypatch):
     assert len(F.cached_features([], albert_tok, cache_dir=str(tmp_path))) == 0
-    assert len(F.cached_features([], albert_tok, cache_dir=str(tmp_path))) == 0
+    monkeypatch.setattr(F, "build_features", lambda *a, **k: (_ for _ in ()).throw(AssertionError("rebuilt: the cache did not load")))
+    again = F.cached_features([], albert_tok, cache_dir=str(tmp_path))  # read back, not rebuilt as damaged
+    assert len(again) == 0 and again.end_positions.shape == (0,) and again.flat_offsets().shape == (0, 2)
 
 
 def test_byte_level_bpe_with_trimmed_offsets_uses_the_reference(dev):

@@ -245,6 +245,7 @@ def dataset_dir(tmp_path_factory):
 
 def test_dataset_folder_loads_through_datasets_like_the_file(dataset_dir, capsys):
     sq = load_data(dataset=str(dataset_dir))  # split defaults to validation
+    assert load_data(dataset=str(dataset_dir), need_questions=True).examples == sq.examples  # it has questions: no complaint
     ref = load_squad(str(dataset_dir / "squad.json"))
     assert sq.examples == ref.examples and sq.data == ref.data
     assert sq.sha256.startswith("datasets:")
@@ -527,3 +528,12 @@ def test_a_dataset_the_library_cannot_build_is_one_line_naming_its_error(tmp_pat
     with pytest.raises(BenchError) as e:
         load_dataset(str(folder))
     assert str(e.value) == f"--dataset {folder}: cannot load {str(folder)!r} (DatasetGenerationError: An error occurred while generating the dataset)"
+
+
+def test_an_empty_dataset_folder_is_named_as_a_folder_not_a_hub_dataset(tmp_path):
+    from albert_bench.data import load_dataset
+
+    with pytest.raises(BenchError) as e:
+        load_dataset(str(tmp_path))
+    assert str(e.value) == (f"--dataset {tmp_path}: cannot load the folder {str(tmp_path)!r}: The directory at {tmp_path} doesn't contain any "
+                            "data files; put the split's data files in it (e.g. validation.jsonl, .json or .parquet), or pass a data file as FILE")

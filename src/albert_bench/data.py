@@ -457,6 +457,9 @@ def open_dataset(spec: str, flag: str = "--dataset", default_split: str = "valid
         ds = datasets.load_dataset(name, config, split=split)
     except (ConnectionError, FileNotFoundError, OSError) as e:
         where = f"it is not in the local datasets cache and the hub is out of reach ({why_offline})" if why_offline else str(e).splitlines()[0][:200]
+        if local:  # a folder of the user's: the hub has nothing to do with it
+            raise BenchError(f"{flag} {spec}: cannot load the folder {name!r}: {where}; put the split's data files in it "
+                             "(e.g. validation.jsonl, .json or .parquet), or pass a data file as FILE") from None
         raise BenchError(f"{flag} {spec}: cannot load {name!r}: {where}; download it where the hub is reachable "
                          f"(`albert-bench data convert --dataset {spec} --out data.jsonl`) and pass the file instead") from None
     except ValueError as e:  # an unknown split or config
