@@ -402,20 +402,13 @@ def test_output_locations_are_checked_before_work(tmp_path, good, capsys):
 def test_one_writer_per_output_for_every_command_that_writes(trained, tmp_path, capsys):
     """Another process writing an output (here: a helper that holds the lock `files.hold` takes): every command
     that writes that output stops at once in one line naming it, and leaves what is there as it was."""
-    import subprocess
-    import sys
 
     run, d = trained
     outs = {"predict": tmp_path / "a.jsonl", "evaluate": tmp_path / "ev", "export": tmp_path / "onnx", "report": tmp_path / "r.html",
             "convert": tmp_path / "rows.jsonl", "split": tmp_path / "split"}
     (tmp_path / "q.jsonl").write_text(json.dumps({"id": "1", "question": "Who?", "context": "Ann."}) + "\n")
     outs["predict"].write_text("")
-    holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time\nfrom albert_bench.files import hold\n"
-        f"for p in {[str(p) for p in outs.values()]!r}: hold(p, 'holder', '--out')\n"
-        "print('held', flush=True)\ntime.sleep(120)\n")], stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == "held"
+    with holding(f"for p in {[str(p) for p in outs.values()]!r}: hold(p, 'holder', '--out')") as holder:
         best, dev = str(run / "best"), str(d / "dev.json")
         commands = {
             "predict": ["predict", "--model", best, "--input", str(tmp_path / "q.jsonl"), "--output", str(outs["predict"])],
@@ -430,11 +423,25 @@ def test_one_writer_per_output_for_every_command_that_writes(trained, tmp_path, 
             assert main(argv) == 2, name
             one_line_error(capsys, f"is in use by process {holder.pid} (albert-bench holder)")
             assert sorted(p.name for p in tmp_path.iterdir()) == before and outs["predict"].read_text() == ""
+    # the holder gone (even by kill -9), the lock is free: the next writer proceeds
+    assert main(commands["convert"]) == 0 and outs["convert"].exists()
+
+
+@contextlib.contextmanager
+def holding(calls: str):
+    """Another process that has run `calls` (files.hold ...) and waits: yielded once it holds them, killed (-9)
+    when the block ends, which frees its locks."""
+    import subprocess
+    import sys
+
+    holder = subprocess.Popen([sys.executable, "-c", "import time\nfrom albert_bench.files import hold\n" + calls +
+                               "\nprint('held', flush=True)\ntime.sleep(120)\n"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        yield holder
     finally:
         holder.kill()
         holder.wait()
-    # the holder gone (even by kill -9), the lock is free: the next writer proceeds
-    assert main(commands["convert"]) == 0 and outs["convert"].exists()
 
 
 @contextlib.contextmanager
@@ -743,19 +750,13 @@ def test_the_lock_lets_a_single_writer_in_until_released(tmp_path):
     """The lock itself, without a model: a folder output keeps DIR/.lock, a file output gets .NAME.lock beside it
     (removed on release); a second process is refused in one line naming the holder; holding twice in one
     process is a no-op; a holder killed with -9 frees the output."""
-    import signal
     import subprocess
     import sys
 
     from albert_bench.files import hold, release_all
 
     run, out = tmp_path / "run", tmp_path / "preds" / "predictions.json"
-    holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time\nfrom albert_bench.files import hold\n"
-        f"hold({str(run)!r}, 'train', '--run-dir', is_dir=True)\nhold({str(out)!r}, 'evaluate', '--out')\n"
-        "print('held', flush=True)\ntime.sleep(120)\n")], stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == "held"
+    with holding(f"hold({str(run)!r}, 'train', '--run-dir', is_dir=True)\nhold({str(out)!r}, 'evaluate', '--out')") as holder:
         lock = run / ".lock"
         assert lock.read_text() == f"process {holder.pid} (albert-bench train)\n" and (lock.stat().st_mode & 0o777) == 0o644
         assert (tmp_path / "preds" / ".predictions.json.lock").read_text() == f"process {holder.pid} (albert-bench evaluate)\n"
@@ -763,9 +764,6 @@ def test_the_lock_lets_a_single_writer_in_until_released(tmp_path):
             f"{run} is in use by process {holder.pid} (albert-bench train); wait for it to finish, or pass another --run-dir")
         assert _message(hold, str(out), "predict", "--out") == (
             f"{out} is in use by process {holder.pid} (albert-bench evaluate); wait for it to finish, or pass another --out")
-    finally:
-        holder.send_signal(signal.SIGKILL)
-        holder.wait()
     try:
         hold(str(run), "train", "--run-dir", is_dir=True)  # the dead holder's lock is free
         hold(str(run), "train", "--run-dir", is_dir=True)  # and holding it again here changes nothing
