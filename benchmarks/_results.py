@@ -15,6 +15,16 @@ def machine() -> str:
     return describe_hardware()
 
 
+def cpu_flags() -> str:
+    """The CPU's flags that decide bf16 and int8 speed (lscpu), for the line under a figure."""
+    import subprocess
+
+    out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+    flags = next((line.split(":", 1)[1].split() for line in out.splitlines() if line.startswith("Flags")), [])
+    wanted = [f for f in flags if f in ("avx512f", "avx512_bf16", "avx512_vnni", "amx_bf16", "amx_int8", "amx_tile", "avx_vnni")]
+    return ", ".join(wanted) or "none of avx512f/avx512_bf16/amx"
+
+
 def write_section(name: str, body: str, where: str | None = None) -> None:
     """Replace (or append) the section between markers named `name`; `where` names the machine if not this one."""
     text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n\nEach section is written by the script it names; rerun it to refresh.\n"

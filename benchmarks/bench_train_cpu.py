@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -24,18 +23,11 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _results import machine, write_section  # noqa: E402
+from _results import cpu_flags, machine, write_section  # noqa: E402
 
 from albert_bench.data import load_squad
 from albert_bench.features import FeatureConfig, build_features
 from albert_bench.model import collate, load_model, qa_forward, uses_token_type_ids
-
-
-def cpu_flags() -> str:
-    out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-    flags = next((line.split(":", 1)[1].split() for line in out.splitlines() if line.startswith("Flags")), [])
-    wanted = [f for f in flags if f in ("avx512f", "avx512_bf16", "avx512_vnni", "amx_bf16", "amx_int8", "amx_tile", "avx_vnni")]
-    return ", ".join(wanted) or "none of avx512f/avx512_bf16/amx"
 
 
 def step_fn(model, optimizer, batch, bf16: bool):

@@ -36,7 +36,7 @@ declare -A tests=(
   [files]="tests/test_files.py -k 'not ($files_slow)'"
   [formats]="tests/test_formats.py -k '$formats_fast'"
   [rundir]="tests/test_rundir.py"
-  [serve]="tests/test_serve.py -k 'not web_page and not docs'"
+  [serve]="tests/test_serve.py tests/test_passages.py -k 'not web_page and not docs'"
 )
 mods=("$@")
 [ ${#mods[@]} = 0 ] && mods=(metric decode rundir formats files data features serve)
@@ -45,7 +45,7 @@ for m in "${mods[@]}"; do
   [ -n "${tests[$m]:-}" ] || { echo "mutation.sh: no tests named for module '$m' (known: ${!tests[*]})" >&2; exit 2; }
   work=$(mktemp -d /tmp/albert-bench-mutation-XXXXXX)
   git ls-files -co --exclude-standard -z | tar --null -T - -cf - | tar -xf - -C "$work"
-  cp scripts/mutation/mutmut_config.py "$work/"
+  cp scripts/mutation/mutmut_config.py scripts/mutation/test_contexts.py "$work/"
   # PYTHONPATH puts the mutated copy before the editable install; one thread, as the suite's xdist workers run
   # --assert=plain and no schemathesis/anyio plugin: pytest starts in 0.6 s instead of 2.5 (it would rewrite the
   # asserts of every module of those plugins first); a failing assert still fails
@@ -53,8 +53,9 @@ for m in "${mods[@]}"; do
   base="env PYTHONPATH=$work/src OMP_NUM_THREADS=1 prlimit --as=8000000000 $py -m pytest -x -q -p no:cacheprovider -p no:xdist -p no:schemathesis -p no:anyio --assert=plain --hypothesis-seed=0 --timeout=60"
   echo "== $m: mutating src/albert_bench/$m.py against ${tests[$m]}" >&2
   # which tests execute each line (mutmut_config.py runs only those on a mutant first, then --rerun-all the rest)
-  printf '[run]\ndynamic_context = test_function\nsource = src/albert_bench\ndata_file = .mutation-coverage\n' > "$work/.mutation-coveragerc"
-  (cd "$work" && eval "env PYTHONPATH=$work/src OMP_NUM_THREADS=1 $py -m coverage run --rcfile=.mutation-coveragerc -m pytest -q -p no:cacheprovider -p no:xdist --hypothesis-seed=0 --junitxml=.mutation-junit.xml ${tests[$m]}" > "$repo/.mutation/$m.log" 2>&1 \
+  # (test_contexts.py names one context per test, for every thread: a live server's lines count for their test)
+  printf '[run]\nsource = src/albert_bench\ndata_file = .mutation-coverage\n' > "$work/.mutation-coveragerc"
+  (cd "$work" && eval "env PYTHONPATH=$work/src:$work OMP_NUM_THREADS=1 $py -m coverage run --rcfile=.mutation-coveragerc -m pytest -q -p no:cacheprovider -p no:xdist -p test_contexts --hypothesis-seed=0 --junitxml=.mutation-junit.xml ${tests[$m]}" > "$repo/.mutation/$m.log" 2>&1 \
    && "$py" "$repo/scripts/mutation/coverage_map.py" .mutation-coverage "src/albert_bench/$m.py" .mutation-tests.json .mutation-junit.xml 2>> "$repo/.mutation/$m.log") \
    || { echo "mutation.sh: the tests of $m fail unmutated or coverage failed; see .mutation/$m.log" >&2; exit 1; }
   echo "$base" > "$work/.mutation-runner"

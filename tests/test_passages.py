@@ -113,6 +113,10 @@ def test_http_contexts_answer_with_utf16_offsets_per_passage_and_limits_over_all
         res = r.json()
         assert (res["answer"], res["passage"], res["start"], res["start_utf16"]) == ("Vienna", 1, EMOJI.index("Vienna"), EMOJI.index("Vienna") + 1)
         assert res["locations"] == [{"passage": 1, "start": 23, "end": 29, "start_utf16": 24, "end_utf16": 30}]
+        # no answer in any passage: no passage, and no offsets in either unit
+        r = c.post("/v1/answer", json={"question": "What is the pet of Grace?", "contexts": [EMOJI, GRACE]})
+        res = r.json()
+        assert res["no_answer"] and (res["passage"], res["start"], res["start_utf16"], res["end_utf16"]) == (None, None, None, None), res
         for body in ({"question": "Q?", "context": GRACE, "contexts": [GRACE]}, {"question": "Q?"}):
             r = c.post("/v1/answer", json=body)
             assert r.status_code == 422 and r.json() == {"error": "body: send `context` (one passage) or `contexts` (a list of passages), one of the two"}

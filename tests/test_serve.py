@@ -165,6 +165,17 @@ def test_invalid_requests_name_the_field(server, body, status, field):
     assert r.status_code == status and list(r.json()) == ["error"] and r.json()["error"].startswith(field + ":"), r.text
 
 
+@pytest.mark.parametrize("body, error", [
+    ({"question": "", "context": PASSAGE}, "question: must not be empty"),
+    ({"question": "Who?", "context": PASSAGE, "top_k": 0}, "top_k: Input should be greater than or equal to 1"),
+    ({"question": "Who?"}, "body: send `context` (one passage) or `contexts` (a list of passages), one of the two"),
+    ({"context": PASSAGE}, "question: required"),
+])
+def test_invalid_requests_say_what_is_wrong_in_words(server, body, error):
+    url, _ = server
+    assert post(url, "/v1/answer", body).json() == {"error": error}
+
+
 def test_lone_surrogates_are_refused_at_the_edge_naming_field_and_position(server):
     url, _ = server
     for field, other in (("context", "question"), ("question", "context")):
@@ -190,6 +201,7 @@ DEEP = b'{"question": "Who?", "context": "x", "top_k": ' + b"[" * 5000 + b"]" * 
     (b'{"question": "Who?", "context": "x"}', "text/plain", 415, "content-type: 'text/plain'"),
     (b'{"question": "Who?", "context": "x"}', None, 415, "content-type: '(none)'"),
     (b'question=Who', "application/x-www-form-urlencoded", 415, "content-type:"),
+    (b"{}", "application/" + "x" * 200, 415, "content-type: 'application/" + "x" * 68 + "'; send"),  # the header shown, cut at 80
 ])
 def test_malformed_bodies_get_one_error_shape(server, content, ctype, status, error_start):
     url, _ = server
@@ -282,7 +294,7 @@ class Gated:
 
     def __init__(self, qa):
         self.qa, self.gate, self.entered, self.turns = qa, threading.Event(), threading.Event(), []
-        for name in ("name", "device", "backend", "precision", "count_windows"):
+        for name in ("name", "device", "backend", "precision", "batch_size", "count_windows"):
             setattr(self, name, getattr(qa, name))
 
     def answer_batch(self, pairs, top_k):
@@ -579,12 +591,110 @@ def test_batch_that_fails_is_retried_request_by_request(qa):
     assert 1 <= b.retried <= 5 and b.batches <= 6
 
 
+def test_without_micro_batching_each_question_is_a_forward_pass_of_its_own(qa):
+    questions = ["What is the city of Grace?", "What is the job of Oscar?", "What is the pet of Grace?"]
+
+    async def go(enabled):
+        b = MicroBatcher(qa, ServeLimits(max_batch=32), enabled=enabled)
+        await b.start()
+        try:
+            results = await b.submit([(q, PASSAGE, 2) for q in questions])  # all waiting at once
+            return b.batches, results
+        finally:
+            await b.stop()
+
+    alone, results = asyncio.run(go(False))
+    assert alone == len(questions) and same(results, [qa.answer(q, PASSAGE, 2) for q in questions])
+    assert asyncio.run(go(True))[0] == 1  # the same questions, micro-batched: one turn
+
+
+def test_json_media_types_are_json(server):
+    url, _ = server
+    for ctype in ("application/json; charset=utf-8", "application/vnd.example+json", "Application/JSON"):
+        r = httpx.post(url + "/v1/answer", content=json.dumps({"question": "What is the city of Grace?", "context": PASSAGE}),
+                       headers={"Content-Type": ctype}, timeout=60)
+        assert r.status_code == 200 and r.json()["answer"] == "Vienna", ctype
+    for ctype in ("application/jsonx", "text/json+xml", "application/json-patch"):
+        assert httpx.post(url + "/v1/answer", content=b"{}", headers={"Content-Type": ctype}).status_code == 415, ctype
+
+
+def test_a_request_message_without_a_body_key_is_an_empty_body(qa):
+    """ASGI lets a server leave `body` out of an http.request message (it then means b""): the edge reads it so."""
+    app = create_app(qa, LIMITS, allowed_hosts=["testserver"])
+    sent = []
+
+    async def go():
+        async def receive():
+            return {"type": "http.request", "more_body": False}
+
+        async def send(message):
+            sent.append(message)
+
+        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http", "path": "/v1/answer",
+                 "raw_path": b"/v1/answer", "query_string": b"", "root_path": "", "client": ("127.0.0.1", 1), "server": ("testserver", 80),
+                 "headers": [(b"host", b"testserver"), (b"content-type", b"application/json")]}
+        await app(scope, receive, send)
+
+    asyncio.run(go())
+    assert sent[0]["status"] == 422 and json.loads(sent[1]["body"]) == {"error": "body: empty; send a JSON object"}
+
+
+def test_a_turn_is_four_forward_passes_unless_told(qa):
+    """--turn-windows' documented default: 4 × the model's batch size (16 windows for a base model on CPU)."""
+    assert MicroBatcher(qa, LIMITS).turn_windows == 4 * qa.batch_size
+    assert MicroBatcher(qa, replace(LIMITS, turn_windows=3)).turn_windows == 3
+
+
+def test_a_question_counts_one_window_unless_told(qa):
+    """submit's default cost: one window per question, so two questions fit a turn of two windows."""
+    async def go(windows):
+        b = MicroBatcher(qa, replace(LIMITS, turn_windows=2))
+        await b.start()
+        try:
+            await b.submit([("What is the city of Grace?", PASSAGE, 1), ("What is the job of Oscar?", PASSAGE, 1)], windows)
+            return b.batches
+        finally:
+            await b.stop()
+
+    assert asyncio.run(go(None)) == 1
+    assert asyncio.run(go([2, 2])) == 2  # the same questions told to cost two windows each: a turn apiece
+
+
+class Short:
+    """A model whose batch returns one answer too few: the batcher must fail those requests, never hand one
+    request another's answer, and keep serving."""
+
+    def __init__(self, qa):
+        self.qa, self.batch_size, self.calls = qa, qa.batch_size, 0
+
+    def answer_batch(self, pairs, top_k):
+        self.calls += 1
+        out = self.qa.answer_batch(pairs, top_k)
+        return out[:-1] if self.calls == 1 else out
+
+
+def test_a_turn_that_fails_outside_the_model_fails_its_requests_and_the_worker_goes_on(qa):
+    async def go():
+        b = MicroBatcher(Short(qa), ServeLimits(max_batch=32))
+        await b.start()
+        try:
+            first = await asyncio.wait_for(b.submit([("What is the city of Grace?", PASSAGE, 1), ("What is the job of Oscar?", PASSAGE, 1)]), 30)
+            second = await asyncio.wait_for(b.submit([("What is the city of Grace?", PASSAGE, 1)]), 30)
+            return first, second
+        finally:
+            await b.stop()
+
+    first, second = asyncio.run(go())
+    assert all(isinstance(r, RuntimeError) and "returned 1 results for 2 questions" in str(r) for r in first), first
+    assert second[0]["answer"] == "Vienna"
+
+
 class Faulty:
     """The real model, plus a fault no edge check catches: any question containing 'boom' fails inside the batch."""
 
     def __init__(self, qa):
         self.qa = qa
-        for name in ("name", "device", "backend", "precision", "count_windows"):
+        for name in ("name", "device", "backend", "precision", "batch_size", "count_windows"):
             setattr(self, name, getattr(qa, name))
 
     def answer_batch(self, pairs, top_k):
@@ -630,6 +740,8 @@ def test_host_allow_list(server):
     url, _ = server
     r = httpx.get(url + "/healthz", headers={"Host": "evil.example:80"})
     assert r.status_code == 400 and r.json()["error"].startswith("host: 'evil.example' is not served here")
+    r = httpx.get(url + "/healthz", headers={"Host": "not a host"})  # no host name in it: the header as sent
+    assert r.status_code == 400 and r.json()["error"].startswith("host: 'not a host' is not served here")
     for host in ("localhost", "127.0.0.1:9", "[::1]:8000"):
         assert httpx.get(url + "/healthz", headers={"Host": host}).status_code == 200, host
 
@@ -665,6 +777,15 @@ def test_serve_on_a_public_address_warns_in_one_line(trained):
 
 
 # ---------------------------------------------------------------- the schema, and the live server driven from it
+
+
+def test_openapi_describes_every_request_field(server):
+    url, _ = server
+    schemas = httpx.get(url + "/openapi.json").json()["components"]["schemas"]
+    for model in ("AnswerRequest", "BatchItem", "BatchRequest"):
+        for name, field in schemas[model]["properties"].items():
+            described = field.get("description") or any(alt.get("description") for alt in field.get("anyOf", []))
+            assert described, f"{model}.{name} has no description"
 
 
 def test_openapi_declares_what_the_server_enforces(server):

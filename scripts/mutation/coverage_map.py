@@ -1,5 +1,5 @@
 """Which tests execute each line of one module: scripts/mutation.sh runs the module's test selection once under
-coverage with one context per test function (dynamic_context = test_function), then this writes
+coverage with one context per test (test_contexts.py: switched at each test's start, for every thread), then this writes
 {line: ["tests/test_x.py::test_y", ...]} for mutmut_config.py's pre_mutation hook to pick a mutant's tests.
 
     python coverage_map.py DATA_FILE MODULE_PATH OUT_JSON [JUNIT_XML]

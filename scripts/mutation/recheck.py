@@ -3,6 +3,8 @@ reading a survivor, writing the test that kills it, and checking, without re-run
 over whenever a test file changes).
 
     .venv/bin/python scripts/mutation/recheck.py MODULE      (after bash scripts/mutation.sh MODULE)
+    .venv/bin/python scripts/mutation/recheck.py MODULE --finish   (after a stopped run: copy its work folder's
+        .mutmut-cache to .mutation/MODULE.sqlite; the mutants it left untested are run first, with the same hook)
 
 Reads .mutation/MODULE.sqlite (mutmut's cache, copied there by mutation.sh), applies each surviving mutant to a
 scratch copy of the tree, runs the module's whole test selection (as mutation.sh names it) and writes
@@ -39,16 +41,60 @@ def selection(module: str) -> str:
     return out.stdout
 
 
-def survivors(module: str) -> list[tuple[int, str, int, int]]:
+def survivors(module: str, statuses=("bad_survived", "bad_timeout")) -> list[tuple[int, str, int, int]]:
     db = REPO / ".mutation" / f"{module}.sqlite"
     if not db.exists():
         raise SystemExit(f"recheck: {db} is missing; run bash scripts/mutation.sh {module} first")
     c = sqlite3.connect(db)
+    marks = ",".join("?" * len(statuses))
     return list(c.execute("select m.id, l.line, l.line_number, m.'index' from Mutant m join Line l on m.line = l.id "
-                          "where m.status in ('bad_survived', 'bad_timeout') order by m.id"))
+                          f"where m.status in ({marks}) order by m.id", statuses))
 
 
-def main(module: str) -> None:
+class _Hook:
+    """What mutmut hands its pre_mutation hook, for the mutants a stopped run left untested."""
+
+    def __init__(self, rel: str, source: str, line: str, line_number: int, index: int):
+        self.filename, self.current_line_index, self.current_source_line = rel, line_number, source.splitlines()[line_number]
+        self.mutation_id = RelativeMutationID(line=line, index=index, line_number=line_number)
+        self.config = type("Config", (), {"test_command": ""})()
+        self.skip = False
+
+
+def finish(module: str, rel: str, source: str, run_one) -> tuple[str, set]:
+    """Run the mutants a stopped mutation.sh run left untested (those its hook would not skip), with the same test
+    selection, and store each outcome in .mutation/MODULE.sqlite as mutmut would have: the run completed."""
+    import mutmut_config
+
+    db = sqlite3.connect(REPO / ".mutation" / f"{module}.sqlite")
+    killed = survived = skipped = 0
+    alive = set()  # survivors of this pass: tested against the tests of now already
+    rows = survivors(module, ("untested",))
+    here = source.splitlines()
+    for n, (mid, line, line_number, index) in enumerate(rows, 1):
+        found = sorted((i for i, text in enumerate(here) if text == line), key=lambda i: abs(i - line_number))
+        if not found:  # the line changed since the run: its mutants are not this code's
+            continue
+        hook = _Hook(rel, source, line, found[0], index)
+        mutmut_config.pre_mutation(hook)
+        if hook.skip:
+            status = "skipped"
+            skipped += 1
+        else:
+            mutated, _ = mutate(Context(source=source, mutation_id=hook.mutation_id, filename=rel))
+            status = "ok_killed" if run_one(mutated, found[0]) else "bad_survived"
+            killed += status == "ok_killed"
+            survived += status == "bad_survived"
+            if status == "bad_survived":
+                alive.add(mid)
+        db.execute("update Mutant set status = ? where id = ?", (status, mid))
+        db.commit()
+        print(f"\r{n}/{len(rows)} untested: {killed} killed, {survived} survived, {skipped} skipped", end="", file=sys.stderr, flush=True)
+    print(file=sys.stderr)
+    return f"{module}: finished the stopped run: {killed + survived} mutants run, {killed} killed, {survived} survived ({skipped} skipped by the hook)", alive
+
+
+def main(module: str, finish_run: bool = False) -> None:
     tests = selection(module)
     rel = f"src/albert_bench/{module}.py"
     source = (REPO / rel).read_text()
@@ -60,21 +106,45 @@ def main(module: str) -> None:
             if (REPO / f).is_file():
                 os.makedirs(os.path.dirname(os.path.join(work, f)) or work, exist_ok=True)
                 shutil.copy2(REPO / f, os.path.join(work, f))
-        Path(work, ".mutation-coveragerc").write_text("[run]\ndynamic_context = test_function\nsource = src/albert_bench\ndata_file = .mutation-coverage\n")
+        Path(work, ".mutation-coveragerc").write_text("[run]\nsource = src/albert_bench\ndata_file = .mutation-coverage\n")
+        shutil.copy2(REPO / "scripts" / "mutation" / "test_contexts.py", work)
+        # what mutation.sh gives the hook: the run's sample (for --finish) and a runner (replaced by `cmd` here)
+        sample = REPO / ".mutation" / f"{module}.sample"
+        Path(work, ".mutation-sample").write_text(sample.read_text() if sample.exists() else "1")
+        Path(work, ".mutation-runner").write_text("pytest")
         env = {**os.environ, "PYTHONPATH": os.path.join(work, "src"), "OMP_NUM_THREADS": "1",
                "ALBERT_BENCH_DATA": os.environ.get("ALBERT_BENCH_DATA", str(REPO.parent / "shared" / "data"))}
         cmd = ["prlimit", "--as=8000000000", sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-p", "no:xdist", "-p", "no:schemathesis", "-p", "no:anyio",
-               "--assert=plain", "--hypothesis-seed=0", "--timeout=60"]
+               "--assert=plain", "--hypothesis-seed=0", "--timeout=30"]
         # which tests execute each line (as mutation.sh records it): a survivor first runs those, fastest first,
         # and only if it outlives them the whole selection
         subprocess.run(["bash", "-c", f"{sys.executable} -m coverage run --rcfile=.mutation-coveragerc -m pytest -q -p no:cacheprovider "
-                        f"-p no:xdist --hypothesis-seed=0 --junitxml=.mutation-junit.xml {tests}"], cwd=work, env=env, capture_output=True)
+                        f"-p no:xdist -p test_contexts --hypothesis-seed=0 --junitxml=.mutation-junit.xml {tests}"], cwd=work,
+                       env={**env, "PYTHONPATH": os.path.join(work, "src") + os.pathsep + work}, capture_output=True)
         subprocess.run([sys.executable, str(REPO / "scripts" / "mutation" / "coverage_map.py"), ".mutation-coverage", rel, ".mutation-tests.json",
                         ".mutation-junit.xml"], cwd=work, env=env, check=True, capture_output=True)
         sys.path.insert(0, str(REPO / "scripts" / "mutation"))
         import mutmut_config
 
         os.chdir(work)
+
+        def run_one(mutated: str, line_number: int) -> bool:
+            """Whether the tests kill this mutant: first those that execute its line (fastest first), then the rest."""
+            Path(work, rel).write_text(mutated)
+            first = mutmut_config._tests_for(rel, line_number)
+            try:
+                for run in ([[*cmd, *first]] if first else []) + [[*cmd, *shlex.split(tests)]]:
+                    if subprocess.run(run, cwd=work, env=env, capture_output=True, timeout=600).returncode != 0:
+                        return True
+                return False
+            except subprocess.TimeoutExpired:
+                return True  # a hang is caught by the suite's per-test limit in CI
+            finally:
+                Path(work, rel).write_text(source)
+
+        finished, just_run = finish(module, rel, source, run_one) if finish_run else ("", set())
+        if finished:
+            print(finished, file=sys.stderr)
         rows = survivors(module)
         here = source.splitlines()
         gone = []
@@ -95,20 +165,7 @@ def main(module: str) -> None:
             if mutated == source:
                 gone.append(f"{mid} L{line_number + 1}: {line.strip()[:120]} (the mutant no longer applies)")
                 continue
-            Path(work, rel).write_text(mutated)
-            first = mutmut_config._tests_for(rel, line_number)
-            try:
-                killed = False
-                for run in ([[*cmd, *first]] if first else []) + [[*cmd, *shlex.split(tests)]]:
-                    r = subprocess.run(run, cwd=work, env=env, capture_output=True, timeout=600)
-                    if r.returncode != 0:
-                        killed = True
-                        break
-            except subprocess.TimeoutExpired:
-                killed = True  # a hang is caught by the suite's per-test limit in CI
-            finally:
-                Path(work, rel).write_text(source)
-            if not killed:
+            if mid in just_run or not run_one(mutated, line_number):
                 new = next((b for a, b in zip(source.splitlines(), mutated.splitlines()) if a != b), "(a line removed)")
                 key = f"{where(line_number)}: {line.strip()} -> {new.strip()}"  # wherever the line has moved
                 if key in known:
@@ -120,10 +177,14 @@ def main(module: str) -> None:
     print(file=sys.stderr)
     out = REPO / ".mutation" / f"{module}.recheck.txt"
     out.write_text(f"{module}: {alive} of {len(rows)} survivors still alive against the tests of now, {len(equivalent)} equivalent, {len(gone)} changed\n\n"
+                   + (finished + "\n\n" if finished else "")
                    + "\n".join(lines) + "\n\nequivalent (scripts/mutation/equivalent.json):\n" + "\n".join(equivalent)
                    + "\n\nchanged since the run (run the module again to test what replaced them):\n" + "\n".join(gone) + "\n")
     print(out.read_text().splitlines()[0])
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    args = [a for a in sys.argv[1:] if a != "--finish"]
+    if len(args) != 1:
+        raise SystemExit("usage: recheck.py MODULE [--finish]   (--finish: first run the mutants a stopped mutation.sh run left untested)")
+    main(args[0], finish_run="--finish" in sys.argv[1:])

@@ -270,7 +270,7 @@ class MicroBatcher:
     def __init__(self, qa, limits: "ServeLimits | None" = None, enabled: bool = True):
         self.qa, self.limits = qa, limits or ServeLimits()
         self.max_batch = self.limits.max_batch if enabled else 1
-        self.turn_windows = self.limits.turn_windows or 4 * (getattr(qa, "batch_size", None) or 4)
+        self.turn_windows = self.limits.turn_windows or 4 * qa.batch_size
         self.requests: deque[deque] = deque()  # per request: its (item, future, windows) not yet taken
         self.queued = self.queued_windows = 0
         self.wake: asyncio.Event | None = None
@@ -490,7 +490,8 @@ def _replay(body: bytes, receive):
 
 
 def _describe(err: dict, limits: ServeLimits) -> str:
-    loc = ".".join(str(x)[:40] for x in err.get("loc", ()) if x != "body")[:120] or "body"
+    # each part cut to 40 characters (an unknown key can be any length); the schema is at most three levels deep
+    loc = ".".join(str(x)[:40] for x in err.get("loc", ()) if x != "body") or "body"
     if err["type"] == "json_invalid":
         return f"body: {err.get('ctx', {}).get('error', 'not valid JSON')}"
     if err["type"] == "string_too_long":
@@ -498,7 +499,7 @@ def _describe(err: dict, limits: ServeLimits) -> str:
         flag = {"question": "--max-question-chars", "context": "--max-context-chars", "contexts": "--max-context-chars"}.get(field, "")
         return f"{loc}: {len(err['input']):,} characters; the limit is {err['ctx']['max_length']:,} ({flag})"
     if err["type"] == "too_long":
-        if loc.rsplit(".", 1)[-1] == "contexts":
+        if loc == "contexts":
             return f"{loc}: {err.get('ctx', {}).get('actual_length', '?')} passages; the limit is {limits.passages} (--max-passages, at most --max-queue)"
         return f"{loc}: {err.get('ctx', {}).get('actual_length', '?')} items; the limit is {limits.max_batch_items} (--max-batch-items)"
     if err["type"] == "missing":

@@ -1,0 +1,302 @@
+"""CPU answering near the hardware's limit (issue 26): whole commands, imports and model load included, against a
+one-question-at-a-time fp32 loop, and where each command's time goes.
+
+    .venv/bin/python benchmarks/bench_cpu_answer.py [--questions 240] [--only ROW ...] [--no-profile]
+
+The model: the albert-base-v2 architecture (real tokenizer and config, random weights: the arithmetic is the same),
+384/128 windows, the first N questions of the SQuAD 2.0 dev set; its ONNX fp32 and int8 exports are made once and
+kept in runs/bench-cpu-answer/. Every command runs in a fresh process with the feature cache off (tokenizing counts),
+and is timed from spawn to exit:
+  * the loop (baseline): one process that imports, loads and answers one question at a time, fp32, windows padded
+    only to their own length, then writes the answers (what a user's own script would do);
+  * `albert-bench evaluate` with each backend and precision, and the levers tried (each one change from its row).
+The loop runs first and last; its mean is the baseline, and the spread between its two runs says how steady the
+machine was. Then, in one process per path, the stages (import, load, tokenize, model, decode, write) and, inside
+the model, the operators by self time (torch.profiler; ONNX Runtime's own profiling), matrix products against the
+rest. Agreement with fp32 on a trained model is bench_answer.py's table (random weights make it meaningless here).
+Never beside another PyTorch job.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _results import cpu_flags, machine, write_section  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("ALBERT_BENCH_DATA", REPO.parent / "shared" / "data"))
+WORK = REPO / "runs" / "bench-cpu-answer"
+PY = sys.executable
+
+
+def prepare(n: int) -> dict:
+    """The model directories and the data file (made once, reused)."""
+    from bench_answer import albert_base_dir
+
+    from albert_bench.export import export_onnx
+
+    WORK.mkdir(parents=True, exist_ok=True)
+    paths = {"torch": WORK / "albert-base", "onnx": WORK / "albert-base-onnx", "int8": WORK / "albert-base-int8",
+             "data": WORK / f"dev-{n}.json"}
+    if not (paths["torch"] / "qa_config.json").exists():
+        albert_base_dir(str(DATA), str(paths["torch"]))
+    if not (paths["onnx"] / "onnx_info.json").exists():
+        export_onnx(str(paths["torch"]), str(paths["onnx"]), log=lambda m: None)
+    if not (paths["int8"] / "onnx_info.json").exists():
+        export_onnx(str(paths["torch"]), str(paths["int8"]), int8=True, log=lambda m: None)
+    if not paths["data"].exists():
+        sq = json.loads((DATA / "squad2" / "dev-v2.0.json").read_text())
+        left, arts = n, []
+        for a in sq["data"]:
+            paras = []
+            for p in a["paragraphs"]:
+                if left > 0:
+                    qas = p["qas"][:left]
+                    left -= len(qas)
+                    paras.append({**p, "qas": qas})
+            if paras:
+                arts.append({**a, "paragraphs": paras})
+        paths["data"].write_text(json.dumps({"version": "v2.0", "data": arts}))
+    return {k: str(v) for k, v in paths.items()}
+
+
+# ----------------------------------------------------------------------------- the baseline loop (a child process)
+
+def loop(model: str, data: str, out: str) -> None:
+    """One question at a time, fp32, no padding beyond each window's own length: the baseline."""
+    from albert_bench.data import load_squad
+    from albert_bench.qa import QuestionAnswerer
+
+    qa = QuestionAnswerer.from_pretrained(model, device="cpu", batch_size=1)
+    answers = {ex.id: qa.answer(ex.question, ex.context)["answer"] for ex in load_squad(data).examples}
+    Path(out).write_text(json.dumps(answers))
+
+
+# ----------------------------------------------------------------------------- stages (a child process)
+
+def stages(model: str, data: str, backend: str, precision: str, spawned: float, profile: bool) -> None:
+    """Where one evaluation's time goes, stage by stage, as `evaluate` runs them; prints one JSON line."""
+    t = {"spawned": spawned, "started": time.time()}
+    import torch  # noqa: F401
+
+    from albert_bench.data import load_squad
+    from albert_bench.decode import decode
+    from albert_bench.features import build_features
+    from albert_bench.model import infer
+    from albert_bench.qa import QuestionAnswerer
+
+    t["imported"] = time.time()
+    qa = QuestionAnswerer.from_pretrained(model, device="cpu", backend=backend, precision=precision)
+    t["loaded"] = time.time()
+    sq = load_squad(data)
+    feats = build_features(sq.examples, qa.tokenizer, qa.qa.features)
+    t["tokenized"] = time.time()
+    autocast = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if qa.precision == "bf16" else None
+    s, e, _ = infer(qa.model, qa.tokenizer, feats, qa.batch_size, qa.device, autocast=autocast)
+    t["model"] = time.time()
+    dec = decode(sq.examples, feats, s, e, qa.decode_config)
+    t["decoded"] = time.time()
+    Path(os.devnull).write_text(json.dumps({"p": dec.predictions, "o": dec.null_odds, "n": dict(dec.nbest)}))
+    t["written"] = time.time()
+    ops = None
+    if profile:  # the model stage again, under the profiler: the operators by self time
+        ops = profile_ops(qa, feats, autocast)
+    print(json.dumps({"times": t, "ops": ops, "windows": len(feats), "batch_size": qa.batch_size}), flush=True)
+
+
+MATMUL = ("aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm", "aten::matmul", "aten::linear", "mkldnn", "onednn")
+ATTENTION = ("scaled_dot_product", "flash_attention", "_efficient_attention")
+CONVERT = ("aten::to", "aten::_to_copy", "aten::copy_", "aten::clone", "aten::contiguous")
+
+
+def op_kind(name: str) -> str:
+    n = name.lower()
+    if any(k in n for k in ATTENTION):
+        return "attention"
+    if any(k in n for k in MATMUL) or n in ("matmul", "matmulinteger", "gemm", "dynamicquantizematmul", "matmulintegertofloat", "fusedmatmul", "qattention", "attention"):
+        return "matmul"
+    if any(n == k for k in CONVERT) or n in ("cast", "dynamicquantizelinear", "quantizelinear", "dequantizelinear"):
+        return "convert/quantize"
+    return "other"
+
+
+def profile_ops(qa, feats, autocast) -> dict:
+    from albert_bench.model import infer
+
+    if qa.backend == "onnx":
+        import onnxruntime as ort
+
+        so = ort.SessionOptions()
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        so.intra_op_num_threads = qa.model.session.get_session_options().intra_op_num_threads
+        so.inter_op_num_threads = 1
+        so.enable_profiling = True
+        so.profile_file_prefix = str(WORK / "ort-profile")
+        qa.model.session = ort.InferenceSession(qa.model.path, so, providers=["CPUExecutionProvider"])
+        infer(qa.model, qa.tokenizer, feats, qa.batch_size, qa.device)
+        trace = json.loads(Path(qa.model.session.end_profiling()).read_text())
+        by = {}
+        for ev in trace:
+            if ev.get("cat") == "Node" and ev.get("name", "").endswith("_kernel_time"):
+                op = ev.get("args", {}).get("op_name", "?")
+                by[op] = by.get(op, 0.0) + ev.get("dur", 0) / 1e6
+        return by
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        infer(qa.model, qa.tokenizer, feats, qa.batch_size, qa.device, autocast=autocast)
+    return {ev.key: ev.self_cpu_time_total / 1e6 for ev in prof.key_averages() if ev.self_cpu_time_total > 0}
+
+
+# ----------------------------------------------------------------------------- the hardware's limit
+
+def peaks(seconds: float = 2.0) -> dict:
+    """Matrix-product throughput of this CPU (GFLOP/s, or int8 GOP/s) on a base model's shape (a batch of 4 windows
+    of 384 tokens times a 768 x 3072 weight), with the threads answering uses: what each precision could reach."""
+    import torch
+
+    m, k, n = 4 * 384, 768, 3072
+    out = {}
+    for name, make in (("fp32", lambda: (torch.randn(m, k), torch.randn(k, n))),
+                       ("bf16", lambda: (torch.randn(m, k).bfloat16(), torch.randn(k, n).bfloat16())),
+                       ("int8", lambda: (torch.randint(-127, 127, (m, k), dtype=torch.int8), torch.randint(-127, 127, (k, n), dtype=torch.int8)))):
+        a, b = make()
+        mm = torch._int_mm if name == "int8" else torch.mm
+        try:
+            mm(a, b)
+        except RuntimeError:  # no int8 product in this build
+            continue
+        reps, t = 0, time.perf_counter()
+        while time.perf_counter() - t < seconds:
+            mm(a, b)
+            reps += 1
+        out[name] = 2 * m * k * n * reps / (time.perf_counter() - t) / 1e9
+    return out
+
+
+# ----------------------------------------------------------------------------- the parent
+
+def run(argv: list[str], env: dict | None = None) -> float:
+    t = time.perf_counter()
+    subprocess.run(argv, check=True, env={**os.environ, "HF_HUB_OFFLINE": "1", "ALBERT_BENCH_FEATURE_CACHE": "0", **(env or {})},
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - t
+
+
+def evaluate_cmd(model: str, data: str, out: str, *flags: str) -> list[str]:
+    return [PY, "-m", "albert_bench", "evaluate", "--model", model, "--data", data, "--out", out, *flags]
+
+
+def rows(p: dict) -> dict:
+    """name -> (argv, extra environment): each row one change from the row it is compared with."""
+    out = str(WORK / "out")
+    return {
+        "`evaluate`, PyTorch fp32": (evaluate_cmd(p["torch"], p["data"], out), {}),
+        "`evaluate --precision bf16` (autocast)": (evaluate_cmd(p["torch"], p["data"], out, "--precision", "bf16"), {}),
+        "`evaluate --backend onnx`, fp32 export": (evaluate_cmd(p["onnx"], p["data"], out), {}),
+        "`evaluate --backend onnx`, int8 export": (evaluate_cmd(p["int8"], p["data"], out), {}),
+    }
+
+
+def breakdown(p: dict, profile: bool) -> list[dict]:
+    found = []
+    for name, model, backend, precision in (("PyTorch fp32", p["torch"], "torch", "fp32"), ("PyTorch bf16", p["torch"], "torch", "bf16"),
+                                            ("ONNX fp32", p["onnx"], "onnx", "fp32"), ("ONNX int8", p["int8"], "onnx", "fp32")):
+        spawned = time.time()
+        res = subprocess.run([PY, __file__, "--stages", model, p["data"], backend, precision, str(spawned)] + ([] if profile else ["--no-profile"]),
+                             check=True, capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+        got = json.loads(res.stdout.strip().splitlines()[-1])
+        got["name"] = name
+        found.append(got)
+        print(name, json.dumps(got["times"]), flush=True)
+    return found
+
+
+def stage_table(found: list[dict]) -> list[str]:
+    names = [("start + imports", "spawned", "imported"), ("model load", "imported", "loaded"), ("tokenize", "loaded", "tokenized"),
+             ("model", "tokenized", "model"), ("decode", "model", "decoded"), ("write", "decoded", "written")]
+    lines = ["| path | " + " | ".join(n for n, _, _ in names) + " | total |", "|---|" + "---:|" * (len(names) + 1)]
+    for f in found:
+        t = f["times"]
+        cells = [f"{t[b] - t[a]:.2f}" for _, a, b in names]
+        lines.append(f"| {f['name']} (batch {f['batch_size']}) | " + " | ".join(cells) + f" | {t['written'] - t['spawned']:.2f} |")
+    return lines
+
+
+def ops_table(found: list[dict]) -> list[str]:
+    lines = ["| path | matrix products | attention kernel | conversions / quantize | rest | top operators of the rest (s) |",
+             "|---|---:|---:|---:|---:|---|"]
+    for f in found:
+        if not f["ops"]:
+            continue
+        kinds = {}
+        for op, sec in f["ops"].items():
+            kinds[op_kind(op)] = kinds.get(op_kind(op), 0.0) + sec
+        total = sum(kinds.values()) or 1.0
+        rest = sorted(((sec, op) for op, sec in f["ops"].items() if op_kind(op) == "other"), reverse=True)[:5]
+        lines.append(f"| {f['name']} | " + " | ".join(f"{kinds.get(k, 0.0):.2f} s ({kinds.get(k, 0.0) / total * 100:.0f} %)"
+                                                      for k in ("matmul", "attention", "convert/quantize", "other"))
+                     + " | " + ", ".join(f"{op} {sec:.2f}" for sec, op in rest) + " |")
+    return lines
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--questions", type=int, default=240)
+    ap.add_argument("--only", action="append", default=[], help="run only the rows whose name contains this (repeatable)")
+    ap.add_argument("--no-profile", action="store_true", help="stage times only, no operator profile")
+    ap.add_argument("--no-breakdown", action="store_true", help="whole commands only")
+    ap.add_argument("--loop", nargs=3, metavar=("MODEL", "DATA", "OUT"), help=argparse.SUPPRESS)
+    ap.add_argument("--stages", nargs=5, metavar=("MODEL", "DATA", "BACKEND", "PRECISION", "SPAWNED"), help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a.loop:
+        return loop(*a.loop)
+    if a.stages:
+        m, d, b, pr, sp = a.stages
+        return stages(m, d, b, pr, float(sp), not a.no_profile)
+    p = prepare(a.questions)
+    loop_cmd = [PY, __file__, "--loop", p["torch"], p["data"], str(WORK / "loop.json")]
+    base = [run(loop_cmd)]
+    print(f"loop: {base[0]:.1f} s", flush=True)
+    timed = {}
+    for name, (argv, env) in rows(p).items():
+        if a.only and not any(o in name for o in a.only):
+            continue
+        timed[name] = run(argv, env)
+        print(f"{name}: {timed[name]:.1f} s ({base[0] / timed[name]:.2f}x)", flush=True)
+    base.append(run(loop_cmd))
+    mean = statistics.mean(base)
+    lines = ["## CPU answering as whole commands (`benchmarks/bench_cpu_answer.py`, issue 26)", "",
+             f"The first {a.questions} questions of the SQuAD 2.0 dev set, albert-base-v2 architecture (random weights), 384/128, each command a "
+             "fresh process timed from spawn to exit (imports, model load, tokenizing with the feature cache off, answering, writing). "
+             f"Baseline: one process answering one question at a time in fp32 (`QuestionAnswerer.answer` in a loop): {base[0]:.1f} s and "
+             f"{base[1]:.1f} s (first and last run).", "",
+             "| command | seconds | × the loop |", "|---|---:|---:|",
+             f"| the loop (baseline) | {mean:.1f} | **1.00×** |"]
+    lines += [f"| {name} | {sec:.1f} | **{mean / sec:.2f}×** |" for name, sec in timed.items()]
+    top = peaks()
+    lines += ["", "This CPU's matrix-product throughput on a base model's shape (1,536 × 768 by 768 × 3,072, the threads answering uses): "
+              + ", ".join(f"{k} {v:,.0f} {'GOP' if k == 'int8' else 'GFLOP'}/s ({v / top['fp32']:.1f}× fp32)" for k, v in top.items())
+              + ": the most a precision can gain where matrix products are all the work."]
+    if not a.no_breakdown:
+        found = breakdown(p, not a.no_profile)
+        lines += ["", "Where the time goes (seconds; one process per path, the stages as `evaluate` runs them):", ""] + stage_table(found)
+        if not a.no_profile:
+            lines += ["", "Inside the model stage, operators by self time (torch.profiler; ONNX Runtime's profiler for the ONNX paths; "
+                          "the profiled pass is a second one, after the timed one):", ""] + ops_table(found)
+    body = "\n".join(lines)
+    print(body)
+    if not a.only:
+        write_section("cpu_answer", body, where=f"{machine()}; CPU flags {cpu_flags()}")
+
+
+if __name__ == "__main__":
+    main()
