@@ -29,7 +29,7 @@ def test_merge_scores_alike_keeps_every_location_and_decides_no_answer_once():
            _res(3.0, _alt("Vienna", 0, 8.0))]
     m = merge_passages(per, threshold=0.0, top_k=5)
     assert (m["answer"], m["passage"], m["start"], m["end"], m["score"]) == ("Vienna", 1, 21, 27, 9.0)
-    assert m["no_answer_score"] == 1.0 and m["null_odds"] == 1.0 - 9.0  # the lowest no-answer score of all passages
+    assert m["no_answer_score"] == 1.0 and m["null_odds"] == 1.0 - 9.0  # those of the passage answered from
     assert m["locations"] == [{"passage": 1, "start": 21, "end": 27}, {"passage": 2, "start": 0, "end": 6}]
     texts = [a["text"] for a in m["alternatives"]]
     assert texts == ["Vienna", "Paris", "Rome"]  # by score, each text once
@@ -43,6 +43,23 @@ def test_merge_scores_alike_keeps_every_location_and_decides_no_answer_once():
     # the same candidates under a threshold the best span does not clear: no answer for the whole question
     m = merge_passages(per, threshold=-9.0, top_k=2)
     assert m["no_answer"] and m["answer"] == "" and m["passage"] is None and m["locations"] == [] and len(m["alternatives"]) == 2
+    assert m["null_odds"] == 1.0 - 9.0 > m["threshold"]  # the passage closest to answering: still above the threshold
+
+
+def test_each_passage_decides_no_answer_as_it_would_alone():
+    """A distractor's span is not an answer because another passage's no-answer score is low: each passage's best
+    span is held against its own no-answer score, and the question takes the best span of the passages that answer."""
+    # alone, neither passage answers (null odds +1.0 and +0.5); against the other's low no-answer score "A" would
+    m = merge_passages([_res(5.0, _alt("A", 0, 4.0)), _res(1.0, _alt("B", 0, 0.5))], threshold=0.0)
+    assert m["no_answer"] and m["null_odds"] == 0.5 and m["no_answer_score"] == 1.0
+    # only the second answers alone: its span is the answer, though the first's scores higher
+    m = merge_passages([_res(5.0, _alt("A", 0, 4.0)), _res(1.0, _alt("B", 7, 2.0))], threshold=0.0)
+    assert (m["answer"], m["passage"], m["start"], m["null_odds"], m["no_answer_score"]) == ("B", 1, 7, -1.0, 1.0)
+    assert [a["text"] for a in m["alternatives"]] == ["A", "B"]  # the candidates themselves stay ranked by score
+    # the same text in a passage that does not answer and one that does: it points at the one answered from
+    m = merge_passages([_res(9.0, _alt("C", 3, 8.5)), _res(1.0, _alt("C", 11, 2.0))], threshold=0.0)
+    assert (m["answer"], m["passage"], m["start"], m["score"]) == ("C", 1, 11, 2.0)
+    assert [w["passage"] for w in m["locations"]] == [0, 1]
     with pytest.raises(BenchError, match="contexts: empty"):
         merge_passages([], 0.0)
 

@@ -299,7 +299,7 @@ def cmd_export(args) -> int:
     if not args.onnx:
         raise BenchError("export: pass --onnx (the only export format so far)")
     export_onnx(args.model, args.out, int8=args.int8, opset=args.opset, log=lambda m: print(m, file=sys.stderr),
-                data=args.data, max_f1_drop=args.max_f1_drop)
+                data=args.data, max_f1_drop=args.max_f1_drop, int8_scales=args.int8_scales)
     print(args.out)
     return 0
 

@@ -29,6 +29,12 @@ _KEEP = ("config.json", "qa_config.json", "tokenizer.json", "tokenizer_config.js
          "spiece.model", "vocab.txt", "vocab.json", "merges.txt", "sentencepiece.bpe.model", "added_tokens.json")
 
 
+# Measured on MiniLM-L6 trained on the SQuAD 2.0 dev split (2,000 held-out questions, F1 at the saved threshold):
+# PyTorch 52.15, int8 per-tensor 50.58 (-1.57), per-channel 51.54 (-0.61); leaving the QA head in fp32 changed
+# nothing, and the first and last layers too made it worse (50.29). DEVELOPERS.md, int8 accuracy.
+INT8_SCALES = ("per-channel", "per-tensor")
+
+
 @dataclass(frozen=True)
 class ExportSettings:
     """`export`'s settings, defined once: its flags are generated from these fields (`settings.add_flags`)."""
@@ -38,6 +44,8 @@ class ExportSettings:
     data: str | None = setting(None, "with --int8: a SQuAD 2.0 file whose questions both models answer; their EM/F1 go into onnx_info.json "
                                      "and a drop beyond --max-f1-drop refuses the export", flag="--data")
     max_f1_drop: float = setting(1.0, "with --int8 --data: the largest F1 drop (points) the int8 model may show against the PyTorch model", lo=0.0, hi=100.0)
+    int8_scales: str = setting("per-channel", "with --int8: one int8 scale per output column of each weight ('per-channel'), or one per weight "
+                                              "('per-tensor', where one large weight flattens the rest of its matrix)", choices=INT8_SCALES)
 
     def __post_init__(self):
         settings.check(self)
@@ -72,7 +80,7 @@ def accuracy_kept(model_dir: str, onnx_dir: str, data_file: str, max_f1_drop: fl
 
 
 def export_onnx(model_dir: str, out_dir: str, int8: bool = False, opset: int = ExportSettings.opset, log=print,
-                data: str | None = None, max_f1_drop: float = ExportSettings.max_f1_drop) -> dict:
+                data: str | None = None, max_f1_drop: float = ExportSettings.max_f1_drop, int8_scales: str = ExportSettings.int8_scales) -> dict:
     """Export a saved QA model to ONNX (optionally int8, checked on `data`), as a complete model directory."""
     import torch
 
@@ -108,7 +116,7 @@ def export_onnx(model_dir: str, out_dir: str, int8: bool = False, opset: int = E
                 raise BenchError("--data checks an int8 export's accuracy; pass it with --int8")
             load_data(data, None, flag="--data", need_questions=True)
 
-    all_problems(need_onnx, source, target, version, check_data, lambda: ExportSettings(int8, opset, data, max_f1_drop))
+    all_problems(need_onnx, source, target, version, check_data, lambda: ExportSettings(int8, opset, data, max_f1_drop, int8_scales))
     if int8 and data is None:
         warnings.warn("--int8 without --data: the int8 model's accuracy is not checked (pass --data DEV.json to measure it "
                       "against PyTorch and refuse a drop above --max-f1-drop)", stacklevel=2)
@@ -151,10 +159,11 @@ def export_onnx(model_dir: str, out_dir: str, int8: bool = False, opset: int = E
             from onnxruntime.quantization import QuantType, quantize_dynamic
             from onnxruntime.quantization.shape_inference import quant_pre_process
 
-            log("export: quantizing matrix multiplications to int8 (dynamic)")
+            log(f"export: quantizing matrix multiplications to int8 (dynamic, {int8_scales} scales)")
             pre = os.path.join(tmp, "model.pre.onnx")
             quant_pre_process(fp32_path, pre, skip_symbolic_shape=True)
-            quantize_dynamic(pre, os.path.join(tmp, ONNX_FILE), weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul", "Gemm"])
+            quantize_dynamic(pre, os.path.join(tmp, ONNX_FILE), weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul", "Gemm"],
+                             per_channel=int8_scales == "per-channel")
         for f in _KEEP:
             if os.path.exists(os.path.join(model_dir, f)):
                 shutil.copy2(os.path.join(model_dir, f), tmp)
@@ -168,6 +177,7 @@ def export_onnx(model_dir: str, out_dir: str, int8: bool = False, opset: int = E
         mask = probe["attention_mask"].bool()
         diff = float(max((ref.start_logits - got.start_logits)[mask].abs().max(), (ref.end_logits - got.end_logits)[mask].abs().max()))
         info = {"backend": "onnx", "weights": "int8" if int8 else "fp32", "opset": opset, "source": os.path.abspath(model_dir),
+                "int8_scales": int8_scales if int8 else None,
                 "inputs": names, "max_abs_logit_diff_vs_pytorch": diff}
         if not int8 and diff > 1e-2:
             raise BenchError(f"export: the ONNX model's logits differ from PyTorch's by {diff:.3g} on a probe; not writing {out_dir}")

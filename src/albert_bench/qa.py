@@ -165,16 +165,19 @@ class QuestionAnswerer:
 def merge_passages(results: list[dict], threshold: float, top_k: int = TOP_K, calibration: Calibration | None = None) -> dict:
     """One answer to one question over several passages, from each passage's own result (`_result`, asked with
     top_k = n_best_size). Span scores (start + end logits) are comparable across passages as they are across the
-    windows of one; the question's no-answer score is the lowest over the passages, as over windows, and its null
-    odds are that minus the best span score anywhere: one no-answer decision for the question. The same span text
-    found in several passages is one candidate (its best score) that keeps every location. Probabilities are a
-    softmax over the merged candidates and the no-answer score. Each location names its passage and its character
-    offsets in it."""
+    windows of one. Each passage decides "no answer" exactly as it would alone (its best span against its own
+    no-answer score and the threshold); the question's answer is the best span of the passages that answer, and
+    "no answer" when none does. (Comparing the best span anywhere with the lowest no-answer score of all passages,
+    as across the windows of one passage, answers far more unanswerable questions from a distractor:
+    benchmarks/RESULTS.md, one question over many passages.) The question's null odds are those of the passage
+    answered from, or the lowest of all when none answers, so `no_answer` is `null_odds > threshold` as for one
+    passage. The same span text found in several passages is one candidate (its best score) that keeps every
+    location. Probabilities are a softmax over the merged candidates and the no-answer score. Each location names
+    its passage and its character offsets in it."""
     import math
 
     if not results:
         raise BenchError("contexts: empty; pass at least one passage")
-    null = min(r["no_answer_score"] for r in results)
     merged: dict[str, dict] = {}
     for i, r in enumerate(results):
         for alt in r["alternatives"]:
@@ -186,16 +189,26 @@ def merge_passages(results: list[dict], threshold: float, top_k: int = TOP_K, ca
                 seen["locations"].append(where)
                 if alt["score"] > seen["score"]:  # the best-scoring place is the one the candidate points at
                     seen.update(score=alt["score"], **where)
+    # each passage's own decision: (null odds, its best span's score, passage); a passage without spans never answers
+    own = [(r["no_answer_score"] - r["alternatives"][0]["score"], r["alternatives"][0]["score"], i)
+           for i, r in enumerate(results) if r["alternatives"]]
+    answering = [o for o in own if o[0] <= threshold]
+    if answering:
+        odds, _, i = max(answering, key=lambda o: o[1])
+        alt = results[i]["alternatives"][0]
+        best = {**merged[alt["text"]], "passage": i, "start": alt["start"], "end": alt["end"], "score": alt["score"]}
+    else:
+        odds, _, i = min(own) if own else (None, None, 0)
+        best = None
+    null = results[i]["no_answer_score"]
     spans = sorted(merged.values(), key=lambda c: -c["score"])
     top = max([null] + [c["score"] for c in spans])
     z = math.exp(null - top) + sum(math.exp(c["score"] - top) for c in spans)
     for c in spans:
         c["probability"] = math.exp(c["score"] - top) / z
     p_null = math.exp(null - top) / z
-    best = spans[0] if spans else None
-    odds = null - best["score"] if best else float("inf")
-    no_answer = best is None or odds > threshold
-    p = (p_null if no_answer else best["probability"])
+    no_answer = best is None
+    p = p_null if no_answer else merged[best["text"]]["probability"]
     keys = ("text", "passage", "start", "end", "score", "probability", "locations")
     return {
         "answer": "" if no_answer else best["text"],
@@ -205,9 +218,9 @@ def merge_passages(results: list[dict], threshold: float, top_k: int = TOP_K, ca
         "score": null if no_answer else best["score"],
         "no_answer": no_answer,
         "no_answer_score": null,
-        "null_odds": odds if best else None,
+        "null_odds": odds,
         "threshold": threshold,
-        "p_correct": calibration.p_correct(odds, threshold, p) if calibration and best else None,
+        "p_correct": calibration.p_correct(odds, threshold, p) if calibration and odds is not None else None,
         "locations": [] if no_answer else best["locations"],
         "alternatives": [{k: c[k] for k in keys} for c in spans[: max(top_k, 1)]],
     }
