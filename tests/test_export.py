@@ -194,3 +194,27 @@ def test_cpu_batch_size_follows_the_measured_table(trained, exported):
     assert QuestionAnswerer.from_pretrained(str(exported / "fp32"), backend="onnx").batch_size == 16
     assert (default_batch_size("cpu", "torch", 768), default_batch_size("cpu", "onnx", 768)) == (4, 1)
     assert default_batch_size("cpu", "torch", None) == 4  # size unknown: the safe choice for a big model
+
+
+def test_int8_scales_are_one_per_output_column_unless_per_tensor_is_asked(exported, trained, tmp_path, capsys):
+    """Read back from the ONNX graph with the onnx library: per-channel exports hold a vector of weight scales
+    (one per output column), per-tensor ones a single scale per weight; onnx_info.json says which."""
+    import onnx
+    from onnx import numpy_helper
+
+    def weight_scales(d):
+        g = onnx.load(str(d / "model.onnx")).graph
+        return [numpy_helper.to_array(t).size for t in g.initializer if t.name.endswith("_scale")]
+
+    run, _ = trained
+    per_channel = weight_scales(exported / "int8")
+    assert per_channel and all(n > 1 for n in per_channel), per_channel
+    assert json.load(open(exported / "int8" / "onnx_info.json"))["int8_scales"] == "per-channel"
+    out = tmp_path / "per-tensor"
+    assert main(["export", "--model", str(run / "best"), "--onnx", "--int8", "--int8-scales", "per-tensor", "--out", str(out)]) == 0
+    assert set(weight_scales(out)) == {1} and len(weight_scales(out)) == len(per_channel)
+    assert json.load(open(out / "onnx_info.json"))["int8_scales"] == "per-tensor"
+    with pytest.raises(SystemExit) as e:
+        main(["export", "--model", str(run / "best"), "--onnx", "--int8", "--int8-scales", "per-row", "--out", str(tmp_path / "x")])
+    assert e.value.code == 2
+    assert "--int8-scales" in capsys.readouterr().err and not (tmp_path / "x").exists()
