@@ -98,7 +98,7 @@ def speed(args, work: str) -> str:
     int8 = f"{work}/albert-base-onnx-int8"
     export_onnx(base, fp32, log=quiet)
     export_onnx(base, int8, int8=True, log=quiet)
-    torch_qa = QuestionAnswerer.from_pretrained(base, device="cpu", batch_size=args.batch_size)
+    torch_qa = QuestionAnswerer.from_pretrained(base, device="cpu", batch_size=args.batch_size, precision="fp32")
     onnx_qa = QuestionAnswerer.from_pretrained(fp32, batch_size=args.batch_size, backend="onnx")
     int8_qa = QuestionAnswerer.from_pretrained(int8, batch_size=args.batch_size, backend="onnx")
     windows = len(build_features_reference(examples, torch_qa.tokenizer, torch_qa.qa.features))

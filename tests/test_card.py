@@ -470,3 +470,19 @@ def test_push_cli_offline_is_one_line(best, capsys, monkeypatch):
     assert main(["push", "--model", str(best), "--repo-id", "me/tiny-qa"]) == 2
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "HF_HUB_OFFLINE" in err
+
+
+def test_card_says_what_precision_auto_answers_in(run):
+    """The bf16 check train made (on hardware with native bf16) or its absence, as the card tells it."""
+    cfg_path = run / "best" / "qa_config.json"
+    cfg = json.loads(cfg_path.read_text())
+    cfg["bf16_check"] = {"questions": 400, "same_answers": 0.9975, "f1_fp32": 98.5, "f1_bf16": 98.25, "device": "cpu", "passed": True}
+    cfg_path.write_text(json.dumps(cfg))
+    text = _card(run).text
+    assert "## Answering precision" in text and "99.8% of the\nanswers unchanged, F1 98.25 against 98.50. **Passed**" in text
+    cfg["bf16_check"]["passed"] = False
+    cfg_path.write_text(json.dumps(cfg))
+    assert "**Failed**:\n`--precision auto` (the default) answers in fp32." in _card(run).text
+    cfg["bf16_check"] = None
+    cfg_path.write_text(json.dumps(cfg))
+    assert "No bf16 check" in _card(run).text

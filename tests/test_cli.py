@@ -193,6 +193,7 @@ def scene(trained, tmp_path_factory):
         "ask": ["ask", "--model", best, "--question", "What is the city of Grace?", "--context", "The city of Grace is Vienna."],
         "evaluate": ["evaluate", "--model", best, "--data", str(data / "dev.json"), "--out", str(d / "out" / "eval")],
         "calibrate": ["calibrate", "--model", best, "--data", str(data / "dev.json")],
+        "check-precision": ["check-precision", "--model", best, "--data", str(data / "dev.json")],
         "predict": ["predict", "--model", best, "--input", str(rows), "--output", str(d / "out" / "p.jsonl")],
         "serve": ["serve", "--model", best, "--host", "no-such-host.invalid"],
         "export": ["export", "--model", best, "--onnx", "--out", str(d / "out" / "onnx")],

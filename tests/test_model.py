@@ -47,3 +47,52 @@ def test_named_special_tokens_stay(albert_tok):
     enc = albert_tok("who?", "there [MASK].")
     assert enc["input_ids"][0] == albert_tok.cls_token_id == 2 and albert_tok.mask_token_id in enc["input_ids"]
     assert albert_tok.sep_token_id == 3 and albert_tok.pad_token_id == 0
+
+
+# ---------------------------------------------------------------- answering faster, same answers (issue 26)
+
+def _albert(tmp_path):
+    import torch
+
+    from albert_bench.model import load_model
+    from albert_bench.synthetic import tiny_albert_dir
+
+    tiny_albert_dir(str(tmp_path / "tiny"), str(ALBERT_DIR), hidden=64, layers=2, heads=2)
+    torch.manual_seed(0)
+    model, tok = load_model(str(tmp_path / "tiny"), init="random")
+    batch = tok(["Who wrote the book, and when?"] * 2, ["Ann wrote it in 1990, far from home.", "Bob did."], padding=True, return_tensors="pt")
+    return model.eval(), batch
+
+
+def test_fused_gelu_is_the_same_function(tmp_path):
+    import torch
+    from transformers.activations import GELUTanh, NewGELUActivation
+
+    from albert_bench.model import fuse_gelu
+
+    model, batch = _albert(tmp_path)
+    assert model.config.hidden_act == "gelu_new"
+    with torch.inference_mode():
+        before = model(**batch).start_logits
+        assert fuse_gelu(model) == 1  # ALBERT shares one layer: one activation module
+        after = model(**batch).start_logits
+    assert not any(type(m) is NewGELUActivation for m in model.modules()) and any(type(m) is GELUTanh for m in model.modules())
+    assert torch.allclose(before, after, atol=1e-5) and model.config.hidden_act == "gelu_new"  # a saved model keeps its config
+    assert fuse_gelu(model) == 0
+
+
+def test_weights_held_in_bf16_answer_as_autocast_over_fp32_weights(tmp_path):
+    """The same bf16 values reach the same kernels: bit for bit what autocast gave with fp32 weights."""
+    import torch
+
+    from albert_bench.model import hold_weights_in_bf16
+
+    model, batch = _albert(tmp_path)
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+        before = model(**batch).start_logits
+        hold_weights_in_bf16(model)
+        after = model(**batch).start_logits
+    linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    assert linears and all(m.weight.dtype == torch.bfloat16 for m in linears)
+    assert all(m.weight.dtype == torch.float32 for m in model.modules() if isinstance(m, (torch.nn.LayerNorm, torch.nn.Embedding)))
+    assert torch.equal(before, after)

@@ -14,6 +14,8 @@ from albert_bench.cli import main
 from albert_bench.data import load_squad, rows_from_squad
 from albert_bench.formats import write_rows
 
+ANSWERED_IN = {"precision": "fp32"}
+
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
 
 
@@ -29,6 +31,7 @@ def reference(trained, rows):
     from albert_bench.qa import QuestionAnswerer
 
     qa = QuestionAnswerer.from_pretrained(str(trained[0] / "best"))
+    ANSWERED_IN["precision"] = qa.precision  # what --precision auto (predict's default too) picks here
     return qa.answer_batch([(r["question"], r["context"]) for r in rows], top_k=2)
 
 
@@ -40,7 +43,9 @@ def same_answers(lines, reference, rows):
     assert [x["id"] for x in lines] == [r["id"] for r in rows]
     for x, ref in zip(lines, reference):
         assert (x["answer"], x["start"], x["end"], x["no_answer"]) == (ref["answer"], ref["start"], ref["end"], ref["no_answer"])
-        assert x["score"] == pytest.approx(ref["score"], abs=1e-3)  # batches padded to other widths: float noise only
+        # batches padded to other widths: float noise only, in fp32 under 1e-3; in bf16 (what --precision auto picks for
+        # a model that passed its check, on a CPU with native bf16) one step of bf16 at these scores is 0.03
+        assert x["score"] == pytest.approx(ref["score"], abs=0.07 if ANSWERED_IN["precision"] == "bf16" else 1e-3)
         assert [a["text"] for a in x["alternatives"]] == [a["text"] for a in ref["alternatives"]][:2]
 
 
@@ -214,7 +219,10 @@ def test_resume_with_another_model_or_settings_is_refused(trained, rows, tmp_pat
     (other / "README.md").write_text("a rewritten card")  # not part of answering: still the same model
     saved = (other / "qa_config.json").read_bytes()
     cfg = json.loads(saved)
-    for model, extra in ((best, ["--top-k", "2"]), (best, ["--precision", "bf16"]), (other, [])):
+    from albert_bench.qa import QuestionAnswerer
+
+    auto = QuestionAnswerer.from_pretrained(str(best)).precision  # what the first run (--precision auto) answered in
+    for model, extra in ((best, ["--top-k", "2"]), (best, ["--precision", "fp32" if auto == "bf16" else "bf16"]), (other, [])):
         if model == other:
             (other / "qa_config.json").write_text(json.dumps({**cfg, "null_threshold": cfg["null_threshold"] + 1.0}))
         capsys.readouterr()
@@ -231,6 +239,8 @@ def test_resume_with_another_model_or_settings_is_refused(trained, rows, tmp_pat
     assert main(["predict", "--model", str(other), "--input", str(q), "--output", str(out)]) == 0
     lines = read(out)
     assert [x["row"] for x in lines] == list(range(1, 9)) and len({x["answered_by"] for x in lines}) == 1
+    # asking by name for the precision auto picked is the same answerer (the hash is of what answers): accepted
+    assert main(["predict", "--model", str(other), "--input", str(q), "--output", str(out), "--precision", auto]) == 0
     # lines from an older version, without answered_by: resumed, with a warning that they could not be checked
     out.write_text("".join(json.dumps({k: v for k, v in x.items() if k != "answered_by"}) + "\n" for x in lines[:6]))
     capsys.readouterr()

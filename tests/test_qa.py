@@ -22,7 +22,9 @@ def test_evaluate_writes_outputs_and_scores_like_score(trained, tmp_path, capsys
     assert main(["evaluate", "--model", str(run / "best"), "--data", str(d / "dev.json"), "--out", str(out)]) == 0
     m = json.load(open(out / "metrics.json"))
     assert m["exact"] >= 95.0 and m["total"] == 400
-    assert m["evaluated"] == {"model": str(run / "best"), "data": str(d / "dev.json"), "backend": "torch", "precision": "fp32", "processes": 1}
+    auto = QuestionAnswerer.from_pretrained(str(run / "best"))  # what --precision auto (the default) picks on this machine
+    assert m["evaluated"] == {"model": str(run / "best"), "data": str(d / "dev.json"), "backend": "torch", "precision": auto.precision,
+                              "precision_reason": auto.precision_reason, "processes": 1}
     preds, odds, nbest = (json.load(open(out / f)) for f in ("predictions.json", "null_odds.json", "nbest.json"))
     assert set(preds) == set(odds) == set(nbest) and len(preds) == 400
     thr = json.load(open(run / "best" / "qa_config.json"))["null_threshold"]
@@ -130,7 +132,7 @@ def test_precision_checks(monkeypatch, capsys):
 
     cpu = torch.device("cpu")
     assert qa_mod.check_precision("fp32", "onnx", cpu) == "fp32"
-    with pytest.raises(BenchError, match="expected one of fp32, bf16"):
+    with pytest.raises(BenchError, match="expected one of auto, fp32, bf16"):
         qa_mod.check_precision("fp16", "torch", cpu)
     with pytest.raises(BenchError, match="--int8"):
         qa_mod.check_precision("bf16", "onnx")
@@ -180,3 +182,97 @@ def test_ask_and_evaluate_use_the_saved_threshold_both_ways(trained, tmp_path, c
         assert all((p == "") == expect_empty for p in preds.values())
     capsys.readouterr()
 
+
+
+# ---------------------------------------------------------------- --precision auto (issue 26)
+
+def _check(passed=True):
+    return {"questions": 400, "same_answers": 1.0 if passed else 0.9, "f1_fp32": 99.0, "f1_bf16": 99.0 if passed else 97.0, "device": "cpu",
+            "passed": passed}
+
+
+def test_auto_picks_bf16_only_with_native_bf16_and_a_passed_check(monkeypatch):
+    import torch
+
+    from albert_bench import qa as qa_mod
+
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(qa_mod, "cpu_has_bf16", lambda: True)
+    assert qa_mod.pick_precision("auto", "torch", cpu, _check()) == ("bf16", qa_mod.pick_precision("auto", "torch", cpu, _check())[1])
+    assert qa_mod.pick_precision("auto", "torch", cpu, _check())[1].startswith("auto: native bf16 here")
+    assert qa_mod.pick_precision("auto", "torch", cpu, _check(False))[0] == "fp32"
+    assert "failed" in qa_mod.pick_precision("auto", "torch", cpu, _check(False))[1]
+    assert qa_mod.pick_precision("auto", "torch", cpu, None)[0] == "fp32"
+    assert "check-precision" in qa_mod.pick_precision("auto", "torch", cpu, None)[1]
+    assert qa_mod.pick_precision("fp32", "torch", cpu, _check()) == ("fp32", "asked for")
+    assert qa_mod.pick_precision("auto", "onnx", cpu, _check())[0] == "fp32"
+    monkeypatch.setattr(qa_mod, "cpu_has_bf16", lambda: False)
+    assert qa_mod.pick_precision("auto", "torch", cpu, _check()) == ("fp32", "auto: this CPU has no native bf16")
+    assert qa_mod.pick_precision("bf16", "torch", cpu, None) == ("bf16", "asked for")
+
+
+def test_check_precision_records_and_auto_answers_with_it(trained, tmp_path, capsys):
+    """The real check on the trained model: `check-precision` stores it, `evaluate` (default precision auto)
+    answers in what it allows on this CPU and says why, a failed check or no check means fp32, and a damaged one
+    is one line."""
+    import shutil
+
+    import torch
+
+    from albert_bench.qa import native_bf16
+
+    run, d = trained
+    best = tmp_path / "best"
+    shutil.copytree(run / "best", best)
+    cfg_path = best / "qa_config.json"
+    native = native_bf16(torch.device("cpu"))
+    # train ran the check on hardware with native bf16: best/ came with it
+    assert ("bf16_check" in json.loads((run / "best" / "qa_config.json").read_text())
+            and json.loads((run / "best" / "qa_config.json").read_text())["bf16_check"] is not None) == native
+    cfg = json.loads(cfg_path.read_text())
+    cfg.pop("bf16_check", None)
+    cfg_path.write_text(json.dumps(cfg))
+    capsys.readouterr()
+    assert main(["check-precision", "--model", str(best), "--data", str(d / "dev.json")]) == 0
+    out, err = capsys.readouterr()
+    check = json.loads(out)
+    assert check == json.loads(cfg_path.read_text())["bf16_check"] and check["questions"] == 400 and check["passed"]
+    assert check["same_answers"] >= 0.99 and abs(check["f1_fp32"] - check["f1_bf16"]) <= 0.5 and "bf16 check: passed" in err
+
+    def evaluated():
+        out = tmp_path / "eval"
+        assert main(["evaluate", "--model", str(best), "--data", str(d / "dev.json"), "--out", str(out)]) == 0
+        return json.load(open(out / "metrics.json"))["evaluated"]
+
+    e = evaluated()
+    assert e["precision"] == ("bf16" if native else "fp32") and e["precision_reason"].startswith("auto: ")
+    cfg = json.loads(cfg_path.read_text())
+    cfg["bf16_check"]["passed"] = False
+    cfg_path.write_text(json.dumps(cfg))
+    e = evaluated()
+    assert e["precision"] == "fp32" and e["precision_reason"].startswith("auto: " + ("bf16 failed the model's check" if native else "this CPU"))
+    cfg["bf16_check"] = {"passed": "yes"}
+    cfg_path.write_text(json.dumps(cfg))
+    capsys.readouterr()
+    assert main(["evaluate", "--model", str(best), "--data", str(d / "dev.json"), "--out", str(tmp_path / "e2")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "'bf16_check' is not what `albert-bench check-precision` writes" in err and "Traceback" not in err
+
+
+def test_the_bf16_bar_at_its_edges():
+    from albert_bench.qa import bf16_passes
+
+    assert bf16_passes(0.99, 80.0, 79.5) and bf16_passes(1.0, 80.0, 81.0) and bf16_passes(0.995, 50.25, 50.0)
+    assert not bf16_passes(0.9899, 80.0, 80.0) and not bf16_passes(1.0, 80.0, 79.49)
+
+
+def test_the_answerer_holds_bf16_weights_only_in_bf16_and_fuses_gelu_always(trained):
+    import torch
+    from transformers.activations import GELUTanh, NewGELUActivation
+
+    for precision, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
+        qa = QuestionAnswerer.from_pretrained(str(trained[0] / "best"), precision=precision)
+        assert {m.weight.dtype for m in qa.model.modules() if isinstance(m, torch.nn.Linear)} == {dtype}
+        kinds = {type(m) for m in qa.model.modules()}
+        assert GELUTanh in kinds and NewGELUActivation not in kinds
+        assert (qa.autocast is None) == (precision == "fp32")

@@ -294,7 +294,7 @@ class Gated:
 
     def __init__(self, qa):
         self.qa, self.gate, self.entered, self.turns = qa, threading.Event(), threading.Event(), []
-        for name in ("name", "device", "backend", "precision", "batch_size", "count_windows"):
+        for name in ("name", "device", "backend", "precision", "precision_reason", "bf16_check", "batch_size", "count_windows"):
             setattr(self, name, getattr(qa, name))
 
     def answer_batch(self, pairs, top_k):
@@ -694,7 +694,7 @@ class Faulty:
 
     def __init__(self, qa):
         self.qa = qa
-        for name in ("name", "device", "backend", "precision", "batch_size", "count_windows"):
+        for name in ("name", "device", "backend", "precision", "precision_reason", "bf16_check", "batch_size", "count_windows"):
             setattr(self, name, getattr(qa, name))
 
     def answer_batch(self, pairs, top_k):
@@ -733,7 +733,11 @@ def test_healthz_names_the_model_without_its_path(server, qa, trained):
     url, _ = server
     h = httpx.get(url + "/healthz").json()
     assert h["model"] == "run/best" and str(trained[0]) not in json.dumps(h)
-    assert h["backend"] == "torch" and h["precision"] == "fp32" and h["device"] == "cpu" and h["limits"]["max_queue"] == LIMITS.max_queue
+    assert h["backend"] == "torch" and h["device"] == "cpu" and h["limits"]["max_queue"] == LIMITS.max_queue
+    # what --precision auto (the default) picked here, and why: the trained model's bf16 check, on this CPU
+    assert h["precision"] == qa.precision and h["precision_reason"] == qa.precision_reason and h["precision_reason"].startswith("auto: ")
+    assert h["bf16_check"] == json.loads((trained[0] / "best" / "qa_config.json").read_text())["bf16_check"]
+    assert h["precision"] == ("bf16" if h["bf16_check"] and h["bf16_check"]["passed"] else "fp32")
 
 
 def test_host_allow_list(server):

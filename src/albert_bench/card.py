@@ -185,7 +185,7 @@ def write_card(run_dir: str) -> str:
         notes.append(f"HasAns/NoAns at the tuned threshold are not given: {why_not}.")
         if row["best_exact_thresh"] != row["best_f1_thresh"]:
             notes.append(f"The best EM over all thresholds was {row['best_exact']:.2f}, at {row['best_exact_thresh']:.4f}.")
-    calibration = _calibration_text(qa.get("calibration"))
+    calibration = _calibration_text(qa.get("calibration")) + _precision_text(qa.get("bf16_check"))
     settings = [("setting", "value")] + [(k, f"`{_name(v) if k in _PATHS else v}`") for k, v in cfg.items() if k not in _NOT_SETTINGS]
     seconds = sum(s.get("seconds", 0) for s in sessions if isinstance(s, dict))
     body = f"""
@@ -243,6 +243,21 @@ Every answer carries `p_correct`, the probability that it (a span, or no answer)
 """)
     except (TypeError, KeyError, ValueError):
         return "\n## Calibration\n\nNot calibrated: answers say `p_correct: null` (`albert-bench calibrate` fits it).\n"
+
+
+def _precision_text(check) -> str:
+    """The card's answering-precision section: the bf16 check `--precision auto` reads, or that there is none."""
+    try:
+        return (f"""
+## Answering precision
+
+bf16 against fp32 on the first {check['questions']:,} dev questions ({check.get('device', '?')}): {check['same_answers']:.1%} of the
+answers unchanged, F1 {check['f1_bf16']:.2f} against {check['f1_fp32']:.2f}. **{'Passed' if check['passed'] else 'Failed'}**:
+`--precision auto` (the default) answers in {'bf16 where the CPU or GPU computes it natively, else fp32' if check['passed'] else 'fp32'}.
+""")
+    except (TypeError, KeyError, ValueError):
+        return ("\n## Answering precision\n\nNo bf16 check (this hardware has no native bf16): `--precision auto` answers in fp32; "
+                "`albert-bench check-precision` makes the check.\n")
 
 
 # ---------------------------------------------------------------- push

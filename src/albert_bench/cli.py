@@ -170,6 +170,14 @@ def cmd_calibrate(args) -> int:
     return 0
 
 
+def cmd_check_precision(args) -> int:
+    from .qa import check_precision_dir
+
+    check = check_precision_dir(args.model, args.file, args.dataset, args.batch_size, log=lambda m: print(m, file=sys.stderr))
+    _print_json(check)
+    return 0 if check["passed"] else 1
+
+
 def cmd_ask(args) -> int:
     from .errors import all_problems
     from .onnx_backend import accuracy_line
@@ -356,7 +364,7 @@ class Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     from .export import ExportSettings
-    from .qa import AnswerSettings
+    from .qa import BF16_CHECK_QUESTIONS, BF16_MAX_F1_DROP, BF16_MIN_SAME_ANSWERS, AnswerSettings
     from .serve import ServeLimits
     from .settings import add_flags
 
@@ -444,6 +452,17 @@ def build_parser() -> argparse.ArgumentParser:
     _data_args(ca, "--data")
     add_flags(ca, AnswerSettings, only=("batch_size", "backend", "precision"))
     ca.set_defaults(func=cmd_calibrate)
+
+    cp = sub.add_parser("check-precision", help="check bf16 against fp32 on a dev set, for --precision auto", description=(
+        "Answer (the first {n:,} questions of) a SQuAD 2.0 dev set in fp32 and in bf16 and store the comparison in the "
+        "model's qa_config.json (`bf16_check`): `--precision auto` (the default of ask, evaluate, predict and serve) then "
+        "answers in bf16 where the CPU or GPU computes it natively, if a share of at least {same:g} of the answers is unchanged and "
+        "F1 drops by at most {drop:g}. `train` does this for best/ on such hardware. Exit status 1 when bf16 fails the check."
+        ).format(n=BF16_CHECK_QUESTIONS, same=BF16_MIN_SAME_ANSWERS, drop=BF16_MAX_F1_DROP))
+    cp.add_argument("--model", required=True, metavar="DIR", help="saved PyTorch model directory (e.g. RUN/best); its qa_config.json is updated")
+    _data_args(cp, "--data")
+    add_flags(cp, AnswerSettings, only=("batch_size",))
+    cp.set_defaults(func=cmd_check_precision)
 
     ak = sub.add_parser("ask", help="answer a question about a passage", description="Answer a question about a passage: the answer with its character offsets in the passage, or an explicit 'no answer'.")
     ak.add_argument("--model", required=True, metavar="DIR", help="saved model directory (e.g. RUN/best), or an ONNX export")
@@ -560,7 +579,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["ALBERT_BENCH_VERBOSE"] = "1"
     t0 = time.perf_counter()
     try:
-        if args.command in ("ask", "evaluate", "calibrate", "serve", "export", "predict"):
+        if args.command in ("ask", "evaluate", "calibrate", "check-precision", "serve", "export", "predict"):
             from .rundir import answering_model
 
             args.model = answering_model(args.model)  # a run directory answers with its best/ model

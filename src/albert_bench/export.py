@@ -68,7 +68,7 @@ def accuracy_kept(model_dir: str, onnx_dir: str, data_file: str, max_f1_drop: fl
 
     sq = load_data(data_file, None, flag="--data", need_questions=True)
     log(f"export: checking the int8 model against PyTorch on the {len(sq.examples):,} questions of {data_file}")
-    ref = _scores(QuestionAnswerer.from_pretrained(model_dir, backend="torch"), sq)
+    ref = _scores(QuestionAnswerer.from_pretrained(model_dir, backend="torch", precision="fp32"), sq)
     got = _scores(QuestionAnswerer.from_pretrained(onnx_dir, backend="onnx"), sq)
     drop = ref["f1"] - got["f1"]
     if drop > max_f1_drop:

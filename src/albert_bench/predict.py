@@ -171,13 +171,19 @@ _ANSWERING_NAMES = {"config.json", "qa_config.json", "tokenizer.json", "tokenize
 _ANSWERING_SUFFIXES = (".safetensors", ".bin", ".onnx", ".onnx_data", ".model")
 
 
-def answerer_hash(model: str, backend: str, precision: str, top_k: int) -> str:
-    """Of what makes the answers: the model directory's weights, configs and tokenizer files, the backend and
-    precision asked for, and --top-k. Each line carries it, so that a resumed run does not append another model's
-    answers to an output, which would then read as one model's."""
-    from .qa import resolve_backend
+def answerer_hash(model: str, backend: str, precision: str, top_k: int, device: str | None = None) -> str:
+    """Of what makes the answers: the model directory's weights, configs and tokenizer files, the backend, the
+    precision it answers in (what "auto" picks on this device), and --top-k. Each line carries it, so that a
+    resumed run does not append another model's answers to an output, which would then read as one model's."""
+    import torch
 
-    h = hashlib.sha1(json.dumps([resolve_backend(model, backend), precision, top_k]).encode())
+    from .model import QAConfig
+    from .qa import pick_precision, resolve_backend
+
+    backend = resolve_backend(model, backend)
+    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    precision = pick_precision(precision, backend, dev, QAConfig.load(model).bf16_check)[0]
+    h = hashlib.sha1(json.dumps([backend, precision, top_k]).encode())
     for name in sorted(os.listdir(model)):
         path = os.path.join(model, name)
         if not (name in _ANSWERING_NAMES or name.endswith(_ANSWERING_SUFFIXES)) or not os.path.isfile(path):
@@ -319,7 +325,7 @@ def check_args(output: str, chunk_rows: int, input: str | None, dataset: str | N
 
 
 def run(model: str, input: str | None, output: str, dataset: str | None = None, top_k: int = TOP_K, chunk_rows: int = CHUNK_ROWS,
-        batch_size: int | None = None, backend: str = "auto", precision: str = "fp32") -> dict:
+        batch_size: int | None = None, backend: str = "auto", precision: str = "auto") -> dict:
     """The whole command, in one process or as one of several (`accelerate launch`, torchrun): every process
     reads what is written before any appends, answers its slice, and process 0 merges the parts."""
     from .errors import all_problems
@@ -355,7 +361,8 @@ def run(model: str, input: str | None, output: str, dataset: str | None = None, 
     done = done_lines(output)
     # Hashed once, on process 0, and handed to the others: every process checks and writes the same value, so they
     # all stop at the check below, or none does.
-    answered_by = answerer_hash(model, backend, precision, top_k) if rank == 0 else ""
+    device = str(state.device) if state else None
+    answered_by = answerer_hash(model, backend, precision, top_k, device) if rank == 0 else ""
     if state:
         from accelerate.utils import broadcast_object_list
 
@@ -363,7 +370,6 @@ def run(model: str, input: str | None, output: str, dataset: str | None = None, 
     check_same_answerer(output, done, answered_by)
     check_same_input(input, dataset, output, done)
     barrier()  # everyone has read what was written before anyone appends
-    device = str(state.device) if state else None
     qa = QuestionAnswerer.from_pretrained(model, device=device, batch_size=batch_size, backend=backend, precision=precision)
     counts = predict(qa, input, output, done, dataset, top_k, chunk_rows, rank, world, answered_by)
     counts["errors_before"] = done.errors if rank == 0 else 0  # error lines an earlier run wrote: still errors

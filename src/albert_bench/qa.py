@@ -27,10 +27,15 @@ from .files import check_not_input, check_output, hold, write_json_set
 from . import settings
 from .metric import squad_v2_evaluate
 from .settings import setting
-from .model import QAConfig, infer, launched_processes, load_model
+from .model import QAConfig, fuse_gelu, hold_weights_in_bf16, infer, launched_processes, load_model
 
 
-PRECISIONS = ("fp32", "bf16")
+PRECISIONS = ("auto", "fp32", "bf16")
+# What `--precision auto` asks of bf16 before it answers with it, measured on the model's own dev questions
+# (`check_bf16`, which `train` runs on best/ and `albert-bench check-precision` on any model): issue 26's bar.
+BF16_MIN_SAME_ANSWERS = 0.99
+BF16_MAX_F1_DROP = 0.5
+BF16_CHECK_QUESTIONS = 2000  # the first N dev questions: the check's cost stays about a minute on 2 CPU cores
 BACKENDS = ("auto", "torch", "onnx")
 
 
@@ -42,8 +47,10 @@ class AnswerSettings:
 
     backend: str = setting("auto", "'auto' ('onnx' for a directory written by `albert-bench export`, else 'torch'), 'torch' (PyTorch; CPU or GPU) "
                                    "or 'onnx' (ONNX Runtime on CPU)", choices=BACKENDS)
-    precision: str = setting("fp32", "PyTorch precision: 'fp32', or 'bf16' autocast, about twice as fast on a CPU with AVX512-BF16/AMX and on GPUs; "
-                                     "answers can differ slightly (benchmarks/RESULTS.md)", choices=PRECISIONS)
+    precision: str = setting("auto", "PyTorch precision: 'auto' (bf16 where the CPU or GPU computes it natively and the model passed its bf16 "
+                                     f"check: a share of at least {BF16_MIN_SAME_ANSWERS:g} of its dev answers unchanged and F1 within {BF16_MAX_F1_DROP:g}; "
+                                     "else fp32), 'fp32', or 'bf16' (about twice as fast on a CPU with AVX512-BF16/AMX and on GPUs; answers can "
+                                     "differ slightly, benchmarks/RESULTS.md)", choices=PRECISIONS)
     top_k: int = setting(TOP_K, f"candidate answers listed in `alternatives`, 1 to {DecodeConfig.n_best_size} (default {TOP_K}, as the HTTP API and the page)",
                          lo=1, hi=DecodeConfig.n_best_size)
     batch_size: int | None = setting(None, "windows per forward pass (default, measured fastest: 64 on a GPU; on CPU 16 for a small model "
@@ -54,7 +61,9 @@ class AnswerSettings:
 
 
 class QuestionAnswerer:
-    def __init__(self, model, tokenizer, qa: QAConfig | None = None, device: str | None = None, batch_size: int | None = None, name: str = "", precision: str = "fp32"):
+    def __init__(self, model, tokenizer, qa: QAConfig | None = None, device: str | None = None, batch_size: int | None = None, name: str = "",
+                 precision: str = AnswerSettings.precision):
+        """`precision` "bf16" (or "auto" choosing it) casts the model's Linear weights to bf16 in place."""
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.model = model.to(self.device).eval()
         self.tokenizer = tokenizer
@@ -63,17 +72,24 @@ class QuestionAnswerer:
         self.backend = "onnx" if not hasattr(model, "parameters") else "torch"
         hidden = getattr(getattr(model, "config", None), "hidden_size", None)
         self.batch_size = batch_size or default_batch_size(self.device, self.backend, hidden)
-        self.precision = check_precision(precision, self.backend, self.device)
+        check_precision(precision, self.backend, self.device)
+        self.precision, self.precision_reason = pick_precision(precision, self.backend, self.device, self.qa.bf16_check)
         if self.backend == "onnx":
-            self.precision = model.weights  # an int8 export answers in int8, whatever was asked
+            self.precision, self.precision_reason = model.weights, "the ONNX export's weights"  # int8 answers in int8, whatever was asked
+        else:
+            fuse_gelu(self.model)
+            if self.precision == "bf16":
+                hold_weights_in_bf16(self.model)
         # what turns null odds into p_correct (`albert-bench calibrate`); None: the answers say p_correct null
         self.calibration = Calibration.from_dict(self.qa.calibration, name or "qa_config.json") if self.qa.calibration else None
 
     @classmethod
-    def from_pretrained(cls, model_dir: str, device: str | None = None, batch_size: int | None = None, backend: str = "auto", precision: str = "fp32") -> "QuestionAnswerer":
+    def from_pretrained(cls, model_dir: str, device: str | None = None, batch_size: int | None = None, backend: str = "auto",
+                        precision: str = AnswerSettings.precision) -> "QuestionAnswerer":
         """`backend`: "auto" (what the directory holds), "torch" (PyTorch, CPU or GPU) or "onnx" (ONNX Runtime on
         CPU; a directory written by `albert-bench export`).
-        `precision`: "fp32", or "bf16" (PyTorch autocast: about twice as fast on a CPU with AVX512-BF16 or AMX,
+        `precision`: "auto" (bf16 where the device computes it natively and the model passed its bf16 check, else
+        fp32; `precision_reason` says why), "fp32", or "bf16" (about twice as fast on a CPU with AVX512-BF16 or AMX,
         and on GPUs; answers can differ slightly from fp32, see benchmarks/RESULTS.md)."""
         if not os.path.isdir(model_dir):
             raise BenchError(f"{model_dir}: no such model directory; pass the `best/` folder of a training run or another saved QA model")
@@ -91,6 +107,18 @@ class QuestionAnswerer:
         return cls(model, tokenizer, QAConfig.load(model_dir), device, batch_size, name=model_dir, precision=precision)
 
     @property
+    def bf16_check(self) -> dict | None:
+        """The model's bf16 check (qa_config.json), what `--precision auto` read."""
+        return self.qa.bf16_check
+
+    @property
+    def autocast(self):
+        """The context the model runs in: bf16 autocast, or None (fp32; ONNX Runtime)."""
+        if self.precision != "bf16":
+            return None
+        return lambda: torch.autocast(self.device.type, dtype=torch.bfloat16)
+
+    @property
     def decode_config(self) -> DecodeConfig:
         return DecodeConfig(self.qa.n_best_size, self.qa.max_answer_length, self.qa.null_threshold)
 
@@ -103,10 +131,7 @@ class QuestionAnswerer:
                 feats = cached_features(examples, self.tokenizer, self.qa.features, progress=progress, log=lambda m: print(m, file=sys.stderr))
             else:
                 feats = build_features(examples, self.tokenizer, self.qa.features, progress=progress)
-        autocast = None
-        if self.precision == "bf16":
-            autocast = lambda: torch.autocast(self.device.type, dtype=torch.bfloat16)  # noqa: E731
-        starts, ends, _ = infer(self.model, self.tokenizer, feats, self.batch_size, self.device, autocast=autocast, progress=progress,
+        starts, ends, _ = infer(self.model, self.tokenizer, feats, self.batch_size, self.device, autocast=self.autocast, progress=progress,
                                 processes=processes)
         return decode(examples, feats, starts, ends, self.decode_config) if starts is not None else None
 
@@ -281,7 +306,7 @@ def check_precision(precision: str, backend: str, device: torch.device | None = 
     only warns."""
     if precision not in PRECISIONS:
         raise BenchError(f"--precision {precision!r}: expected one of {', '.join(PRECISIONS)}")
-    if precision == "fp32":
+    if precision in ("fp32", "auto"):
         return precision
     if backend != "torch":
         raise BenchError("--precision bf16 is for --backend torch; for a faster ONNX model export it with `albert-bench export --onnx --int8`")
@@ -294,6 +319,63 @@ def check_precision(precision: str, backend: str, device: torch.device | None = 
     return precision
 
 
+def native_bf16(device: torch.device) -> bool:
+    """Whether this device computes bf16 natively (a GPU that supports it; a CPU with AVX512-BF16 or AMX)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return device.type == "cpu" and cpu_has_bf16()
+
+
+def pick_precision(asked: str, backend: str, device: torch.device, check: dict | None) -> tuple[str, str]:
+    """(precision, why): what was asked, or for "auto" bf16 where the device computes it natively and the model's
+    bf16 check (qa_config.json's `bf16_check`) passed, else fp32."""
+    if asked != "auto":
+        return asked, "asked for"
+    if backend != "torch":  # an ONNX model answers in its export's precision (the caller's)
+        return "fp32", "auto"
+    if not native_bf16(device):
+        return "fp32", f"auto: this {'GPU' if device.type == 'cuda' else 'CPU'} has no native bf16"
+    if not check:
+        return "fp32", "auto: the model has no bf16 check; `albert-bench check-precision --model DIR --data DEV.json` makes one"
+    if not check.get("passed"):
+        return "fp32", f"auto: bf16 failed the model's check ({check_summary(check)})"
+    return "bf16", f"auto: native bf16 here, and the model passed its bf16 check ({check_summary(check)})"
+
+
+def bf16_passes(same_answers: float, f1_fp32: float, f1_bf16: float) -> bool:
+    """Issue 26's bar for bf16 answers: at least BF16_MIN_SAME_ANSWERS of them unchanged, F1 at most BF16_MAX_F1_DROP lower."""
+    return same_answers >= BF16_MIN_SAME_ANSWERS and f1_fp32 - f1_bf16 <= BF16_MAX_F1_DROP
+
+
+def check_summary(check: dict) -> str:
+    return (f"{check['same_answers']:.1%} of {check['questions']:,} dev answers unchanged, F1 {check['f1_bf16']:.2f} against fp32's "
+            f"{check['f1_fp32']:.2f}; needs {BF16_MIN_SAME_ANSWERS:.0%} and a drop of at most {BF16_MAX_F1_DROP:g}")
+
+
+def check_bf16(model_dir: str, examples: list, data: list, device: str | None = None, batch_size: int | None = None, log=print) -> dict:
+    """The model's answers to (the first BF16_CHECK_QUESTIONS of) its dev questions in fp32 and in bf16, both at its
+    saved threshold, stored in its qa_config.json as `bf16_check` (what `--precision auto` reads). Returns it."""
+    examples = examples[:BF16_CHECK_QUESTIONS]
+    ids = {ex.id for ex in examples}
+    articles = [{"paragraphs": [{**p, "qas": [q for q in p["qas"] if q["id"] in ids]} for p in a["paragraphs"]]} for a in data]
+    log(f"checking bf16 against fp32 on {len(examples):,} dev questions (what --precision auto relies on)")
+    qa = QuestionAnswerer.from_pretrained(model_dir, device=device, batch_size=batch_size, backend="torch", precision="fp32")
+    got = {}
+    for precision in ("fp32", "bf16"):
+        if precision == "bf16":
+            qa = QuestionAnswerer(qa.model, qa.tokenizer, qa.qa, str(qa.device), qa.batch_size, qa.name, precision="bf16")
+        dec = qa.predict(examples)
+        got[precision] = (dec.predictions, squad_v2_evaluate(articles, dec.best_text, dec.null_odds, na_prob_thresh=qa.qa.null_threshold)["f1"])
+    same = sum(got["fp32"][0][i] == got["bf16"][0][i] for i in ids) / max(len(ids), 1)
+    check = {"questions": len(ids), "same_answers": same, "f1_fp32": got["fp32"][1], "f1_bf16": got["bf16"][1],
+             "device": str(qa.device), "passed": bf16_passes(same, got["fp32"][1], got["bf16"][1])}
+    cfg = QAConfig.load(model_dir)
+    cfg.bf16_check = check
+    cfg.save(model_dir)
+    log(f"bf16 check: {'passed' if check['passed'] else 'failed'} ({check_summary(check)})")
+    return check
+
+
 def cpu_has_bf16() -> bool:
     """Whether this CPU runs bf16 natively (AVX512-BF16 or AMX), as oneDNN sees it."""
     try:
@@ -302,7 +384,7 @@ def cpu_has_bf16() -> bool:
         return False
 
 
-def evaluate_dir(model_dir: str, data_file: str | None, out_dir: str, batch_size: int | None = None, backend: str = "auto", precision: str = "fp32",
+def evaluate_dir(model_dir: str, data_file: str | None, out_dir: str, batch_size: int | None = None, backend: str = "auto", precision: str = "auto",
                  dataset: str | None = None) -> dict:
     """Predict a data file (or a `--dataset` spec) and write predictions.json, null_odds.json, nbest.json and metrics.json."""
     # every input before predicting, every problem at once
@@ -336,7 +418,7 @@ def evaluate_dir(model_dir: str, data_file: str | None, out_dir: str, batch_size
             # What these figures are of: read back, metrics.json names its model, data and settings.
             metrics["evaluated"] = {"model": os.path.abspath(model_dir), "data": os.path.abspath(data_file) if data_file else dataset,
                                     "backend": qa.backend, "precision": qa.precision,
-                                    "processes": processes.num_processes if processes is not None else 1}
+                                    "precision_reason": qa.precision_reason, "processes": processes.num_processes if processes is not None else 1}
             os.makedirs(out_dir, exist_ok=True)
             # One set: an evaluation stopped while writing (a full disk, Ctrl-C) leaves the earlier evaluation's four
             # files as they were, never some of them beside some of this one's.
@@ -351,7 +433,7 @@ def evaluate_dir(model_dir: str, data_file: str | None, out_dir: str, batch_size
 
 
 def calibrate_dir(model_dir: str, data_file: str | None, dataset: str | None = None, batch_size: int | None = None, backend: str = "auto",
-                  precision: str = "fp32", log=print) -> Calibration:
+                  precision: str = "auto", log=print) -> Calibration:
     """Answer a dev set with the model, fit `p_correct` on half of its paragraphs and measure it on the other half
     (`calibrate.from_decoded`), and store the fit in the model's qa_config.json (replaced atomically)."""
     from dataclasses import replace
@@ -370,4 +452,14 @@ def calibrate_dir(model_dir: str, data_file: str | None, dataset: str | None = N
     return cal
 
 
-__all__ = ["AnswerSettings", "QuestionAnswerer", "calibrate_dir", "evaluate_dir"]
+def check_precision_dir(model_dir: str, data_file: str | None, dataset: str | None = None, batch_size: int | None = None, log=print) -> dict:
+    """`albert-bench check-precision`: `check_bf16` on a dev set, stored in the model's qa_config.json."""
+    from .files import QA_CONFIG
+
+    _, sq, _ = all_problems(lambda: check_model_dir(model_dir, "torch"), lambda: load_data(data_file, dataset, flag="--data", need_questions=True),
+                            lambda: AnswerSettings("torch", "bf16", batch_size=batch_size))
+    hold(os.path.join(model_dir, QA_CONFIG), "check-precision", "--model")  # one writer of the model's settings
+    return check_bf16(model_dir, sq.examples, sq.data, batch_size=batch_size, log=log)
+
+
+__all__ = ["AnswerSettings", "QuestionAnswerer", "calibrate_dir", "check_precision_dir", "evaluate_dir"]

@@ -319,10 +319,7 @@ def answer_pairs(answerer: QuestionAnswerer, pairs: list[tuple[str, str]], opts:
     tok = answerer.tokenizer
     examples = [Example(str(i), q, c, []) for i, (q, c) in enumerate(pairs)]
     feats = build_features(examples, tok, opts.windows)
-    autocast = None
-    if answerer.precision == "bf16":
-        autocast = lambda: torch.autocast(answerer.device.type, dtype=torch.bfloat16)  # noqa: E731
-    starts, ends, _ = infer(answerer.model, tok, feats, opts.batch_size or answerer.batch_size, answerer.device, autocast=autocast)
+    starts, ends, _ = infer(answerer.model, tok, feats, opts.batch_size or answerer.batch_size, answerer.device, autocast=answerer.autocast)
     by_example: list[list[int]] = [[] for _ in pairs]
     for w, ex in enumerate(feats.example_index.tolist()):
         by_example[ex].append(w)

@@ -2,7 +2,7 @@
 
     POST /v1/answer        {"question", "context", "top_k"?} → {"answer", "start", "end", "start_utf16", ..., "alternatives"}
     POST /v1/answer:batch  {"items": [{"question", "context", "top_k"?}, ...]} → {"results": [...]}
-    GET  /healthz          model, backend, precision, queue
+    GET  /healthz          model, backend, precision (and why: what --precision auto picked), queue
     GET  /                 the web page;  GET /docs  Swagger UI (offline);  GET /openapi.json
 
 Requests that arrive together are answered in shared turns of the model (micro-batching): a single worker task
@@ -718,7 +718,7 @@ def create_app(qa, limits: ServeLimits = ServeLimits(), micro_batching: bool = T
     @app.get("/healthz")
     async def healthz():
         return {"status": "ok", "model": display_name(qa.name), "device": str(qa.device), "backend": qa.backend, "precision": qa.precision,
-                "micro_batching": micro_batching, "max_batch": batcher.max_batch, "turn_windows": batcher.turn_windows, "batches": batcher.batches,
+                "precision_reason": qa.precision_reason, "bf16_check": qa.bf16_check, "micro_batching": micro_batching, "max_batch": batcher.max_batch, "turn_windows": batcher.turn_windows, "batches": batcher.batches,
                 "retried_batches": batcher.retried, "queued": batcher.queued, "queued_windows": batcher.queued_windows,
                 "dropped": batcher.dropped, "loop_stall_max_ms": round(loop_stall["max_s"] * 1000, 1),
                 "limits": {f.name: getattr(limits, f.name) for f in fields(limits)}, "uptime_s": round(time.time() - started, 1),
@@ -840,7 +840,7 @@ def bind(host: str, port: int):
 
 
 def serve(model_dir: str, host: str = "127.0.0.1", port: int = 8000, limits: ServeLimits = ServeLimits(),
-          micro_batching: bool = True, backend: str = "auto", precision: str = "fp32", allowed_hosts: list[str] | None = None,
+          micro_batching: bool = True, backend: str = "auto", precision: str = "auto", allowed_hosts: list[str] | None = None,
           sock=None) -> None:
     """Serve `model_dir` on `sock` (from `bind`; bound here when not given) until stopped."""
     import sys

@@ -657,7 +657,8 @@ def fit(r: Recipe, resume_from: str | None = None) -> dict:
             _record_session(cfg, acc, state)
     acc.wait_for_everyone()
     if acc.is_main_process and os.path.isdir(rundir.path(cfg.run_dir, rundir.BEST)):
-        try:  # the card again, now that the session's whole time is known
+        _check_bf16(r)
+        try:  # the card again, now that the session's whole time is known (and the bf16 check's result)
             write_card(cfg.run_dir)
         except Exception as e:  # noqa: BLE001 -- as at each evaluation: the card must not end a finished run
             warnings.warn(f"no model card written ({type(e).__name__}: {e}); `albert-bench card {cfg.run_dir}` writes it later", stacklevel=2)
@@ -787,6 +788,22 @@ def _calibration(dev: DevSet, dec, threshold: float) -> dict | None:
         return None
     print(summary(cal), file=sys.stderr)
     return cal.to_dict()
+
+
+def _check_bf16(r: Recipe) -> None:
+    """best/ answered in fp32 and bf16 (`qa.check_bf16`), where this device computes bf16 natively: what
+    `--precision auto` needs before it answers in bf16. Once per best/ (a new best/ has no check); a failure to
+    check is a warning, never the end of a finished run."""
+    from .qa import check_bf16, native_bf16
+
+    best = rundir.path(r.cfg.run_dir, rundir.BEST)
+    if not native_bf16(r.acc.device) or QAConfig.load(best).bf16_check is not None:
+        return
+    try:
+        check_bf16(best, r.dev.examples, r.dev.data, device=str(r.acc.device), log=lambda m: print(m, file=sys.stderr))
+    except Exception as e:  # noqa: BLE001 -- hours of training are worth more than the check
+        warnings.warn(f"best/ has no bf16 check ({type(e).__name__}: {e}); `albert-bench check-precision --model {best} --data DEV.json` "
+                      "makes it later", stacklevel=2)
 
 
 def _save_checkpoint(r: Recipe) -> None:
