@@ -62,7 +62,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from .data import Example
 from .errors import BenchError
