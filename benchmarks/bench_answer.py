@@ -140,6 +140,9 @@ def speed(args, work: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+BARS: list[str] = []  # issue 26's answer bars, one line per model and path
+
+
 def agreement_rows(name: str, model_dir: str, dev_file: str, work: str, limit: int) -> list[str]:
     from albert_bench.metric import squad_v2_evaluate
 
@@ -165,6 +168,12 @@ def agreement_rows(name: str, model_dir: str, dev_file: str, work: str, limit: i
         same = np.mean([dec.predictions[k] == ref.predictions[k] for k in ref.predictions]) * 100
         same_span = np.mean([dec.best_text[k] == ref.best_text[k] for k in ref.best_text]) * 100
         d_odds = np.mean([abs(dec.null_odds[k] - ref.null_odds[k]) for k in ref.null_odds])
+        if backend == "PyTorch bf16":  # issue 26's bars for answers, on a trained model
+            BARS.append(f"{name}: bf16 keeps {same:.2f}% of the answers (bar: 99%, {'met' if same >= 99 else 'not met'})")
+        if backend == "ONNX int8":
+            worst = max(abs(m["exact"] - mref["exact"]), abs(m["f1"] - mref["f1"]))
+            BARS.append(f"{name}: int8 EM {m['exact'] - mref['exact']:+.2f}, F1 {m['f1'] - mref['f1']:+.2f} "
+                        f"(bar: both within 0.5, {'met' if worst <= 0.5 else 'not met'})")
         rows.append(f"| {name} | {backend} | {len(examples):,} | {same:.2f}% | {same_span:.2f}% | {d_odds:.3f} | "
                     f"{m['exact']:.2f} ({m['exact'] - mref['exact']:+.2f}) | {m['f1']:.2f} ({m['f1'] - mref['f1']:+.2f}) | "
                     f"{m['best_f1']:.2f} ({m['best_f1'] - mref['best_f1']:+.2f}) | {len(examples) / sec:.1f} |")
@@ -196,10 +205,9 @@ def describe_run(best_dir: str) -> str:
         return f"MiniLM model: {best_dir}."
     get = lambda k: next((ln.split(":", 1)[1].strip() for ln in cfg.splitlines() if ln.startswith(k + ":")), "?")  # noqa: E731
     best = max(rows, key=lambda r: r["best_f1"])
-    return (f"MiniLM model: {len(rows)} epoch(s) at lr {get('lr')}, batch {get('batch_size')}, {get('max_seq_length')}/{get('doc_stride')} "
-            f"windows; on its whole held-out half best F1 {best['best_f1']:.2f} (EM {best['exact']:.2f} at threshold 0). "
-            "A weakly trained model (its span logits are flat, so its best span moves easily), which is what 2 CPU "
-            "cores allow in a session; the better GPU fine-tune's weights were not kept.")
+    return (f"MiniLM model: `{run.name}`, {len(rows)} epoch(s) at lr {get('lr')}, batch {get('batch_size')}, "
+            f"{get('max_seq_length')}/{get('doc_stride')} windows, mixed precision {get('mixed_precision')}; on its whole held-out half "
+            f"best F1 {best['best_f1']:.2f} at the tuned threshold (HasAns F1 {best.get('HasAns_f1', float('nan')):.2f} at threshold 0).")
 
 
 def agreement(args, work: str) -> str:
@@ -221,7 +229,8 @@ def agreement(args, work: str) -> str:
     note = "" if args.minilm else "\nMiniLM: not measured in this run (pass --minilm RUN/best --minilm-dev SPLIT/dev.json).\n"
     if args.minilm:
         note = "\n" + describe_run(args.minilm) + "\n"
-    return head + "\n".join(rows) + "\n" + note
+    bars = "\nIssue 26's answer bars (PyTorch bf16 and ONNX int8 against PyTorch fp32): " + "; ".join(BARS) + ".\n"
+    return head + "\n".join(rows) + "\n" + note + bars
 
 
 def main() -> None:
