@@ -32,7 +32,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _results import write_section  # noqa: E402
 
-from albert_bench.data import load_squad
+from albert_bench.data import load_squad, only_questions
 from albert_bench.decode import decode
 from albert_bench.export import export_onnx
 from albert_bench.features import build_features_reference
@@ -149,7 +149,7 @@ def agreement_rows(name: str, model_dir: str, dev_file: str, work: str, limit: i
     sq = load_squad(dev_file)
     examples = sq.examples[:limit] if limit else sq.examples
     ids = {e.id for e in examples}
-    data = [{**a, "paragraphs": [{**p, "qas": [q for q in p["qas"] if q["id"] in ids]} for p in a["paragraphs"]]} for a in sq.data]
+    data = only_questions(sq.data, ids)
     out = {}
     runs = (("PyTorch fp32", model_dir), ("PyTorch bf16", model_dir), ("ONNX fp32", f"{work}/{name}-onnx"), ("ONNX int8", f"{work}/{name}-int8"))
     for backend, d in runs:

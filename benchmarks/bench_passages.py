@@ -18,7 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _results import machine, write_section  # noqa: E402
 
-from albert_bench.data import load_squad
+from albert_bench.data import load_squad, only_questions
 from albert_bench.metric import squad_v2_evaluate
 from albert_bench.qa import QuestionAnswerer
 
@@ -53,7 +53,7 @@ def main() -> None:
         if n % 200 == 0:
             print(f"{n}/{len(examples)}", flush=True)
     ids = {ex.id for ex in examples}
-    data = [{**a, "paragraphs": [{**p, "qas": [q for q in p["qas"] if q["id"] in ids]} for p in a["paragraphs"]]} for a in sq.data]
+    data = only_questions(sq.data, ids)
     m1 = squad_v2_evaluate(data, single)
     mn = squad_v2_evaluate(data, many)
     body = ["## One question over many passages (`bench_passages.py`, issue 27)", "",

@@ -276,3 +276,31 @@ def test_the_answerer_holds_bf16_weights_only_in_bf16_and_fuses_gelu_always(trai
         kinds = {type(m) for m in qa.model.modules()}
         assert GELUTanh in kinds and NewGELUActivation not in kinds
         assert (qa.autocast is None) == (precision == "fp32")
+
+
+def test_check_precision_refuses_what_it_cannot_check_in_one_line(trained, tmp_path, capsys):
+    """An ONNX export (nothing of PyTorch to compare), a malformed dev file, and a second writer of the same
+    qa_config.json: one line each, exit 2, the model's settings untouched."""
+    from albert_bench.export import export_onnx
+    from albert_bench.files import QA_CONFIG, hold, release_all
+
+    run, d = trained
+    best = str(run / "best")
+    export_onnx(best, str(tmp_path / "onnx"), log=lambda m: None)
+    (tmp_path / "bad.json").write_text('{"data": 5}')
+    before = (run / "best" / QA_CONFIG).read_bytes()
+    capsys.readouterr()
+    assert main(["check-precision", "--model", str(tmp_path / "onnx"), "--data", str(tmp_path / "bad.json")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "an ONNX export; check-precision compares PyTorch's fp32 and bf16" in err and "bad.json" in err
+    hold(str(run / "best" / QA_CONFIG), "calibrate", "--model")  # as a calibrate run writing the same file would
+    try:
+        import subprocess
+        import sys
+
+        res = subprocess.run([sys.executable, "-m", "albert_bench", "check-precision", "--model", best, "--data", str(d / "dev.json")],
+                             capture_output=True, text=True, timeout=120)
+    finally:
+        release_all()
+    assert res.returncode == 2 and res.stderr.count("\n") == 1 and "is in use by" in res.stderr
+    assert (run / "best" / QA_CONFIG).read_bytes() == before

@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
+from .data import only_questions
 from .errors import BenchError
 from .metric import get_raw_scores
 
@@ -120,7 +121,7 @@ def calibrate(examples, data: list, returned: dict, null_odds: dict, confidence:
     if not fit_ex or not held_ex:
         raise BenchError(f"{where}: calibration needs questions on at least two paragraphs (it is fitted on the even-indexed ones "
                          "and measured on the odd-indexed ones); pass a dev set with more paragraphs")
-    data = [{**a, "paragraphs": [{**p, "qas": [q for q in p["qas"] if q["id"] in returned]} for p in a["paragraphs"]]} for a in data]
+    data = only_questions(data, returned)
     exact, _ = get_raw_scores(data, returned)  # the official metric's exact match of each returned answer
     fit = outcomes(fit_ex, exact, null_odds, confidence, threshold)
     pairs = []

@@ -256,8 +256,8 @@ answers unchanged, F1 {check['f1_bf16']:.2f} against {check['f1_fp32']:.2f}. **{
 `--precision auto` (the default) answers in {'bf16 where the CPU or GPU computes it natively, else fp32' if check['passed'] else 'fp32'}.
 """)
     except (TypeError, KeyError, ValueError):
-        return ("\n## Answering precision\n\nNo bf16 check (this hardware has no native bf16): `--precision auto` answers in fp32; "
-                "`albert-bench check-precision` makes the check.\n")
+        return ("\n## Answering precision\n\nNo bf16 check (`train` makes it only where the hardware computes bf16 natively): "
+                "`--precision auto` answers in fp32; `albert-bench check-precision` makes the check.\n")
 
 
 # ---------------------------------------------------------------- push

@@ -356,6 +356,12 @@ def squad_from_rows(rows, path: str = "<rows>", version: str = "v2.0") -> SquadF
     return SquadFile(path, version, articles, examples, repaired, unfound)
 
 
+def only_questions(data: list, ids) -> list:
+    """SQuAD articles holding only the questions whose id is in `ids` (articles and paragraphs kept, emptied where
+    none is left): what the official metric scores when only those questions were answered."""
+    return [{**a, "paragraphs": [{**p, "qas": [q for q in p["qas"] if q["id"] in ids]} for p in a["paragraphs"]]} for a in data]
+
+
 def rows_from_squad(data: list):
     """SQuAD's articles as flat rows, in file order (answer lists columnar, as `datasets` has them)."""
     for article in data:

@@ -14,12 +14,12 @@ import contextlib
 import os
 import sys
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
 from .calibrate import Calibration
-from .data import Example, load_data
+from .data import Example, load_data, only_questions
 from .decode import TOP_K, DecodeConfig, decode
 from .errors import BenchError, all_problems
 from .features import build_features, cached_features, count_windows
@@ -357,7 +357,7 @@ def check_bf16(model_dir: str, examples: list, data: list, device: str | None = 
     saved threshold, stored in its qa_config.json as `bf16_check` (what `--precision auto` reads). Returns it."""
     examples = examples[:BF16_CHECK_QUESTIONS]
     ids = {ex.id for ex in examples}
-    articles = [{"paragraphs": [{**p, "qas": [q for q in p["qas"] if q["id"] in ids]} for p in a["paragraphs"]]} for a in data]
+    articles = only_questions(data, ids)
     log(f"checking bf16 against fp32 on {len(examples):,} dev questions (what --precision auto relies on)")
     qa = QuestionAnswerer.from_pretrained(model_dir, device=device, batch_size=batch_size, backend="torch", precision="fp32")
     got = {}
@@ -369,9 +369,7 @@ def check_bf16(model_dir: str, examples: list, data: list, device: str | None = 
     same = sum(got["fp32"][0][i] == got["bf16"][0][i] for i in ids) / max(len(ids), 1)
     check = {"questions": len(ids), "same_answers": same, "f1_fp32": got["fp32"][1], "f1_bf16": got["bf16"][1],
              "device": str(qa.device), "passed": bf16_passes(same, got["fp32"][1], got["bf16"][1])}
-    cfg = QAConfig.load(model_dir)
-    cfg.bf16_check = check
-    cfg.save(model_dir)
+    replace(qa.qa, bf16_check=check).save(model_dir)
     log(f"bf16 check: {'passed' if check['passed'] else 'failed'} ({check_summary(check)})")
     return check
 
@@ -436,8 +434,6 @@ def calibrate_dir(model_dir: str, data_file: str | None, dataset: str | None = N
                   precision: str = "auto", log=print) -> Calibration:
     """Answer a dev set with the model, fit `p_correct` on half of its paragraphs and measure it on the other half
     (`calibrate.from_decoded`), and store the fit in the model's qa_config.json (replaced atomically)."""
-    from dataclasses import replace
-
     from .calibrate import from_decoded, summary
     from .files import QA_CONFIG
 
@@ -456,7 +452,13 @@ def check_precision_dir(model_dir: str, data_file: str | None, dataset: str | No
     """`albert-bench check-precision`: `check_bf16` on a dev set, stored in the model's qa_config.json."""
     from .files import QA_CONFIG
 
-    _, sq, _ = all_problems(lambda: check_model_dir(model_dir, "torch"), lambda: load_data(data_file, dataset, flag="--data", need_questions=True),
+    def pytorch_model() -> None:
+        if os.path.isdir(model_dir) and resolve_backend(model_dir) == "onnx":
+            raise BenchError(f"--model {model_dir}: an ONNX export; check-precision compares PyTorch's fp32 and bf16, so pass the "
+                             "PyTorch model directory it was exported from (an int8 export's accuracy is checked by `export --int8 --data`)")
+        check_model_dir(model_dir, "torch")
+
+    _, sq, _ = all_problems(pytorch_model, lambda: load_data(data_file, dataset, flag="--data", need_questions=True),
                             lambda: AnswerSettings("torch", "bf16", batch_size=batch_size))
     hold(os.path.join(model_dir, QA_CONFIG), "check-precision", "--model")  # one writer of the model's settings
     return check_bf16(model_dir, sq.examples, sq.data, batch_size=batch_size, log=log)

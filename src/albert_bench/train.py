@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass, fields
 import numpy as np
 import torch
 
-from .data import SQUAD2_URLS, load_dataset, load_squad, parse_dataset_spec
+from .data import SQUAD2_URLS, load_dataset, load_squad, only_questions, parse_dataset_spec
 from .card import write_card
 from .decode import DecodeConfig, decode, tuned_threshold
 from .errors import BenchError, all_problems
@@ -476,7 +476,7 @@ def _setup_data(cfg: TrainConfig, acc, tokenizer, train_sq, dev_sq):
             for ex in (train_ex, dev_ex)
         )
     dev_ids = {e.id for e in dev_ex}
-    dev_data = [{**a, "paragraphs": [{**p, "qas": [q for q in p["qas"] if q["id"] in dev_ids]} for p in a["paragraphs"]]} for a in dev_sq.data]
+    dev_data = only_questions(dev_sq.data, dev_ids)
     return train_feats, DevSet(dev_ex, dev_feats, dev_data)
 
 
