@@ -218,3 +218,81 @@ def test_int8_scales_are_one_per_output_column_unless_per_tensor_is_asked(export
         main(["export", "--model", str(run / "best"), "--onnx", "--int8", "--int8-scales", "per-row", "--out", str(tmp_path / "x")])
     assert e.value.code == 2
     assert "--int8-scales" in capsys.readouterr().err and not (tmp_path / "x").exists()
+
+
+def test_answering_with_an_export_imports_neither_torch_nor_transformers(exported, trained, tmp_path):
+    """`ask`, `evaluate` and `predict` on an export, each from a fresh process, never import torch (or transformers,
+    which imports it): about 2.5 s of a cold command on 2 cores (issue 26). The process itself reports what it imported."""
+    import subprocess
+    import sys
+
+    context = "The city of Orvana is Blue. The city of Lintar is Green."
+    (tmp_path / "rows.jsonl").write_text(json.dumps({"id": "a", "question": "What is the city of Lintar?", "context": context}) + "\n")
+    code = ("import runpy, sys\n"
+            "sys.argv = ['albert-bench'] + sys.argv[1:]\n"
+            "try:\n    runpy.run_module('albert_bench', run_name='__main__')\n"
+            "except SystemExit as e:\n    assert not e.code, e.code\n"
+            "print('imported:', sorted(m for m in ('torch', 'transformers', 'accelerate') if m in sys.modules), file=sys.stderr)\n")
+    model = str(exported / "int8")
+    for argv in (["ask", "--model", model, "--question", "What is the city of Lintar?", "--context", context, "--json"],
+                 ["evaluate", "--model", model, "--data", str(trained[1] / "dev.json"), "--out", str(tmp_path / "eval")],
+                 ["predict", "--model", model, "--input", str(tmp_path / "rows.jsonl"), "--output", str(tmp_path / "out.jsonl")]):
+        r = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stderr[-2000:]
+        assert r.stderr.strip().splitlines()[-1] == "imported: []", argv[0]
+    answer = json.loads((tmp_path / "out.jsonl").read_text())
+    assert answer["no_answer"] or context[answer["start"]:answer["end"]] == answer["answer"]
+    assert json.load(open(tmp_path / "eval" / "metrics.json"))["total"] == 400
+
+
+@pytest.mark.parametrize("which", ["albert-base-v2", "minilm"])
+def test_an_exports_own_tokenizer_cuts_the_windows_transformers_cuts(which, albert_tok, dev, minilm_dir, tmp_path):
+    """`ExportTokenizer` (the Rust tokenizer of tokenizer.json, without transformers) against transformers' tokenizer of
+    the same directory: every window, offset and label the same, on real dev questions cut into many short windows;
+    and what it does not define itself comes from transformers' tokenizer, loaded on first use."""
+    import numpy as np
+
+    from albert_bench.features import FeatureConfig, build_features
+    from albert_bench.model import load_tokenizer
+    from albert_bench.onnx_backend import ExportTokenizer
+
+    full = albert_tok if which == "albert-base-v2" else load_tokenizer(minilm_dir)
+    full.save_pretrained(tmp_path)
+    light = ExportTokenizer(str(tmp_path), full.model_input_names)
+    assert "_transformers" not in light.__dict__
+    assert (light.cls_token_id, light.pad_token_id, light.padding_side) == (full.cls_token_id, full.pad_token_id, full.padding_side)
+    assert light.num_special_tokens_to_add(pair=True) == full.num_special_tokens_to_add(pair=True)
+    examples = dev.examples[:300]
+    cfg = FeatureConfig(96, 32, 24)  # short windows and questions: many windows per passage, some questions cut
+    a, b = build_features(examples, light, cfg), build_features(examples, full, cfg)
+    assert len(a) == len(b) > len(examples)
+    for field in ("input_ids", "token_type_ids", "offsets"):
+        assert all(np.array_equal(x, y) for x, y in zip(getattr(a, field), getattr(b, field))), field
+    for field in ("example_index", "start_positions", "end_positions", "cls_index"):
+        assert np.array_equal(getattr(a, field), getattr(b, field)), field
+    assert "_transformers" not in light.__dict__  # windows need nothing of transformers
+    assert light.model_max_length == full.model_max_length and "_transformers" in light.__dict__
+
+
+def test_a_damaged_export_tokenizer_is_one_line(exported, tmp_path, capsys):
+    import shutil
+
+    bad = tmp_path / "bad"
+    shutil.copytree(exported / "fp32", bad)
+    (bad / "tokenizer.json").write_text('{"version": "1.0", "model": ')
+    assert main(["ask", "--model", str(bad), "--question", "What is the city of Lintar?", "--context", "The city of Lintar is Green."]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"{bad / 'tokenizer.json'}: not a tokenizer file" in err[0] and "re-run `albert-bench export`" in err[0]
+
+
+def test_the_old_pipeline_api_answers_from_an_export_as_from_its_model(exported, trained):
+    """The old pipeline's word alignment asks the tokenizer for more than windows: the export's tokenizer hands it
+    to transformers' tokenizer of the same files, and the answers are the PyTorch model's."""
+    from albert_bench import pipeline
+
+    context = "The city of Orvana is Blue. The city of Lintar is Green."
+    questions = [{"question": "What is the city of Lintar?", "context": context}, {"question": "What is the city of Orvana?", "context": context}]
+    got = [pipeline("question-answering", model=str(m), device="cpu")(questions, top_k=2) for m in (trained[0] / "best", exported / "fp32")]
+    flat = [[a for answers in g for a in answers] for g in got]
+    assert [(a["answer"], a["start"], a["end"]) for a in flat[0]] == [(a["answer"], a["start"], a["end"]) for a in flat[1]]
+    assert max(abs(a["score"] - b["score"]) for a, b in zip(*flat)) < 1e-3

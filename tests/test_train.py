@@ -366,6 +366,24 @@ def test_resume_refuses_settings_that_change_the_run_and_records_allowed_ones(sm
     assert info["resumed_with_changes"][-1]["changes"] == {"epochs": [3, 4]} and json.load(open(run / "config.json"))["epochs"] == 4
 
 
+def test_eval_from_epoch_skips_early_evaluations_and_always_evaluates_the_end(small, unbroken, tmp_path, capsys):
+    r = here(capsys, *train_args(small, tmp_path / "r", "--epochs", 3, "--batch-size", 8, "--eval-from-epoch", 3, "--report-to", "none",
+                                 "--save-steps", 0))
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert [m["epoch"] for m in metrics(tmp_path / "r")] == [3.0]
+    assert (tmp_path / "r" / "best" / "qa_config.json").exists()
+    # a resumed run may change it (how often it evaluates, not what it learns); epoch 4 only trains
+    run = copy_run(unbroken, tmp_path / "run")
+    r = here(capsys, "train", "--resume", "--run-dir", run, "--epochs", 5, "--eval-from-epoch", 5)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert [m["epoch"] for m in metrics(run)] == [1.0, 2.0, 3.0, 5.0]
+    r = here(capsys, *train_args(small, tmp_path / "bad", "--epochs", 2, "--eval-from-epoch", 3))
+    _one_line_error(r, "--eval-from-epoch 3 is after the last epoch (--epochs 2)")
+    assert not (tmp_path / "bad").exists()
+    r = here(capsys, "train", "--resume", "--run-dir", run, "--eval-from-epoch", 9)  # checked against the saved --epochs
+    _one_line_error(r, "--eval-from-epoch 9 is after the last epoch (--epochs 5)")
+
+
 def test_resume_does_not_keep_a_best_evaluated_after_its_checkpoint(small, unbroken, tmp_path, capsys):
     """Stopped after best/ was written at step 90 but before that step's checkpoint: the resumed run's log drops the
     step-90 row, so best/ must be earned again, even when the checkpoint's best F1 is not beaten (as on a GPU,

@@ -173,9 +173,10 @@ def export_onnx(model_dir: str, out_dir: str, int8: bool = False, opset: int = E
         runner = OnnxModel(os.path.join(tmp, ONNX_FILE), names)
         with torch.inference_mode():
             ref = model(**{n: probe[n] for n in names})
-        got = runner(**{n: probe[n] for n in names})
+        got = runner(**{n: probe[n] for n in names})  # numpy
         mask = probe["attention_mask"].bool()
-        diff = float(max((ref.start_logits - got.start_logits)[mask].abs().max(), (ref.end_logits - got.end_logits)[mask].abs().max()))
+        diff = float(max((ref.start_logits - torch.from_numpy(got.start_logits))[mask].abs().max(),
+                         (ref.end_logits - torch.from_numpy(got.end_logits))[mask].abs().max()))
         info = {"backend": "onnx", "weights": "int8" if int8 else "fp32", "opset": opset, "source": os.path.abspath(model_dir),
                 "int8_scales": int8_scales if int8 else None,
                 "inputs": names, "max_abs_logit_diff_vs_pytorch": diff}

@@ -213,10 +213,21 @@ class _PairTemplate:
     c_type: int
 
 
+def _backend(tokenizer):
+    """The Rust tokenizer, without the truncation or padding an earlier call may have left switched on (transformers'
+    calls switch them per call and leave them): what transformers' own call with neither does."""
+    backend = tokenizer.backend_tokenizer
+    if backend.truncation is not None:
+        backend.no_truncation()
+    if backend.padding is not None:
+        backend.no_padding()
+    return backend
+
+
 def _pair_template(tokenizer) -> _PairTemplate | None:
     """The layout `[prefix] question [mid] context [suffix]`, or None when the tokenizer does not follow it."""
-    enc = tokenizer("who", "there", return_token_type_ids=True)
-    ids, types, seq = enc["input_ids"], enc["token_type_ids"], enc.sequence_ids(0)
+    enc = _backend(tokenizer).encode("who", "there")  # the tokenizer's own pair encoding, special tokens added
+    ids, types, seq = enc.ids, enc.type_ids, enc.sequence_ids
     pos0 = [i for i, s in enumerate(seq) if s == 0]
     pos1 = [i for i, s in enumerate(seq) if s == 1]
     if not pos0 or not pos1 or pos0 != list(range(pos0[0], pos0[-1] + 1)) or pos1 != list(range(pos1[0], pos1[-1] + 1)) or pos0[-1] >= pos1[0]:
@@ -244,7 +255,7 @@ def _trims_offsets(tokenizer) -> bool:
 
 def _encode(tokenizer, texts: list[str], offsets: bool):
     """Token ids (and character offsets) of texts without special tokens, straight from the Rust tokenizer."""
-    encs = tokenizer.backend_tokenizer.encode_batch(texts, add_special_tokens=False)
+    encs = _backend(tokenizer).encode_batch(texts, add_special_tokens=False)
     ids = [np.asarray(e.ids, dtype=np.int32) for e in encs]
     if not offsets:
         return ids, None
@@ -299,7 +310,7 @@ def build_features(examples: list[Example], tokenizer, cfg: FeatureConfig = Feat
     # Questions: tokenized once; the few longer than max_query_length are cut on the string and re-tokenized,
     # exactly as the reference does, because tokenizing a cut string can differ from cutting the tokens.
     questions = [e.question.lstrip() for e in examples]
-    enc = tokenizer.backend_tokenizer.encode_batch(questions, add_special_tokens=False)
+    enc = _backend(tokenizer).encode_batch(questions, add_special_tokens=False)
     q_ids = [np.asarray(e.ids, dtype=np.int32) for e in enc]
     long_q = [i for i, e in enumerate(enc) if len(e.ids) > cfg.max_query_length]
     if long_q:

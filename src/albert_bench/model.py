@@ -2,6 +2,9 @@
 
 A model directory is what `save_pretrained` writes (config, weights, tokenizer) plus `qa_config.json`, which
 carries the decoding settings tuned on dev (the no-answer threshold above all) so answering uses them.
+
+torch is imported where it is used, not here: an ONNX export answers through this module (`QAConfig`, `infer`)
+without PyTorch, and importing torch costs a cold `ask` over a second (issue 26).
 """
 
 from __future__ import annotations
@@ -12,7 +15,6 @@ import os
 from dataclasses import asdict, dataclass, fields
 
 import numpy as np
-import torch
 
 from .errors import BenchError
 from .files import QA_CONFIG, read_json, replace_dir, write_failed, write_json_set
@@ -175,6 +177,7 @@ def load_model(name_or_dir: str, init: str = "pretrained", attention_dropout: fl
     required for a directory that holds a config and tokenizer but no weights. `attention_dropout` replaces the
     config's attention-probability dropout (None: keep it).
     """
+    import torch
     from transformers import AutoConfig, AutoModelForQuestionAnswering
 
     quiet_libraries()
@@ -220,6 +223,8 @@ def hold_weights_in_bf16(model) -> None:
     """Every Linear layer's weights cast to bf16 once, in place, for answering under bf16 autocast: autocast casts
     fp32 weights again at every call (and caches them only for tensors that need grad, never at inference), which
     cost 6 % of a bf16 evaluation. Same bf16 values, so the same answers; embeddings and LayerNorm stay fp32."""
+    import torch
+
     for module in model.modules():
         if isinstance(module, torch.nn.Linear):
             module.to(torch.bfloat16)
@@ -248,10 +253,17 @@ def uses_token_type_ids(tokenizer) -> bool:
     return "token_type_ids" in tokenizer.model_input_names
 
 
-def collate(feats: Features, idx, pad_id: int, token_types: bool, labels: bool, multiple: int = 1) -> dict[str, torch.Tensor]:
-    """A batch of windows padded to its own longest one (dynamic padding), not to max_seq_length.
+def collate(feats: Features, idx, pad_id: int, token_types: bool, labels: bool, multiple: int = 1) -> dict:
+    """A batch of windows padded to its own longest one (dynamic padding), not to max_seq_length, as torch tensors.
 
     `multiple` rounds the width up (compiled models see few distinct shapes)."""
+    import torch
+
+    return {k: torch.from_numpy(v) for k, v in collate_arrays(feats, idx, pad_id, token_types, labels, multiple).items()}
+
+
+def collate_arrays(feats: Features, idx, pad_id: int, token_types: bool, labels: bool, multiple: int = 1) -> dict[str, np.ndarray]:
+    """`collate`'s batch as int64 numpy arrays (what ONNX Runtime takes)."""
     width = max(len(feats.input_ids[i]) for i in idx)
     width = -(-width // multiple) * multiple
     ids = np.full((len(idx), width), pad_id, dtype=np.int64)
@@ -262,12 +274,12 @@ def collate(feats: Features, idx, pad_id: int, token_types: bool, labels: bool, 
         ids[r, :n] = feats.input_ids[i]
         mask[r, :n] = 1
         tt[r, :n] = feats.token_type_ids[i]
-    batch = {"input_ids": torch.from_numpy(ids), "attention_mask": torch.from_numpy(mask)}
+    batch = {"input_ids": ids, "attention_mask": mask}
     if token_types:
-        batch["token_type_ids"] = torch.from_numpy(tt)
+        batch["token_type_ids"] = tt
     if labels:
-        batch["start_positions"] = torch.from_numpy(feats.start_positions[idx])
-        batch["end_positions"] = torch.from_numpy(feats.end_positions[idx])
+        batch["start_positions"] = feats.start_positions[idx]
+        batch["end_positions"] = feats.end_positions[idx]
     return batch
 
 
@@ -278,7 +290,6 @@ def qa_forward(model, batch: dict):
     return out, out.loss
 
 
-@torch.inference_mode()
 def infer(model, tokenizer, feats: Features, batch_size: int = 64, device=None, autocast=None, with_loss: bool = False,
           progress: bool = False, processes=None):
     """Start/end logits for every window (lists of float32 arrays, unpadded) and, with labels, the mean loss.
@@ -288,10 +299,20 @@ def infer(model, tokenizer, feats: Features, batch_size: int = 64, device=None, 
     the processes (batch b to process b mod n), each runs its own, and process 0 gathers every window's logits and
     every batch's loss — so its results are those of one process to the last bit (same batches, same padding, the
     loss summed in the same order). The other processes get (None, None, None).
+    An ONNX Runtime model (`onnx_backend.OnnxModel`) takes and gives numpy arrays: torch is not imported for it.
     """
+    if not hasattr(model, "parameters"):
+        return _infer(model, tokenizer, feats, batch_size, None, autocast, with_loss, progress, processes)
+    import torch
+
+    with torch.inference_mode():
+        return _infer(model, tokenizer, feats, batch_size, device or next(model.parameters()).device, autocast, with_loss, progress, processes)
+
+
+def _infer(model, tokenizer, feats: Features, batch_size: int, device, autocast, with_loss: bool, progress: bool, processes):
+    """`infer`'s loop; `device` None: numpy batches (ONNX Runtime)."""
     from .progress import bar
 
-    device = device or (next(model.parameters()).device if hasattr(model, "parameters") else torch.device("cpu"))
     was_training = model.training
     model.eval()
     order = np.argsort(feats.lengths, kind="stable")
@@ -302,11 +323,13 @@ def infer(model, tokenizer, feats: Features, batch_size: int = 64, device=None, 
     mine: dict[int, tuple] = {}  # batch number -> (start logits, end logits, loss) of its windows
     for b in bar(range(rank, len(batches), world), desc="eval", unit="batch", disable=not progress, leave=False):
         idx = batches[b]
-        batch = {k: v.to(device) for k, v in collate(feats, idx, tokenizer.pad_token_id, tt, with_loss).items()}
+        if device is None:
+            batch = collate_arrays(feats, idx, tokenizer.pad_token_id, tt, with_loss)
+        else:
+            batch = {k: v.to(device) for k, v in collate(feats, idx, tokenizer.pad_token_id, tt, with_loss).items()}
         with ctx():
             out, loss = qa_forward(model, batch)
-        s = out.start_logits.float().cpu().numpy()
-        e = out.end_logits.float().cpu().numpy()
+        s, e = (x if isinstance(x, np.ndarray) else x.float().cpu().numpy() for x in (out.start_logits, out.end_logits))
         n = [len(feats.input_ids[i]) for i in idx]
         # float(loss) is a device sync; once per batch is fine here
         mine[b] = ([s[r, : n[r]] for r in range(len(idx))], [e[r, : n[r]] for r in range(len(idx))], float(loss) if with_loss else None)
@@ -346,6 +369,7 @@ def launched_processes():
     """accelerate's PartialState when this process is one of several (`accelerate launch`, torchrun), else None."""
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
         return None
+    import torch
     from accelerate import PartialState
 
     return PartialState(cpu=True) if os.environ.get("ACCELERATE_USE_CPU") or not torch.cuda.is_available() else PartialState()

@@ -175,13 +175,15 @@ def answerer_hash(model: str, backend: str, precision: str, top_k: int, device: 
     """Of what makes the answers: the model directory's weights, configs and tokenizer files, the backend, the
     precision it answers in (what "auto" picks on this device), and --top-k. Each line carries it, so that a
     resumed run does not append another model's answers to an output, which would then read as one model's."""
-    import torch
-
     from .model import QAConfig
     from .qa import pick_precision, resolve_backend
 
     backend = resolve_backend(model, backend)
-    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    dev = None  # ONNX Runtime answers in its export's precision, on CPU: no torch to import (issue 26)
+    if backend == "torch":
+        import torch
+
+        dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     precision = pick_precision(precision, backend, dev, QAConfig.load(model).bf16_check)[0]
     h = hashlib.sha1(json.dumps([backend, precision, top_k]).encode())
     for name in sorted(os.listdir(model)):

@@ -16,8 +16,6 @@ import sys
 import warnings
 from dataclasses import dataclass, replace
 
-import torch
-
 from .calibrate import Calibration
 from .data import Example, load_data, only_questions
 from .decode import TOP_K, DecodeConfig, decode
@@ -63,13 +61,20 @@ class AnswerSettings:
 class QuestionAnswerer:
     def __init__(self, model, tokenizer, qa: QAConfig | None = None, device: str | None = None, batch_size: int | None = None, name: str = "",
                  precision: str = AnswerSettings.precision):
-        """`precision` "bf16" (or "auto" choosing it) casts the model's Linear weights to bf16 in place."""
-        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        """`precision` "bf16" (or "auto" choosing it) casts the model's Linear weights to bf16 in place. `device`:
+        a torch.device for a PyTorch model; "cpu" for ONNX Runtime, which answers without importing torch."""
+        self.backend = "onnx" if not hasattr(model, "parameters") else "torch"
+        if self.backend == "onnx":
+            self.device = "cpu"
+            model.to(device or "cpu")  # ONNX Runtime runs on CPU: one line for any other device
+        else:
+            import torch
+
+            self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.model = model.to(self.device).eval()
         self.tokenizer = tokenizer
         self.qa = qa or QAConfig()
         self.name = name
-        self.backend = "onnx" if not hasattr(model, "parameters") else "torch"
         hidden = getattr(getattr(model, "config", None), "hidden_size", None)
         self.batch_size = batch_size or default_batch_size(self.device, self.backend, hidden)
         check_precision(precision, self.backend, self.device)
@@ -116,6 +121,8 @@ class QuestionAnswerer:
         """The context the model runs in: bf16 autocast, or None (fp32; ONNX Runtime)."""
         if self.precision != "bf16":
             return None
+        import torch
+
         return lambda: torch.autocast(self.device.type, dtype=torch.bfloat16)
 
     @property
@@ -294,14 +301,14 @@ def default_batch_size(device, backend: str, hidden_size: int | None = None) -> 
     big batches. On CPU a small model (the quickstart's: hidden 128) answers fastest 16 windows at a time, both
     backends (783 against 636 windows/s at 4 with PyTorch); a base-size model 4 at a time with PyTorch and one at a
     time with ONNX Runtime (1 and 4 within noise there): larger batches spill activations out of the caches and get slower, not faster."""
-    if torch.device(device).type == "cuda":
+    if str(device).startswith("cuda"):
         return 64
     if hidden_size is not None and hidden_size <= SMALL_MODEL_HIDDEN:
         return 16
     return 1 if backend == "onnx" else 4
 
 
-def check_precision(precision: str, backend: str, device: torch.device | None = None) -> str:
+def check_precision(precision: str, backend: str, device=None) -> str:
     """The precision, if this backend (and device, when given) can use it; bf16 on a CPU without native bf16
     only warns."""
     if precision not in PRECISIONS:
@@ -312,6 +319,8 @@ def check_precision(precision: str, backend: str, device: torch.device | None = 
         raise BenchError("--precision bf16 is for --backend torch; for a faster ONNX model export it with `albert-bench export --onnx --int8`")
     if device is None:
         return precision
+    import torch
+
     if device.type == "cuda" and not torch.cuda.is_bf16_supported():
         raise BenchError(f"--precision bf16: {torch.cuda.get_device_name(device)} has no bf16 support; use --precision fp32")
     if device.type == "cpu" and not cpu_has_bf16():
@@ -319,14 +328,16 @@ def check_precision(precision: str, backend: str, device: torch.device | None = 
     return precision
 
 
-def native_bf16(device: torch.device) -> bool:
-    """Whether this device computes bf16 natively (a GPU that supports it; a CPU with AVX512-BF16 or AMX)."""
+def native_bf16(device) -> bool:
+    """Whether this torch.device computes bf16 natively (a GPU that supports it; a CPU with AVX512-BF16 or AMX)."""
+    import torch
+
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported()
     return device.type == "cpu" and cpu_has_bf16()
 
 
-def pick_precision(asked: str, backend: str, device: torch.device, check: dict | None) -> tuple[str, str]:
+def pick_precision(asked: str, backend: str, device, check: dict | None) -> tuple[str, str]:
     """(precision, why): what was asked, or for "auto" bf16 where the device computes it natively and the model's
     bf16 check (qa_config.json's `bf16_check`) passed, else fp32."""
     if asked != "auto":
@@ -376,6 +387,8 @@ def check_bf16(model_dir: str, examples: list, data: list, device: str | None = 
 
 def cpu_has_bf16() -> bool:
     """Whether this CPU runs bf16 natively (AVX512-BF16 or AMX), as oneDNN sees it."""
+    import torch
+
     try:
         return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     except (AttributeError, RuntimeError):  # a private oneDNN probe: absent in some builds
