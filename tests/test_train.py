@@ -668,3 +668,26 @@ def test_attention_dropout_reaches_the_model_and_its_saved_config(small, tmp_pat
         assert json.loads((run / "best" / "config.json").read_text())["attention_probs_dropout_prob"] == want
     model, _ = load_model(str(small / "tiny"), "random", attention_dropout=0.25)
     assert model.config.attention_probs_dropout_prob == 0.25
+
+
+def test_the_cpu_preset_is_the_recipe_row_it_names_and_every_key_is_a_setting():
+    """recipes/minilm-cpu.yaml holds what benchmarks/bench_cpu_recipe.py measured for its chosen row (its flags and
+    the common ones, the bench's tracker choice aside), and loads as a config."""
+    import importlib.util
+    from pathlib import Path
+
+    from albert_bench.train import resolve_config
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_cpu_recipe.py"
+    spec = importlib.util.spec_from_file_location("bench_cpu_recipe", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    cfg = resolve_config({"config": str(bench.PRESET)})
+    flags = bench.COMMON + bench.ROWS[bench.CHOSEN]
+    assert all(f.startswith("--") for f in flags[::2]) and not any(v.startswith("--") for v in flags[1::2])  # flag, value pairs
+    measured = dict(zip(flags[::2], flags[1::2]))  # a row's flag overrides a common one, as on the command line
+    for flag, value in measured.items():
+        if flag == "--report-to":
+            continue
+        got = getattr(cfg, flag[2:].replace("-", "_"))
+        assert (float(got) == float(value)) if isinstance(got, (int, float)) else got == value, flag
