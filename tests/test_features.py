@@ -354,3 +354,25 @@ def test_a_question_that_leaves_no_room_beyond_the_stride_is_one_line():
     with pytest.raises(BenchError) as e:
         F.window_spans(30, 20, 12, 8, "question q7")
     assert str(e.value) == "question q7: 12 tokens leave 8 for the context, not more than doc_stride 8; lower --max-query-length or --doc-stride"
+
+
+def test_windows_do_not_depend_on_truncation_or_padding_left_on_the_tokenizer(albert_tok, dev):
+    """An earlier call (transformers' own, with truncation) can leave the Rust tokenizer truncating or padding:
+    windows and window counts are the same as from a clean tokenizer."""
+    from albert_bench.features import FeatureConfig, build_features, count_windows
+
+    cfg, examples = FeatureConfig(96, 32, 24), dev.examples[:60]
+    pairs = [(e.question, e.context) for e in examples]
+    clean, counted = build_features(examples, albert_tok, cfg), count_windows(pairs, albert_tok, cfg)
+    backend = albert_tok.backend_tokenizer
+    try:
+        for leave in (lambda: backend.enable_truncation(8), lambda: backend.enable_padding(length=200)):
+            leave()
+            assert count_windows(pairs, albert_tok, cfg) == counted
+            leave()
+            left = build_features(examples, albert_tok, cfg)
+            assert [x.tolist() for x in left.input_ids] == [x.tolist() for x in clean.input_ids]
+            assert [x.tolist() for x in left.offsets] == [x.tolist() for x in clean.offsets]
+    finally:
+        backend.no_truncation()
+        backend.no_padding()
