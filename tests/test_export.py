@@ -65,7 +65,7 @@ def test_an_int8_export_that_loses_accuracy_is_refused_naming_both_figures(train
                      r"above --max-f1-drop 1\); no int8 model written\. .*", err)
     assert m, err
     int8_f1, fp32_f1, drop = map(float, m.groups())
-    assert fp32_f1 >= 95.0 and int8_f1 < fp32_f1 - 10 and abs(drop - (fp32_f1 - int8_f1)) < 0.01
+    assert fp32_f1 >= 95.0 and int8_f1 < fp32_f1 - 10 and abs(drop - (fp32_f1 - int8_f1)) <= 0.0151  # each figure rounded to 0.01
     assert not out.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".tmp-export")]
     # allowed a larger drop, the same export is written and says what it lost, in ask and in serve's /healthz
     assert main(["export", "--model", str(bad), "--onnx", "--int8", "--data", str(d / "dev.json"), "--out", str(out), "--max-f1-drop", "50"]) == 0

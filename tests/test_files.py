@@ -502,11 +502,10 @@ def test_a_download_stopped_by_sigterm_leaves_no_part_file(tmp_path):
     with trickle_server(b"{", 0.2) as url:
         p = subprocess.Popen([sys.executable, "-m", "albert_bench", "data", "stats", url], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              text=True, env={**os.environ, "ALBERT_BENCH_CACHE": str(tmp_path / "cache")})
-        for _ in range(600):  # until the download has begun: its .part file exists
-            if list((tmp_path / "cache").rglob("*.part")) if (tmp_path / "cache").exists() else []:
-                break
+        deadline = time.monotonic() + 180  # until the download has begun (its .part file exists): a loaded machine starts slowly
+        while not list((tmp_path / "cache").rglob("*.part")) and p.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert list((tmp_path / "cache").rglob("*.part"))
+        assert list((tmp_path / "cache").rglob("*.part")), p.poll()
         p.send_signal(signal.SIGTERM)
         _, err = p.communicate(timeout=60)
     assert p.returncode != 0 and "Traceback" not in err

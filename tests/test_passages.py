@@ -12,7 +12,10 @@ from albert_bench.qa import merge_passages
 
 GRACE = "The city of Grace is Vienna. The job of Oscar is pilot."
 LENA = "The pet of Lena is a hamster. The job of Mia is baker."
-EMOJI = "🎉 The city of Grace is Vienna."
+# A character outside the BMP before the answer (2 UTF-16 units, 1 code point) that the tokenizer's NFKC reads as a
+# plain "T": the offsets must count the original text, and the tiny model sees a sentence like its training data
+# (an emoji would be <unk>, which the tiny model answers next to only on some seeds)
+EMOJI = "𝐓he city of Grace is Vienna."
 
 
 def _alt(text, start, score):
@@ -129,7 +132,8 @@ def test_http_contexts_answer_with_utf16_offsets_per_passage_and_limits_over_all
         assert r.status_code == 200, r.text
         res = r.json()
         assert (res["answer"], res["passage"], res["start"], res["start_utf16"]) == ("Vienna", 1, EMOJI.index("Vienna"), EMOJI.index("Vienna") + 1)
-        assert res["locations"] == [{"passage": 1, "start": 23, "end": 29, "start_utf16": 24, "end_utf16": 30}]
+        at = EMOJI.index("Vienna")
+        assert res["locations"] == [{"passage": 1, "start": at, "end": at + 6, "start_utf16": at + 1, "end_utf16": at + 7}]
         # no answer in any passage: no passage, and no offsets in either unit
         r = c.post("/v1/answer", json={"question": "What is the pet of Grace?", "contexts": [EMOJI, GRACE]})
         res = r.json()

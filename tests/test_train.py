@@ -384,6 +384,50 @@ def test_eval_from_epoch_skips_early_evaluations_and_always_evaluates_the_end(sm
     _one_line_error(r, "--eval-from-epoch 9 is after the last epoch (--epochs 5)")
 
 
+def test_mixed_precision_auto_is_bf16_only_where_the_device_computes_it_natively():
+    from albert_bench.train import resolve_mixed_precision
+
+    pick = lambda *a, **kw: resolve_mixed_precision(*a, **kw)[0]  # noqa: E731
+    assert pick("auto", cuda=False, cuda_bf16=False, cpu_bf16=True) == "bf16"
+    assert resolve_mixed_precision("auto", cuda=False, cuda_bf16=False, cpu_bf16=False) == (
+        "no", "auto: this CPU has no native bf16 (AVX512-BF16 or AMX), where fp32 trains faster")
+    assert pick("auto", cuda=True, cuda_bf16=True, cpu_bf16=False) == "bf16"
+    assert pick("auto", cuda=True, cuda_bf16=False, cpu_bf16=True) == "fp16"  # the GPU decides, not the host CPU
+    with pytest.warns(UserWarning, match="this CPU has no native bf16.*emulated"):
+        assert pick("bf16", cuda=False, cuda_bf16=False, cpu_bf16=False) == "bf16"  # asked for: kept, with a warning
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert resolve_mixed_precision("bf16", cuda=False, cuda_bf16=False, cpu_bf16=True) == ("bf16", "asked for")
+        assert pick("no", cuda=False, cuda_bf16=False, cpu_bf16=True) == "no"
+
+
+def test_auto_precision_on_this_cpu_and_a_resume_keeps_the_precision_the_run_started_in(small, unbroken, tmp_path, capsys):
+    from albert_bench.qa import cpu_has_bf16
+
+    native = cpu_has_bf16()
+    r = here(capsys, *train_args(small, tmp_path / "a", "--mixed-precision", "auto", "--epochs", 1, "--max-steps", 2, "--report-to", "none",
+                                 "--save-steps", 0, "--max-eval-examples", 10))
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert json.load(open(tmp_path / "a" / "run_info.json"))["mixed_precision"] == ("bf16" if native else "no")
+    assert f"training in {'bf16' if native else 'fp32'} (auto: this CPU" in r.stderr  # says what it picked, and why
+    # A run begun with `auto` on the other kind of CPU (these machines change between sessions): its resume here
+    # goes on in that precision rather than switching midway, and says so where bf16 is emulated.
+    run = copy_run(unbroken, tmp_path / "run")
+    cfg = json.load(open(run / "config.json"))
+    (run / "config.json").write_text(json.dumps({**cfg, "mixed_precision": "auto"}))
+    info = json.load(open(run / "run_info.json"))
+    began = "no" if native else "bf16"
+    (run / "run_info.json").write_text(json.dumps({**info, "mixed_precision": began}))
+    r = here(capsys, "train", "--resume", "--run-dir", run, "--epochs", 4)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert json.load(open(run / "run_info.json"))["mixed_precision"] == began
+    assert [m["epoch"] for m in metrics(run)] == [1.0, 2.0, 3.0, 4.0]
+    assert f"training in {'fp32' if native else 'bf16'} (the precision this run started in)" in r.stderr
+    assert native or "training in bf16 is emulated here" in r.stderr
+
+
 def test_resume_does_not_keep_a_best_evaluated_after_its_checkpoint(small, unbroken, tmp_path, capsys):
     """Stopped after best/ was written at step 90 but before that step's checkpoint: the resumed run's log drops the
     step-90 row, so best/ must be earned again, even when the checkpoint's best F1 is not beaten (as on a GPU,
@@ -492,7 +536,7 @@ def test_gradient_accumulation_equals_a_larger_batch(small, tmp_path, capsys):
 
 # The tiny model's first losses from seed 42 (torchtune's way): a change to data order, labels, loss, init,
 # optimizer or schedule moves them. Measured on this project's CPU machine; refresh deliberately, never to pass.
-GOLDEN_TRAIN_LOSS = [3.4145, 3.3052, 3.1146]  # steps 1-3: batch 8, lr 1e-3, 128/32, the `small` data and model
+GOLDEN_TRAIN_LOSS = [3.4145, 3.3052, 3.1146]  # steps 1-3: batch 8, lr 1e-3, 128/32, fp32, the `small` data and model
 
 
 def test_golden_loss_of_the_first_steps(small, tmp_path, capsys):
@@ -670,9 +714,10 @@ def test_attention_dropout_reaches_the_model_and_its_saved_config(small, tmp_pat
     assert model.config.attention_probs_dropout_prob == 0.25
 
 
-def test_the_cpu_preset_is_the_recipe_row_it_names_and_every_key_is_a_setting():
-    """recipes/minilm-cpu.yaml holds what benchmarks/bench_cpu_recipe.py measured for its chosen row (its flags and
-    the common ones, the bench's tracker choice aside), and loads as a config."""
+@pytest.mark.parametrize("which", ["bf16", "fp32"])
+def test_the_cpu_presets_are_the_recipe_rows_they_name_and_every_key_is_a_setting(which):
+    """recipes/minilm-cpu.yaml (and its fp32 twin) holds what benchmarks/bench_cpu_recipe.py measured for its chosen
+    row (its flags and the common ones, the bench's tracker choice aside), and loads as a config."""
     import importlib.util
     from pathlib import Path
 
@@ -682,8 +727,9 @@ def test_the_cpu_preset_is_the_recipe_row_it_names_and_every_key_is_a_setting():
     spec = importlib.util.spec_from_file_location("bench_cpu_recipe", path)
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
-    cfg = resolve_config({"config": str(bench.PRESET)})
-    flags = bench.COMMON + bench.ROWS[bench.CHOSEN]
+    preset = {"bf16": bench.PRESET, "fp32": bench.PRESET_FP32}[which]
+    cfg = resolve_config({"config": str(preset)})
+    flags = bench.COMMON + bench.ROWS[bench.PRESETS[preset]]
     assert all(f.startswith("--") for f in flags[::2]) and not any(v.startswith("--") for v in flags[1::2])  # flag, value pairs
     measured = dict(zip(flags[::2], flags[1::2]))  # a row's flag overrides a common one, as on the command line
     for flag, value in measured.items():

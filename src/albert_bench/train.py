@@ -77,7 +77,8 @@ class TrainConfig:
     save_steps: int = setting(500, "checkpoint every N optimizer steps (and at the end of each epoch)", lo=0)
     keep_checkpoints: int = setting(2, "checkpoints kept (oldest deleted first)", lo=1, hi=10_000)
     eval_batch_size: int = setting(64, "windows per forward pass when evaluating", lo=1, hi=65_536)
-    mixed_precision: str = setting("auto", "'auto' (bf16 where supported, else fp16 on GPU, fp32 on CPU), 'no', 'fp16' or 'bf16'", choices=("auto", "no", "fp16", "bf16"))
+    mixed_precision: str = setting("auto", "'auto' (bf16 where the device computes it natively: a GPU that supports it, a CPU with AVX512-BF16 "
+                                                "or AMX; else fp16 on GPU, fp32 on CPU), 'no' (fp32), 'fp16' or 'bf16'", choices=("auto", "no", "fp16", "bf16"))
     report_to: str = setting("tensorboard", "comma list of trackers (accelerate's): 'tensorboard' (RUN/tb), 'wandb' (RUN/wandb; WANDB_MODE=offline works), "
                         "'mlflow' (RUN/mlruns, or MLFLOW_TRACKING_URI), or 'none'; wandb and mlflow are extras: pip install 'albert-bench[wandb]'")
     max_steps: int = setting(0, "stop after this many optimizer steps (0: no limit; for speed runs)", lo=0)
@@ -292,6 +293,26 @@ def setup(cfg: TrainConfig):
     return cfg, acc, model, tokenizer, train_sq, dev_sq
 
 
+PRECISION_NAMES = {"no": "fp32", "fp16": "fp16", "bf16": "bf16"}
+
+
+def resolve_mixed_precision(asked: str, cuda: bool, cuda_bf16: bool, cpu_bf16: bool) -> tuple[str, str]:
+    """(what a run trains in, why). `auto`: bf16 where the device computes it natively (a GPU that supports it; a CPU with
+    AVX512-BF16 or AMX), else fp16 on a GPU and fp32 ("no") on a CPU. On such a CPU bf16 won at the same budget:
+    MiniLM-L6 reached 58.24 tuned F1 in 40 minutes of bf16 against fp32's 55.65 in 37 (bench_cpu_recipe.py, issue
+    29), and its answers passed the bf16 check. On a CPU without it bf16 is emulated and slower than fp32
+    (bench_train_cpu.py), so asking for it there warns."""
+    if asked == "auto":
+        if cuda:
+            return ("bf16", "auto: this GPU computes bf16 natively") if cuda_bf16 else ("fp16", "auto: this GPU has no native bf16")
+        return (("bf16", "auto: this CPU computes bf16 natively (AVX512-BF16 or AMX)") if cpu_bf16 else
+                ("no", "auto: this CPU has no native bf16 (AVX512-BF16 or AMX), where fp32 trains faster"))
+    if asked == "bf16" and not cuda and not cpu_bf16:
+        warnings.warn("this CPU has no native bf16 (AVX512-BF16 or AMX): training in bf16 is emulated here, about 25x slower than fp32 "
+                      "(bench_train_cpu.py); a run with --mixed-precision auto (or no) trains in fp32", stacklevel=2)
+    return asked, "asked for"
+
+
 def _setup_accelerator(cfg: TrainConfig):
     """accelerate's Accelerator with the precision `cfg` resolves to, and one run directory for all processes."""
     from datetime import timedelta
@@ -300,13 +321,28 @@ def _setup_accelerator(cfg: TrainConfig):
     from accelerate import Accelerator
     from accelerate.utils import InitProcessGroupKwargs, broadcast_object_list
 
-    mp = cfg.mixed_precision
-    if mp == "auto":
-        mp = ("bf16" if torch.cuda.is_bf16_supported(including_emulation=False) else "fp16") if torch.cuda.is_available() else "no"
+    from .qa import cpu_has_bf16
+
+    cuda = torch.cuda.is_available()
+    # A resumed run goes on in the precision it started in, whatever `auto` picks on this machine (one with or
+    # without native bf16 may continue a run another began): a switch would change the run's arithmetic midway.
+    started_in = cfg.resume and (rundir.read(cfg.run_dir, rundir.RUN_INFO, lenient=True) or {}).get("mixed_precision")
+    started_in = started_in if started_in in ("no", "fp16", "bf16") else None
+    mp, why = resolve_mixed_precision(started_in or cfg.mixed_precision, cuda, cuda and torch.cuda.is_bf16_supported(including_emulation=False),
+                                      not cuda and cpu_has_bf16())
+    why = "the precision this run started in" if started_in else why
+    # accelerate keeps one precision per process: a second run in this process (the Python API, the tests) in
+    # another precision would be refused, so its state is made anew (the distributed state, PartialState, is kept).
+    from accelerate.state import AcceleratorState
+
+    if AcceleratorState._shared_state and AcceleratorState().mixed_precision != mp:
+        AcceleratorState._reset_state()
     # Every process evaluates its share of the dev set (`evaluate_now`): the others wait only while process 0
     # decodes, scores and saves best/ — minutes at most, so the process group keeps its usual timeout.
     acc = Accelerator(mixed_precision=mp, cpu=not torch.cuda.is_available(),
                       kwargs_handlers=[InitProcessGroupKwargs(timeout=timedelta(minutes=PROCESS_GROUP_TIMEOUT_MINUTES))])
+    if acc.is_main_process:
+        print(f"training in {PRECISION_NAMES[mp]} ({why})", file=sys.stderr)
     # One run directory for all processes, whatever their clocks say.
     cfg.run_dir = broadcast_object_list([cfg.run_dir or os.path.join("runs", time.strftime("%Y%m%d-%H%M%S"))])[0]
     return acc, mp
