@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _results import cpu_flags, machine, write_section  # noqa: E402
+from _results import cpu_flags, machine, native_bf16_cpu, per_cpu_kind, write_section  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("ALBERT_BENCH_DATA", REPO.parent / "shared" / "data"))
@@ -324,6 +324,8 @@ def breakdown(p: dict, profile: bool) -> list[dict]:
     found = []
     for name, model, backend, precision in (("PyTorch fp32", p["torch"], "torch", "fp32"), ("PyTorch bf16", p["torch"], "torch", "bf16"),
                                             ("ONNX fp32", p["onnx"], "onnx", "fp32"), ("ONNX int8", p["int8"], "onnx", "fp32")):
+        if precision == "bf16" and not native_bf16_cpu():
+            continue
         spawned = time.time()
         res = subprocess.run([PY, __file__, "--stages", model, p["data"], backend, precision, str(spawned)] + ([] if profile else ["--no-profile"]),
                              check=True, capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
@@ -412,8 +414,11 @@ def main() -> None:
     base = [run(loop_cmd)]
     print(f"loop: {base[0]:.1f} s", flush=True)
     timed = {}
+    # Without native bf16 (AVX2 only) bf16 is emulated, ~25x slower than fp32 (bench_train_cpu's section for such a
+    # CPU), and `--precision auto` answers in fp32: the bf16 rows and levers would take an hour and say only that.
+    native = native_bf16_cpu()
     for name, (argv, env) in rows(p).items():
-        if a.only and not any(o in name for o in a.only):
+        if a.only and not any(o in name for o in a.only) or not native and "bf16" in name:
             continue
         timed[name] = run(argv, env)
         print(f"{name}: {timed[name]:.1f} s ({base[0] / timed[name]:.2f}x)", flush=True)
@@ -431,8 +436,11 @@ def main() -> None:
     lines += ["", "This CPU's matrix-product throughput on a base model's shape (1,536 × 768 by 768 × 3,072, the threads answering uses): "
               + ", ".join(f"{k} {v:,.0f} {'GOP' if k == 'int8' else 'GFLOP'}/s ({v / top['fp32']:.1f}× fp32)" for k, v in top.items())
               + ": the most a precision can gain where matrix products are all the work."]
+    if not native:
+        lines += ["", "This CPU has no native bf16 (no AVX512-BF16 or AMX): the bf16 rows, levers and profile are not run. Its bf16 is "
+                      "emulated (training ran 0.04× fp32, bench_train_cpu.py), and `--precision auto` answers in fp32 here."]
     lines += [""] + cold_ask()
-    if a.lever_questions:
+    if a.lever_questions and native:
         res = subprocess.run([PY, __file__, "--levers", p["torch"], p["data"], "--lever-questions", str(a.lever_questions)], check=True,
                              capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
         lines += [""] + lever_table(json.loads(res.stdout.strip().splitlines()[-1]), a.lever_questions)
@@ -446,7 +454,7 @@ def main() -> None:
     body = "\n".join(lines)
     print(body)
     if not a.only:
-        write_section("cpu_answer", body, where=f"{machine()}; CPU flags {cpu_flags()}")
+        write_section(per_cpu_kind("cpu_answer"), body, where=f"{machine()}; CPU flags {cpu_flags()}")
 
 
 if __name__ == "__main__":

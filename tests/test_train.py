@@ -401,6 +401,12 @@ def test_mixed_precision_auto_is_bf16_only_where_the_device_computes_it_natively
         warnings.simplefilter("error")
         assert resolve_mixed_precision("bf16", cuda=False, cuda_bf16=False, cpu_bf16=True) == ("bf16", "asked for")
         assert pick("no", cuda=False, cuda_bf16=False, cpu_bf16=True) == "no"
+    from albert_bench.errors import BenchError
+
+    with pytest.raises(BenchError, match="--mixed-precision fp16 needs a GPU; on a CPU train with --mixed-precision auto"):
+        pick("fp16", cuda=False, cuda_bf16=False, cpu_bf16=True)  # accelerate would train fp32 and call it fp16
+    with pytest.raises(BenchError, match="this run started in fp16 on a GPU: resume it on a GPU"):
+        pick("fp16", cuda=False, cuda_bf16=False, cpu_bf16=False, started=True)
 
 
 def test_auto_precision_on_this_cpu_and_a_resume_keeps_the_precision_the_run_started_in(small, unbroken, tmp_path, capsys):
@@ -412,6 +418,9 @@ def test_auto_precision_on_this_cpu_and_a_resume_keeps_the_precision_the_run_sta
     assert r.returncode == 0, r.stderr[-2000:]
     assert json.load(open(tmp_path / "a" / "run_info.json"))["mixed_precision"] == ("bf16" if native else "no")
     assert f"training in {'bf16' if native else 'fp32'} (auto: this CPU" in r.stderr  # says what it picked, and why
+    r = here(capsys, *train_args(small, tmp_path / "f", "--mixed-precision", "fp16", "--epochs", 1))  # on a CPU: one line, nothing made
+    _one_line_error(r, "--mixed-precision fp16 needs a GPU; on a CPU train with --mixed-precision auto, no (fp32) or bf16")
+    assert not (tmp_path / "f").exists()
     # A run begun with `auto` on the other kind of CPU (these machines change between sessions): its resume here
     # goes on in that precision rather than switching midway, and says so where bf16 is emulated.
     run = copy_run(unbroken, tmp_path / "run")

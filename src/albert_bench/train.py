@@ -296,7 +296,7 @@ def setup(cfg: TrainConfig):
 PRECISION_NAMES = {"no": "fp32", "fp16": "fp16", "bf16": "bf16"}
 
 
-def resolve_mixed_precision(asked: str, cuda: bool, cuda_bf16: bool, cpu_bf16: bool) -> tuple[str, str]:
+def resolve_mixed_precision(asked: str, cuda: bool, cuda_bf16: bool, cpu_bf16: bool, started: bool = False) -> tuple[str, str]:
     """(what a run trains in, why). `auto`: bf16 where the device computes it natively (a GPU that supports it; a CPU with
     AVX512-BF16 or AMX), else fp16 on a GPU and fp32 ("no") on a CPU. On such a CPU bf16 won at the same budget:
     MiniLM-L6 reached 58.24 tuned F1 in 40 minutes of bf16 against fp32's 55.65 in 37 (bench_cpu_recipe.py, issue
@@ -307,6 +307,9 @@ def resolve_mixed_precision(asked: str, cuda: bool, cuda_bf16: bool, cpu_bf16: b
             return ("bf16", "auto: this GPU computes bf16 natively") if cuda_bf16 else ("fp16", "auto: this GPU has no native bf16")
         return (("bf16", "auto: this CPU computes bf16 natively (AVX512-BF16 or AMX)") if cpu_bf16 else
                 ("no", "auto: this CPU has no native bf16 (AVX512-BF16 or AMX), where fp32 trains faster"))
+    if asked == "fp16" and not cuda:  # accelerate would train in fp32 and record fp16
+        raise BenchError(("this run started in fp16 on a GPU: resume it on a GPU" if started else "--mixed-precision fp16 needs a GPU")
+                         + "; on a CPU train with --mixed-precision auto, no (fp32) or bf16")
     if asked == "bf16" and not cuda and not cpu_bf16:
         warnings.warn("this CPU has no native bf16 (AVX512-BF16 or AMX): training in bf16 is emulated here, about 25x slower than fp32 "
                       "(bench_train_cpu.py); a run with --mixed-precision auto (or no) trains in fp32", stacklevel=2)
@@ -329,7 +332,7 @@ def _setup_accelerator(cfg: TrainConfig):
     started_in = cfg.resume and (rundir.read(cfg.run_dir, rundir.RUN_INFO, lenient=True) or {}).get("mixed_precision")
     started_in = started_in if started_in in ("no", "fp16", "bf16") else None
     mp, why = resolve_mixed_precision(started_in or cfg.mixed_precision, cuda, cuda and torch.cuda.is_bf16_supported(including_emulation=False),
-                                      not cuda and cpu_has_bf16())
+                                      not cuda and cpu_has_bf16(), started=bool(started_in))
     why = "the precision this run started in" if started_in else why
     # accelerate keeps one precision per process: a second run in this process (the Python API, the tests) in
     # another precision would be refused, so its state is made anew (the distributed state, PartialState, is kept).
