@@ -26,9 +26,10 @@ def cpu_flags() -> str:
 
 
 def native_bf16_cpu() -> bool:
-    """Whether this CPU computes bf16 natively (AVX512-BF16 or AMX), by its flags."""
-    flags = cpu_flags().split(", ")
-    return "avx512_bf16" in flags or "amx_bf16" in flags
+    """Whether this CPU computes bf16 natively (AVX512-BF16 or AMX): the package's one probe, what `auto` decides by."""
+    from albert_bench.qa import cpu_has_bf16
+
+    return cpu_has_bf16()
 
 
 def per_cpu_kind(name: str) -> str:
