@@ -39,3 +39,22 @@ def test_mfu_arithmetic():
     assert abs(bench.train_flops_per_token(albert_base, 0) / 6 - (12 * 7_077_888 + 128 * 768 + 2 * 768)) < 1
     assert bench.peak_flops("NVIDIA H100 80GB HBM3") == 989e12 and bench.peak_flops("NVIDIA H100 PCIe") == 756e12
     assert bench.peak_flops("Some CPU") is None
+
+
+def test_recipe_verdict_calls_level_only_within_the_seeds_spread():
+    spec = importlib.util.spec_from_file_location("bench_recipe", BENCH.parent / "bench_recipe.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+
+    def rows(ours_f1, ref_f1):
+        row = lambda f1, wall: {"best_f1": f1, "HasAns_f1": 40.0, "wall_s": wall}  # noqa: E731
+        return {**{f"ours, seed {i}": row(f1, 100.0) for i, f1 in enumerate(ours_f1)},
+                **{f"ref, seed {i}": row(f1, 150.0) for i, f1 in enumerate(ref_f1)}}
+
+    verdict = lambda o, r: bench.seed_means(rows(o, r), ["ours", "ref"])[-1]  # noqa: E731
+    # The fp32 preset's rows: 0.34 behind where the seeds spread by 0.02 and 0.05 is not noise.
+    assert "tuned F1 -0.34 (behind: more than the seeds' spread of 0.05)" in verdict([55.65, 55.67], [55.97, 56.02])
+    assert "(level: within the seeds' spread of 0.60)" in verdict([55.0, 55.6], [55.5, 55.7])
+    assert "(ahead)" in verdict([56.5, 56.6], [56.0, 56.1]) and "(level)" in verdict([56.0, 56.1], [56.0, 56.05])
+    assert "wall time to scored predictions 1.50× (ahead)" in verdict([1.0, 1.0], [1.0, 1.0])
+    assert bench.seed_means({"ours, seed 1": {"best_f1": 1.0, "HasAns_f1": 1.0, "wall_s": 1.0}}, ["ours", "ref"]) == []  # one seed: no mean
