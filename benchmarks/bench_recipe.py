@@ -370,6 +370,5 @@ def f1_verdict(diff: float, ours_spread: float, ref_spread: float) -> str:
     return f"level: within the seeds' spread of {noise:.2f}" if -diff <= noise else f"behind: more than the seeds' spread of {noise:.2f}"
 
 
-
 if __name__ == "__main__":
     main()

@@ -58,3 +58,20 @@ def test_recipe_verdict_calls_level_only_within_the_seeds_spread():
     assert "(ahead)" in verdict([56.5, 56.6], [56.0, 56.1]) and "(level)" in verdict([56.0, 56.1], [56.0, 56.05])
     assert "wall time to scored predictions 1.50× (ahead)" in verdict([1.0, 1.0], [1.0, 1.0])
     assert bench.seed_means({"ours, seed 1": {"best_f1": 1.0, "HasAns_f1": 1.0, "wall_s": 1.0}}, ["ours", "ref"]) == []  # one seed: no mean
+
+
+def test_cpu_answer_bar_is_bounded_only_by_a_probe_faster_than_fp32():
+    spec = importlib.util.spec_from_file_location("bench_cpu_answer", BENCH.parent / "bench_cpu_answer.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    int8 = "`evaluate --backend onnx`, int8 export"
+    timed = {"`evaluate --precision fp32`": 60.0, int8: 40.0}
+    found = [{"name": "PyTorch fp32", "ops": {"aten::addmm": 40.0, "aten::gelu": 5.0}}]
+
+    def int8_row(top):
+        return next(line for line in bench.bar_table(timed, 70.0, top, found) if line.startswith(f"| {int8} "))
+
+    # torch's int8 product without VNNI (2 GOP/s against fp32's 136): no fast kernel measured, so no bound; the bar is the target.
+    assert int8_row({"fp32": 136.0, "int8": 2.0}) == f"| {int8} | 1.75× | 6× | - | 6.00× | **no** |"
+    if "amx" not in bench.cpu_flags():  # a fast probe bounds the bar: 70 / (60 - 40 + 40 / 4) = 2.33x
+        assert int8_row({"fp32": 100.0, "int8": 400.0}) == f"| {int8} | 1.75× | 6× | 2.33× | 2.33× | **no** |"
