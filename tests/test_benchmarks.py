@@ -57,7 +57,17 @@ def test_recipe_verdict_calls_level_only_within_the_seeds_spread():
     assert "(level: within the seeds' spread of 0.60)" in verdict([55.0, 55.6], [55.5, 55.7])
     assert "(ahead)" in verdict([56.5, 56.6], [56.0, 56.1]) and "(level)" in verdict([56.0, 56.1], [56.0, 56.05])
     assert "wall time to scored predictions 1.50× (ahead)" in verdict([1.0, 1.0], [1.0, 1.0])
+    # wall time: ahead only beyond the seeds' spread of wall times (the fp32 preset's rows: 1.02× inside 356 s)
+    walls = lambda o, r: {**{f"ours, seed {i}": {"best_f1": 56.5, "HasAns_f1": 40.0, "wall_s": w} for i, w in enumerate(o)},  # noqa: E731
+                          **{f"ref, seed {i}": {"best_f1": 56.0, "HasAns_f1": 40.0, "wall_s": w} for i, w in enumerate(r)}}
+    assert "1.02× (level: within the seeds' spread of 356 s)" in bench.seed_means(walls([3066.5, 3422.6], [3405.3, 3204.8]), ["ours", "ref"])[-1]
+    assert "0.68× (behind: more than the seeds' spread of 10 s)" in bench.seed_means(walls([150.0, 160.0], [100.0, 110.0]), ["ours", "ref"])[-1]
     assert bench.seed_means({"ours, seed 1": {"best_f1": 1.0, "HasAns_f1": 1.0, "wall_s": 1.0}}, ["ours", "ref"]) == []  # one seed: no mean
+    # a lever's side with its own seeds gets its own verdict, beside the plain side's
+    lever = {f"ours --x 1, seed {i}": {"best_f1": f1, "HasAns_f1": 40.0, "wall_s": 120.0} for i, f1 in enumerate([56.495, 56.495])}
+    lines = bench.seed_means({**rows([55.65, 55.67], [55.97, 56.02]), **lever}, ["ours", "ref"])
+    assert [line.split(" against")[0] for line in lines if " against the reference" in line] == ["ours", "ours --x 1"]
+    assert "ours --x 1 against the reference: tuned F1 +0.50 (ahead), wall time to scored predictions 1.25× (ahead)." in lines
 
 
 def test_cpu_answer_bar_is_bounded_only_by_a_probe_faster_than_fp32():

@@ -22,7 +22,8 @@ def cli(*args, env=None, **kw):
 
 
 def here(capsys, *args):
-    """The command in this process (no interpreter start, ~2 s saved a call): for runs that need no signals or locks."""
+    """The command in this process (no interpreter start, ~2 s saved a call): for runs that are sent no signal and hold
+    no lock another test process needs."""
     from types import SimpleNamespace
 
     from albert_bench.cli import main
@@ -87,7 +88,7 @@ def test_run_directory_contents(unbroken):
 
 
 @pytest.mark.parametrize("how", ["kill9", "sigterm"])
-def test_interrupted_run_resumes_to_the_same_result(small, unbroken, how):
+def test_interrupted_run_resumes_to_the_same_result(small, unbroken, how, capsys):
     run = small / f"broken-{how}"
     args = train_args(small, run, "--epochs", 3, "--batch-size", 8, "--save-steps", 7, "--lr", 1e-3)
     proc = subprocess.Popen([PY, "-m", "albert_bench", *map(str, args)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
@@ -105,7 +106,7 @@ def test_interrupted_run_resumes_to_the_same_result(small, unbroken, how):
         assert proc.returncode == -9
         assert len(sessions()) == 1  # recorded at its start (and its last evaluation): kill -9 runs no code
     assert len(metrics(run)) < 3
-    r = cli("train", "--resume", "--run-dir", run)
+    r = here(capsys, "train", "--resume", "--run-dir", run)
     assert r.returncode == 0, r.stderr
     assert "resumed from" in r.stdout + r.stderr
     assert len(sessions()) == 2 and all(s["seconds"] > 0 for s in sessions())
@@ -282,17 +283,18 @@ def copy_run(src, dst):
     return dst
 
 
-def test_second_trainer_on_the_same_run_dir_stops_naming_the_first(small, tmp_path):
+def test_second_trainer_on_the_same_run_dir_stops_naming_the_first(small, tmp_path, capsys):
     run = tmp_path / "shared"
     args = train_args(small, run, "--epochs", 20, "--batch-size", 8, "--save-steps", 0, "--report-to", "none")
+    # one thread: the second trainer's start is not slowed by the first's training on both cores
     first = subprocess.Popen([PY, "-m", "albert_bench", *map(str, args)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                             env={**os.environ, "HF_HUB_OFFLINE": "1"})
+                             env={**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"})
     try:
         t = time.time()
         while not (run / "config.json").exists():  # written right after the lock is taken
             assert first.poll() is None and time.time() - t < 120, first.communicate()
             time.sleep(0.05)
-        r = cli(*train_args(small, run, "--epochs", 1, "--lr", 0.5))
+        r = here(capsys, *train_args(small, run, "--epochs", 1, "--lr", 0.5))  # in this process: the lock is the first's
         assert first.poll() is None  # it stopped while the first still ran: it did not wait for the lock
         _one_line_error(r, f"{run} is in use by process {first.pid} (albert-bench train)", "another --run-dir")
         assert json.load(open(run / "config.json"))["epochs"] == 20  # the first run's config, untouched
@@ -746,3 +748,17 @@ def test_the_cpu_presets_are_the_recipe_rows_they_name_and_every_key_is_a_settin
             continue
         got = getattr(cfg, flag[2:].replace("-", "_"))
         assert (float(got) == float(value)) if isinstance(got, (int, float)) else got == value, flag
+
+
+def test_a_session_counts_its_seconds_on_a_clock_that_a_wall_clock_step_does_not_move(small, tmp_path, capsys, monkeypatch):
+    """run_info's session seconds (and the card's training time) are a duration: a wall clock stepped forward an
+    hour on every read (NTP, a VM resumed) leaves them at the few seconds the run took."""
+    real = time.time
+    steps = iter(range(1, 10**9))
+    monkeypatch.setattr(time, "time", lambda: real() + 3600 * next(steps))
+    run = tmp_path / "run"
+    r = here(capsys, *train_args(small, run, "--max-steps", 2, "--report-to", "none"))
+    monkeypatch.undo()
+    assert r.returncode == 0, r.stderr[-2000:]
+    (s,) = json.loads((run / "run_info.json").read_text())["sessions"]
+    assert 0 < s["seconds"] < 600

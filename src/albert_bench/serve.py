@@ -713,7 +713,7 @@ def create_app(qa, limits: ServeLimits = ServeLimits(), micro_batching: bool = T
         out = await answer_items(request, req.items)
         return {"results": out} if isinstance(out, list) else out
 
-    started = time.time()
+    started = time.monotonic()  # uptime: a wall clock can be stepped (NTP, a VM resumed)
 
     @app.get("/healthz")
     async def healthz():
@@ -721,7 +721,7 @@ def create_app(qa, limits: ServeLimits = ServeLimits(), micro_batching: bool = T
                 "precision_reason": qa.precision_reason, "bf16_check": qa.bf16_check, "micro_batching": micro_batching, "max_batch": batcher.max_batch, "turn_windows": batcher.turn_windows, "batches": batcher.batches,
                 "retried_batches": batcher.retried, "queued": batcher.queued, "queued_windows": batcher.queued_windows,
                 "dropped": batcher.dropped, "loop_stall_max_ms": round(loop_stall["max_s"] * 1000, 1),
-                "limits": {f.name: getattr(limits, f.name) for f in fields(limits)}, "uptime_s": round(time.time() - started, 1),
+                "limits": {f.name: getattr(limits, f.name) for f in fields(limits)}, "uptime_s": round(time.monotonic() - started, 1),
                 # an int8 export's accuracy check (its EM/F1 against PyTorch's, from onnx_info.json), else null
                 "int8_accuracy": getattr(qa.model, "info", {}).get("accuracy") if qa.precision == "int8" else None}
 

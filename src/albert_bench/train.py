@@ -584,7 +584,8 @@ class TrainState:
     last_loss: float | None = None
     windows_per_s: float | None = None
     last_eval_step: int = -1
-    session_started: float = 0.0  # time.time() when this process's session began
+    session_started: float = 0.0  # time.time() when this process's session began: its "started" stamp
+    session_clock: float = 0.0  # time.monotonic() at that moment: its seconds (a VM's wall clock can be stepped mid-run)
 
     SAVED = ("step", "epoch", "batch_in_epoch", "best_f1")
 
@@ -633,7 +634,7 @@ def _setup_recipe(cfg: TrainConfig, acc, model, tokenizer, train_feats, dev: Dev
     import torch
     from transformers import get_linear_schedule_with_warmup
 
-    started = time.time()
+    started, clock = time.time(), time.monotonic()
     tt = uses_token_type_ids(tokenizer)
     # Under torch.compile every new batch width is a new graph: widths are rounded up to a multiple of 64.
     multiple = 64 if cfg.compile else 1
@@ -651,7 +652,7 @@ def _setup_recipe(cfg: TrainConfig, acc, model, tokenizer, train_feats, dev: Dev
     model, optimizer, loader, scheduler = acc.prepare(model, optimizer, loader, scheduler)
     forward = torch.compile(model) if cfg.compile else model
     return Recipe(cfg, acc, model, forward, tokenizer, optimizer, scheduler, loader, sampler, dev, total,
-                  TrainState(batches_per_epoch=len(loader), session_started=started), Throughput(acc.num_processes))
+                  TrainState(batches_per_epoch=len(loader), session_started=started, session_clock=clock), Throughput(acc.num_processes))
 
 
 def fit(r: Recipe, resume_from: str | None = None) -> dict:
@@ -788,7 +789,7 @@ def _record_session(cfg, acc, state: TrainState) -> None:
     info = rundir.read(cfg.run_dir, rundir.RUN_INFO) or {}
     started = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(state.session_started))
     sessions = [s for s in info.get("sessions", []) if not (isinstance(s, dict) and s.get("started") == started)]
-    info["sessions"] = sessions + [{"started": started, "seconds": round(time.time() - state.session_started, 1)}]
+    info["sessions"] = sessions + [{"started": started, "seconds": round(time.monotonic() - state.session_clock, 1)}]
     rundir.write(cfg.run_dir, rundir.RUN_INFO, obj=info)
 
 
