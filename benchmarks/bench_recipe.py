@@ -284,11 +284,8 @@ def main() -> None:
     store = Path(__file__).with_name(f"recipe_rows-{stem}.json" if stem else "recipe_rows.json")
     if preset_extra:
         settings["ours_only"] = preset_extra
-    saved = json.loads(store.read_text()) if store.exists() else {}
-    same = saved.get("settings") == settings
-    rows = saved.get("rows", {}) if same else {}
-    # The findings written under the table stay until --note replaces them: a run that adds one row keeps them.
-    note = a.note or (saved.get("note", "") if same else "")
+    rows, note = load_store(store, settings, a.note)
+    save = lambda: store.write_text(json.dumps({"settings": settings, "rows": rows, "note": note}, indent=1))  # noqa: E731
     names = {"ours": "albert-bench train", "reference": "reference recipe (run_qa.py rebuilt)", "ours-first": "albert-bench train --label-answer first"}
     runs = [r.strip() for r in a.runs.split(",") if r.strip()]
     if set(runs) - set(names):  # before any 40-minute row runs
@@ -311,9 +308,9 @@ def main() -> None:
             rows[name] = row
             print(name, json.dumps(row), flush=True)
             if not a.no_write:
-                store.write_text(json.dumps({"settings": settings, "rows": rows, "note": note}, indent=1))
+                save()
     if not a.no_write and a.note:  # `--runs "" --note ...`: the new findings kept with the rows
-        store.write_text(json.dumps({"settings": settings, "rows": rows, "note": note}, indent=1))
+        save()
     head = (f"MiniLM-L6, SQuAD 2.0 dev split by article (train even, evaluate odd{'; capped' if a.max_train_questions or a.max_eval_questions else ''}), "
             f"{a.epochs} epoch(s), lr {a.lr:g}, batch {a.batch_size}, warmup {a.warmup:g}, weight decay {a.weight_decay:g}, "
             f"{a.max_seq_length}/{a.doc_stride} windows, {'bf16' if a.mixed_precision == 'bf16' else 'fp32'}"
@@ -342,6 +339,18 @@ def main() -> None:
         write_section(f"bench_recipe-{stem}" if stem else "bench_recipe", "\n".join(lines))
 
 
+def load_store(store: Path, settings: dict, note: str) -> tuple[dict, str]:
+    """(rows, findings) stored for these settings (none for other settings). The findings written under the table
+    stay until a new --note replaces them: a run that adds one row keeps them."""
+    saved = json.loads(store.read_text()) if store.exists() else {}
+    same = saved.get("settings") == settings
+    return (saved.get("rows", {}) if same else {}), note or (saved.get("note", "") if same else "")
+
+
+def mean(rows: list[dict], key: str) -> float:
+    return sum(r[key] for r in rows) / len(rows)
+
+
 def seed_means(rows: dict, order: list[str]) -> list[str]:
     """Each side's mean over its seeds (a row named "..., seed N"), where a side has two or more, and the verdict
     issue 29 asks for: albert-bench level or ahead on tuned F1, and ahead on wall time to scored predictions."""
@@ -354,7 +363,6 @@ def seed_means(rows: dict, order: list[str]) -> list[str]:
     sides = {k: sides[k] for k in sorted(sides, key=rank) if len(sides[k]) >= 2}
     if not sides:
         return []
-    mean = lambda rs, k: sum(r[k] for r in rs) / len(rs)  # noqa: E731
     out = ["", "Mean over seeds: " + "; ".join(f"{k} ({len(v)} seeds): best F1 {mean(v, 'best_f1'):.2f} (spread {spread(v):.2f}), "
                                                 f"HasAns F1 @0 {mean(v, 'HasAns_f1'):.2f}, wall {mean(v, 'wall_s'):.0f} s" for k, v in sides.items()) + "."]
     ref = sides.get(order[1])
@@ -374,7 +382,7 @@ def wall_verdict(ours: list[dict], ref: list[dict]) -> str:
     """Ahead only by more than the seeds' own spread of wall times: this VM's speed drifts by hour (the same row
     has run at 6.1 and 7.3 windows/s), and a 2 % lead inside a 10 % spread is not a lead."""
     noise = max(spread(ours, "wall_s"), spread(ref, "wall_s"))
-    saved = sum(r["wall_s"] for r in ref) / len(ref) - sum(r["wall_s"] for r in ours) / len(ours)
+    saved = mean(ref, "wall_s") - mean(ours, "wall_s")
     if abs(saved) <= noise:
         return f"level: within the seeds' spread of {noise:.0f} s"
     return "ahead" if saved > 0 else f"behind: more than the seeds' spread of {noise:.0f} s"

@@ -70,6 +70,18 @@ def test_recipe_verdict_calls_level_only_within_the_seeds_spread():
     assert "ours --x 1 against the reference: tuned F1 +0.50 (ahead), wall time to scored predictions 1.25× (ahead)." in lines
 
 
+def test_recipe_findings_stay_with_their_rows_until_a_new_note(tmp_path):
+    spec = importlib.util.spec_from_file_location("bench_recipe", BENCH.parent / "bench_recipe.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    store = tmp_path / "rows.json"
+    assert bench.load_store(store, {"epochs": 3}, "") == ({}, "")  # nothing stored yet
+    store.write_text(json.dumps({"settings": {"epochs": 3}, "rows": {"r, seed 1": {}}, "note": "Findings: x."}))
+    assert bench.load_store(store, {"epochs": 3}, "") == ({"r, seed 1": {}}, "Findings: x.")  # a run adding a row keeps them
+    assert bench.load_store(store, {"epochs": 3}, "New.")[1] == "New."
+    assert bench.load_store(store, {"epochs": 2}, "") == ({}, "")  # other settings: other rows, other findings
+
+
 def test_cpu_answer_bar_is_bounded_only_by_a_probe_faster_than_fp32():
     spec = importlib.util.spec_from_file_location("bench_cpu_answer", BENCH.parent / "bench_cpu_answer.py")
     bench = importlib.util.module_from_spec(spec)

@@ -1062,3 +1062,16 @@ def test_a_bad_address_is_one_line_before_the_model_loads(trained, capsys, monke
     out, err = capsys.readouterr()
     assert out == "" and err.count("\n") == 1 and err.startswith("error: ") and words in err
     assert loads == []  # refused before the model was loaded
+
+
+def test_uptime_is_counted_on_a_clock_that_a_wall_clock_step_does_not_move(qa, monkeypatch):
+    """/healthz's uptime_s is a duration: a wall clock stepped forward an hour on every read leaves it small."""
+    from fastapi.testclient import TestClient
+
+    real = time.time
+    steps = iter(range(1, 10**9))
+    monkeypatch.setattr(time, "time", lambda: real() + 3600 * next(steps))
+    with TestClient(create_app(qa, allowed_hosts=["testserver"])) as c:
+        uptime = c.get("/healthz").json()["uptime_s"]
+    monkeypatch.undo()
+    assert 0 <= uptime < 600
