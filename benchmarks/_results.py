@@ -44,7 +44,18 @@ def write_section(name: str, body: str, where: str | None = None) -> None:
     block = f"<!-- {name}:start -->\n{body.rstrip()}\n\n_{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {where or machine()}_\n<!-- {name}:end -->"
     pat = re.compile(f"<!-- {re.escape(name)}:start -->.*?<!-- {re.escape(name)}:end -->", re.S)
     text = pat.sub(lambda _: block, text) if pat.search(text) else text.rstrip() + "\n\n" + block + "\n"
-    RESULTS.write_text(text)
+    from albert_bench.files import atomic_write
+
+    with atomic_write(str(RESULTS), what="benchmarks/RESULTS.md", then="run the benchmark again") as fh:
+        fh.write(text)
+
+
+def save_json(path: Path, obj) -> None:
+    """A benchmark's stored rows (each row may have taken 40 minutes): written through the package's one atomic
+    writer, so a kill or a full disk during the write keeps the rows stored before it."""
+    from albert_bench.files import write_json_atomic
+
+    write_json_atomic(str(path), obj, then="run the benchmark again")
 
 
 def best_of(n: int, fn):

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _results import write_section  # noqa: E402
+from _results import save_json, write_section  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("ALBERT_BENCH_DATA", REPO.parent / "shared" / "data"))
@@ -162,7 +162,7 @@ def main() -> None:
         for name in a.row:
             t = time.time()
             stored[name] = run_row(name, model, train, dev)
-            STORE.write_text(json.dumps(stored, indent=1))
+            save_json(STORE, stored)
             print(f"{name}: {time.time() - t:.0f} s", json.dumps({k: v for k, v in stored[name].items() if k != 'epochs'}), flush=True)
     body = table(stored)
     print(body)

@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _results import write_section  # noqa: E402
+from _results import save_json, write_section  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("ALBERT_BENCH_DATA", REPO.parent / "shared" / "data"))
@@ -285,7 +285,7 @@ def main() -> None:
     if preset_extra:
         settings["ours_only"] = preset_extra
     rows, note = load_store(store, settings, a.note)
-    save = lambda: store.write_text(json.dumps({"settings": settings, "rows": rows, "note": note}, indent=1))  # noqa: E731
+    save = lambda: save_json(store, {"settings": settings, "rows": rows, "note": note})  # noqa: E731
     names = {"ours": "albert-bench train", "reference": "reference recipe (run_qa.py rebuilt)", "ours-first": "albert-bench train --label-answer first"}
     runs = [r.strip() for r in a.runs.split(",") if r.strip()]
     if set(runs) - set(names):  # before any 40-minute row runs

@@ -97,3 +97,29 @@ def test_cpu_answer_bar_is_bounded_only_by_a_probe_faster_than_fp32():
     assert int8_row({"fp32": 136.0, "int8": 2.0}) == f"| {int8} | 1.75× | 6× | - | 6.00× | **no** |"
     if "amx" not in bench.cpu_flags():  # a fast probe bounds the bar: 70 / (60 - 40 + 40 / 4) = 2.33x
         assert int8_row({"fp32": 100.0, "int8": 400.0}) == f"| {int8} | 1.75× | 6× | 2.33× | 2.33× | **no** |"
+
+
+def test_results_and_stored_rows_survive_a_write_that_fails(tmp_path):
+    """A real fault: a benchmark's process may write files of 3 kB (RLIMIT_FSIZE, as a full disk would). Writing a
+    longer RESULTS.md section or a longer row store fails in one line, and both files keep what they held: rows
+    that each took 40 minutes are never lost to a half-written store."""
+    import os
+    import subprocess
+    import sys
+
+    results, store = tmp_path / "RESULTS.md", tmp_path / "rows.json"
+    results.write_text("# Benchmark results\n\n" + "kept line\n" * 100)
+    store.write_text(json.dumps({"row 1": {"f1": 56.5, "wall_s": 3066.5}}, indent=1))
+    before = results.read_bytes(), store.read_bytes()
+    code = ("import resource, signal, sys; signal.signal(signal.SIGXFSZ, signal.SIG_IGN); resource.setrlimit(resource.RLIMIT_FSIZE, (3000, 3000))\n"
+            f"sys.path.insert(0, {str(BENCH.parent)!r}); import _results; from pathlib import Path\n"
+            f"_results.RESULTS = Path({str(results)!r})\n"
+            "for write in (lambda: _results.write_section('x', 'a long section\\n' * 400, where='here'),\n"
+            f"              lambda: _results.save_json(Path({str(store)!r}), {{'row ' + str(i): {{'f1': 1.0}} for i in range(400)}})):\n"
+            "    try:\n        write()\n    except Exception as e:\n        print(type(e).__name__, e)\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(BENCH.parents[1])})
+    lines = r.stdout.strip().splitlines()
+    assert r.returncode == 0 and len(lines) == 2, r.stdout + r.stderr
+    assert lines[0].startswith("BenchError could not write benchmarks/RESULTS.md") and lines[1].startswith(f"BenchError could not write the file {store}")
+    assert (results.read_bytes(), store.read_bytes()) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["RESULTS.md", "rows.json"]

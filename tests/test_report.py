@@ -213,3 +213,29 @@ def test_em_is_drawn_visibly_over_an_equal_f1(trained, monkeypatch):
         drawn_later = fig.axes[0].get_lines().index(em) > fig.axes[0].get_lines().index(f1)
         # on top of F1 (later, or higher zorder) and dashed, so an equal F1 line shows through its gaps
         assert (em.get_zorder() > f1.get_zorder() or (em.get_zorder() == f1.get_zorder() and drawn_later)) and em.get_linestyle() == "--"
+
+
+def test_a_report_that_cannot_be_written_leaves_the_earlier_one_whole(report, trained, tmp_path):
+    """A real fault: the second `report` may write files of half the page's size (RLIMIT_FSIZE, as a full disk
+    would). The earlier page stays byte for byte, no temporary file is left, and the error is one line."""
+    import os
+    import resource
+    import signal
+    import subprocess
+    import sys
+
+    out = tmp_path / "report.html"
+    shutil.copy(report[0], out)
+    before = out.read_bytes()
+    limit = len(before) // 2
+
+    def cap():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # write() then fails with EFBIG instead of killing the process
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    r = subprocess.run([sys.executable, "-m", "albert_bench", "report", str(trained[0]), "--out", str(out)],
+                       capture_output=True, text=True, preexec_fn=cap, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert r.returncode != 0 and "Traceback" not in r.stderr, r.stderr[-2000:]
+    assert r.stderr.strip().splitlines()[-1].startswith("error: could not write the report ") and str(out) in r.stderr
+    assert out.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html"]

@@ -47,9 +47,11 @@ def _wait_for_checkpoint(run_dir, step, proc, timeout=120):
 
 @pytest.fixture(scope="module")
 def unbroken(small):
-    run = small / "unbroken"
-    r = cli(*train_args(small, run, "--epochs", 3, "--batch-size", 8, "--save-steps", 7, "--lr", 1e-3))
-    assert r.returncode == 0, r.stderr
+    from albert_bench.cli import main
+
+    run = small / "unbroken"  # in this process: an interpreter start saved (the interrupted runs compared with it
+    # are started as processes, with the same one torch thread as this xdist worker)
+    assert main([str(a) for a in train_args(small, run, "--epochs", 3, "--batch-size", 8, "--save-steps", 7, "--lr", 1e-3)]) == 0
     return run
 
 
@@ -500,7 +502,7 @@ def test_a_new_run_is_refused_a_directory_that_holds_a_run(small, unbroken, tmp_
     assert len(json.load(open(stopped / "run_info.json"))["sessions"]) == 1 and [m["step"] for m in metrics(stopped)] == [15]
 
 
-def test_a_failed_write_is_one_line_and_leaves_the_last_checkpoint_intact(small, unbroken, tmp_path):
+def test_a_failed_write_is_one_line_and_leaves_the_last_checkpoint_intact(small, unbroken, tmp_path, capsys):
     """A real fault: the training process may write files of at most 1 MB (RLIMIT_FSIZE), as a full disk would stop it."""
     import resource
 
@@ -521,7 +523,7 @@ def test_a_failed_write_is_one_line_and_leaves_the_last_checkpoint_intact(small,
     leftovers = [p for p in run.rglob("*") if p.name.startswith((".tmp", ".old"))]
     assert leftovers == []
     assert checkpoint_problem(str(last)) is None and {p.name: p.read_bytes() for p in last.iterdir()} == stamp
-    r = cli("train", "--resume", "--run-dir", run, "--epochs", 4)  # space again: it continues
+    r = here(capsys, "train", "--resume", "--run-dir", run, "--epochs", 4)  # space again: it continues
     assert r.returncode == 0, r.stderr[-2000:]
     assert metrics(run)[-1]["epoch"] == 4.0
 

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import BenchError
-from .files import file_sha256, json_kind, lone_surrogate, read_json
+from .files import atomic_write, file_sha256, json_kind, lone_surrogate, read_json
 from .formats import iter_rows, sniff
 
 SQUAD2_URLS = {
@@ -165,7 +165,7 @@ def resolve(path_or_url: str, cache_dir: str | os.PathLike | None = None, flag: 
                     head = f.read(60).decode("utf-8", "replace").strip().replace("\n", " ")
                 raise BenchError(f"cannot use {path_or_url}: the server sent something that is not a valid file for {flag} "
                                  f"({str(e).removeprefix(tmp + ': ')}; it starts with {head!r}); nothing was cached") from None
-        with open(f"{target}.url", "w", encoding="utf-8") as f:
+        with atomic_write(f"{target}.url", what="the cache's note of the URL") as f:
             f.write(path_or_url + "\n")
         os.replace(tmp, target)  # only a complete, checked download ever sits under the final name
     except (urllib.error.URLError, http.client.HTTPException, OSError, TimeoutError) as e:

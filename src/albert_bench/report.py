@@ -21,7 +21,7 @@ from .data import load_dataset, load_squad
 from .decode import answers
 from .errors import BenchError
 from . import rundir
-from .files import QA_CONFIG, check_output, hold
+from .files import QA_CONFIG, atomic_write, check_output, hold
 from .metric import get_raw_scores, make_qid_to_has_ans
 
 # Published SQuAD 2.0 dev results, with the threshold each number uses.
@@ -370,18 +370,19 @@ def write_report(run_dirs: list[str], out: str, dev_file: str | None = None) -> 
             r.name = f"{r.name}-{i}"
     page, md, images = build(runs, image_prefix=os.path.splitext(os.path.basename(md_path))[0] + "-" if md_path else "")
     written = []
+    # Each file through files.atomic_write: a kill or a full disk mid-write keeps the earlier report's file whole.
     if page_path:
         os.makedirs(os.path.dirname(os.path.abspath(page_path)), exist_ok=True)
-        with open(page_path, "w", encoding="utf-8") as fh:
+        with atomic_write(page_path, what="the report") as fh:
             fh.write(page)
         written.append(page_path)
     if md_path:
         folder = os.path.dirname(os.path.abspath(md_path))
         os.makedirs(folder, exist_ok=True)
-        with open(md_path, "w", encoding="utf-8") as fh:
-            fh.write(md)
-        for name, png in images.items():
-            with open(os.path.join(folder, name), "wb") as fh:
+        for name, png in images.items():  # the plots first: a Markdown file never points at a plot not yet written
+            with atomic_write(os.path.join(folder, name), "wb", what="a plot of the report") as fh:
                 fh.write(png)
+        with atomic_write(md_path, what="the report") as fh:
+            fh.write(md)
         written.append(md_path)
     return written

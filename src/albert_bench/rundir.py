@@ -116,7 +116,7 @@ def lock(run_dir: str) -> None:
     fresh = not os.path.exists(run_dir) or (os.path.isdir(run_dir) and not os.listdir(run_dir))
     os.makedirs(run_dir, exist_ok=True)
     if fresh:
-        with open(os.path.join(run_dir, MARK), "w") as f:
+        with atomic_write(os.path.join(run_dir, MARK), what="the run directory's mark") as f:
             f.write("a run directory of `albert-bench train`; `train --overwrite` may clear it\n")
     hold(run_dir, "train", "--run-dir", is_dir=True)
 
