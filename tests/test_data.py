@@ -190,6 +190,21 @@ def test_split_refuses_to_write_over_its_input_and_a_file_of_one_article(dev_fil
     assert not (tmp_path / "split" / "dev.json").exists()
 
 
+def test_split_and_synth_never_replace_a_users_train_or_dev_file(dev_file, tmp_path, capsys):
+    """A folder holding the user's own train.json: `data split` and `data synth` stop in one line and write
+    nothing; their own earlier outputs they replace (run twice, as the quickstart may be)."""
+    mine = tmp_path / "proj"
+    mine.mkdir()
+    (mine / "train.json").write_text('{"my": "own train file"}')
+    for argv in (["data", "split", dev_file, "--out", str(mine)], ["data", "synth", "--out", str(mine), "--train", "20", "--dev", "10"]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert err == [f"error: --out {mine}: already holds train.json, which albert-bench did not write there; pass a new or empty folder, or move it away"]
+        assert sorted(p.name for p in mine.iterdir()) == ["train.json"] and (mine / "train.json").read_text() == '{"my": "own train file"}'
+    for argv in (["data", "split", dev_file, "--out", str(tmp_path / "s")], ["data", "synth", "--out", str(tmp_path / "s"), "--train", "20", "--dev", "10"]):
+        assert main(argv) == 0 and main(argv) == 0
+
+
 def test_score_names_a_runs_dev_predictions_file_and_what_to_pass(dev_file, tmp_path, capsys):
     p = tmp_path / "dev_predictions.json"
     p.write_text(json.dumps({"step": 1125, "best_text": {"a": "x"}, "null_odds": {"a": 0.5}}))

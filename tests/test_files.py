@@ -908,3 +908,37 @@ def test_a_forked_child_releases_its_own_locks_not_its_parents(tmp_path):
     finally:
         release_all()
     assert not (tmp_path / ".parent.json.lock").exists()
+
+
+def test_an_out_folder_s_files_are_replaced_only_if_albert_bench_wrote_them(tmp_path):
+    """`write_outputs`: into a new folder, or over its own earlier outputs (named in the folder's mark); a file
+    of the same name that albert-bench did not write there is one line, and nothing is written."""
+    from albert_bench.files import OUTPUTS_MARK, check_ours, write_outputs
+
+    out = tmp_path / "out"
+    write_outputs(str(out), "--out", {"train.json": [1], "dev.json": [2]})
+    write_outputs(str(out), "--out", {"train.json": [3], "dev.json": [4]})  # its own earlier outputs: replaced
+    assert json.loads((out / "train.json").read_text()) == [3] and (out / OUTPUTS_MARK).read_text() == "dev.json\ntrain.json\n"
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "dev.json").write_text("the user's own")
+    (mine / "notes.txt").write_text("unrelated")
+    with pytest.raises(BenchError) as e:
+        write_outputs(str(mine), "--out", {"train.json": [1], "dev.json": [2]})
+    assert str(e.value) == f"--out {mine}: already holds dev.json, which albert-bench did not write there; pass a new or empty folder, or move it away"
+    assert sorted(p.name for p in mine.iterdir()) == ["dev.json", "notes.txt"] and (mine / "dev.json").read_text() == "the user's own"
+    check_ours(str(mine), "--out", ["train.json", "metrics.json"])  # other names may go beside the user's files
+    check_ours(str(tmp_path / "new"), "--out", ["dev.json"])
+
+
+def test_devices_and_pipes_are_read_no_further_than_the_limit(tmp_path):
+    """/dev/zero says size 0 and never ends: a bounded read stops at the limit, an unbounded one refuses it."""
+    from albert_bench.files import read_bytes
+
+    with pytest.raises(BenchError) as e:
+        read_bytes("/dev/zero", "a passage", max_bytes=1000)
+    assert str(e.value).startswith("/dev/zero holds more than the 1,000 bytes allowed")
+    with pytest.raises(BenchError) as e:
+        read_json("/dev/zero", "the predictions (--predictions)")
+    assert str(e.value) == "/dev/zero: not a regular file (a device or a pipe); save it to a file and pass the predictions (--predictions)"
+    assert main(["data", "stats", "/dev/zero"]) == 2

@@ -238,13 +238,14 @@ def test_best_thresh_empty_prediction_for_unanswerable_costs_nothing():
     assert find_best_thresh(preds, scores, {"a": 0.1, "b": 0.2}, has_ans) == (100.0, 0.2)
 
 
-def test_best_thresh_counts_every_unanswerable_question_in_the_dataset():
-    # c has no prediction, yet the official script starts the sweep from all
-    # unanswerable questions (2), while dividing by the scored count (2).
+def test_best_thresh_counts_only_the_scored_unanswerable_questions():
+    # c has no prediction: the sweep starts from the scored unanswerable
+    # questions (b: 1 of 2), as it divides by the scored count (2). The
+    # official script starts from all of them (2) and says 150.0 here.
     preds = {"a": "x", "b": ""}
     scores = {"a": 1, "b": 1}
     has_ans = {"a": True, "b": False, "c": False}
-    assert find_best_thresh(preds, scores, {"a": 0.1, "b": 0.2}, has_ans) == (150.0, 0.1)
+    assert find_best_thresh(preds, scores, {"a": 0.1, "b": 0.2}, has_ans) == (100.0, 0.1)
 
 
 def test_best_thresh_answering_an_unanswerable_question_costs_exactly_one_point():
@@ -535,3 +536,14 @@ def test_raw_scores_match_official_on_dev(dev):
         k = rnd.randrange(4)
         preds[e.id] = [e.answers[0].text if e.answers else "", " ".join(words[:3]), "", rnd.choice(words)][k]
     assert get_raw_scores(dev.data, preds) == _official_raw_scores(dev.data, preds)
+
+
+def test_best_scores_with_missing_predictions_are_percentages_of_the_scored_questions():
+    """The sweep starts from "answer nothing" over the scored questions only: with 3 of 5 predicted (q4
+    unanswerable, q1 and q2 answerable), answering nothing gets 1 of 3 right, not the dataset's 2 of 3."""
+    preds = {"q1": "the Broncos", "q2": "1990", "q4": ""}
+    out = squad_v2_evaluate(TINY, preds, na_probs={"q1": 0.9, "q2": 0.8, "q4": 0.1})
+    assert all(0 <= out[k] <= 100 for k in ("best_exact", "best_f1"))
+    # by hand: threshold below q4 (0.1) answers nothing: 1/3; q4's prediction "" is no answer, so still 1/3;
+    # then q2 (0.8, right): 2/3; then q1 (0.9, EM 0): 2/3 EM; F1 adds q1's 2/3
+    assert out["best_exact"] == pytest.approx(100 * 2 / 3) and out["best_f1"] == pytest.approx(100 * (1 + 1 + 2 / 3) / 3)

@@ -105,7 +105,8 @@ def test_ask_over_several_files_or_a_json_list(trained, tmp_path, capsys):
     (tmp_path / "a.txt").write_text(LENA)
     (tmp_path / "b.txt").write_text(GRACE)
     (tmp_path / "list.json").write_text(json.dumps([LENA, GRACE]))
-    for files in ([tmp_path / "a.txt", tmp_path / "b.txt"], [tmp_path / "list.json"]):
+    (tmp_path / "LIST.JSON").write_text(json.dumps([LENA, GRACE]))  # the suffix in capitals: still a list, not one passage of JSON source
+    for files in ([tmp_path / "a.txt", tmp_path / "b.txt"], [tmp_path / "list.json"], [tmp_path / "LIST.JSON"]):
         assert main(["ask", "--model", best, "--question", "What is the city of Grace?", "--context-file", *map(str, files)]) == 0
         first = capsys.readouterr().out.splitlines()[0]
         assert first.startswith("Vienna\t(passage 1, chars 21-27, score ")

@@ -114,6 +114,28 @@ def test_a_torn_last_line_is_answered_again(trained, rows, tmp_path, capsys):
     assert [x["row"] for x in read(tmp_path / "a.jsonl")] == list(range(1, 41))
 
 
+@pytest.mark.parametrize("content", [b'{"question": "Who?", "context": "Ann wrote it."}', b"my notes, one line and no newline", b"\xff\xfe"])
+def test_a_file_of_one_line_without_newline_that_predict_did_not_write_is_never_cut(trained, rows, tmp_path, capsys, content):
+    """Only the start of an answer line can be a torn last line: a user's one-line file given as --output is
+    refused, byte for byte untouched (it was once cut to nothing as "torn")."""
+    (tmp_path / "q.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows[:3]))
+    (tmp_path / "notes.jsonl").write_bytes(content)
+    assert main(["predict", "--model", str(trained[0] / "best"), "--input", str(tmp_path / "q.jsonl"), "--output", str(tmp_path / "notes.jsonl")]) == 2
+    assert "is not an output of `predict`: pass another --output" in capsys.readouterr().err
+    assert (tmp_path / "notes.jsonl").read_bytes() == content
+
+
+def test_a_torn_first_line_is_answered_again(trained, rows, tmp_path, capsys):
+    """A kill during the very first write leaves a piece of one answer line and nothing else: that is torn."""
+    (tmp_path / "q.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows[:3]))
+    for i, piece in enumerate((b'{"i', b'{"id": "x", "ro')):
+        out = tmp_path / f"a{i}.jsonl"  # its own name: Python shows a warning once per text, and the text names the file
+        out.write_bytes(piece)
+        assert main(["predict", "--model", str(trained[0] / "best"), "--input", str(tmp_path / "q.jsonl"), "--output", str(out)]) == 0
+        assert "the last line was cut off by an interruption" in capsys.readouterr().err
+        assert [x["row"] for x in read(out)] == [1, 2, 3]
+
+
 def test_killed_run_resumes_without_losing_or_doubling_a_row(trained, rows, tmp_path):
     many = [dict(r, id=f"{r['id']}-{k}") for k in range(3) for r in rows]  # ~1,200 rows: a few seconds of work
     (tmp_path / "q.jsonl").write_text("".join(json.dumps(r) + "\n" for r in many))

@@ -122,6 +122,24 @@ def test_ask_cli(trained, tmp_path, capsys):
     assert main(["ask", "--model", best, "--question", "Who?", "--context-file", str(tmp_path / "none.txt")]) == 2
     err = capsys.readouterr().err
     assert err.count("error: ") == 4 and "Traceback" not in err
+    # a device that never ends is read no further than the passage limit (it once grew to gigabytes)
+    assert main(["ask", "--model", best, "--question", "Who?", "--context-file", "/dev/zero"]) == 2
+    assert "/dev/zero holds more than the 1,048,576 bytes allowed" in capsys.readouterr().err
+
+
+def test_evaluate_never_replaces_files_it_did_not_write(trained, tmp_path, capsys):
+    """An --out folder holding the user's own predictions.json: one line, the file untouched; a folder of an
+    earlier evaluation is replaced as before (its mark names the four files)."""
+    run, d = trained
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "predictions.json").write_text('{"mine": 1}')
+    args = ["evaluate", "--model", str(run / "best"), "--data", str(d / "dev.json"), "--out", str(out)]
+    assert main(args) == 2
+    assert f"--out {out}: already holds predictions.json, which albert-bench did not write there" in capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == ["predictions.json"] and (out / "predictions.json").read_text() == '{"mine": 1}'
+    (out / "predictions.json").unlink()
+    assert main(args) == 0 and main(args) == 0  # its own outputs, replaced
 
 
 def test_precision_checks(monkeypatch, capsys):

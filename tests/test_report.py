@@ -239,3 +239,16 @@ def test_a_report_that_cannot_be_written_leaves_the_earlier_one_whole(report, tr
     assert r.stderr.strip().splitlines()[-1].startswith("error: could not write the report ") and str(out) in r.stderr
     assert out.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html"]
+
+
+def test_a_report_is_never_written_into_a_model_s_folder(trained, tmp_path, capsys):
+    """best/README.md is the model card `push` uploads: --out there (a file, or the folder) is one line."""
+    run = tmp_path / "run"
+    shutil.copytree(trained[0], run)
+    card = (run / "best" / "README.md").read_bytes()
+    for out in (run / "best" / "README.md", run / "best"):
+        assert main(["report", str(run), "--out", str(out)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert err == [f"error: --out {out}: {run / 'best'} holds a model (config.json); write the report to another folder"]
+    assert (run / "best" / "README.md").read_bytes() == card and not list((run / "best").glob("*.png"))
+    assert main(["report", str(run), "--out", str(run / "report.html")]) == 0  # beside the run's files is fine

@@ -495,7 +495,9 @@ def test_a_new_run_is_refused_a_directory_that_holds_a_run(small, unbroken, tmp_
     # A run stopped before its first evaluation or checkpoint left only its settings: a new run starts its own record there.
     stopped = tmp_path / "stopped"
     stopped.mkdir()
-    for f in ("config.json", "run_info.json"):
+    from albert_bench.rundir import MARK
+
+    for f in ("config.json", "run_info.json", MARK):  # the mark: train made that folder
         (stopped / f).write_bytes((run / f).read_bytes())
     r = here(capsys, *train_args(small, stopped, "--epochs", 1, "--batch-size", 16))
     assert r.returncode == 0, r.stderr[-2000:]
@@ -655,6 +657,7 @@ def test_yaml_is_read_strictly_in_one_line(small, tmp_path, capsys):
     cases = [
         ("1: 2\n", "the key '1' is not a setting name"),
         ("lr: 0.1\nlr: 0.2\n", "the setting 'lr' is given twice"),
+        ("max-steps: 1\nmax_steps: 3\n", "the setting 'max_steps' is given twice"),  # one setting, spelt both ways
         ("a: &a [1, 2]\nb: [*a, *a]\n", "an alias (*name) is not allowed"),
         ("train_file: 123\n", "--train-file 123: expected text"),
         ("lr: .nan\n", "--lr nan: expected a finite number"),
@@ -672,6 +675,34 @@ def test_yaml_is_read_strictly_in_one_line(small, tmp_path, capsys):
     laughs = "a: &a [x, x]\n" + "".join(f"{c}: &{c} [*{p}, *{p}, *{p}]\n" for p, c in zip("abcdefgh", "bcdefghi"))
     cfg.write_text(laughs)
     _one_line_error(here(capsys, *train_args(small, tmp_path / "never", "--config", cfg)), "alias")
+
+
+@pytest.mark.parametrize("theirs", ["config.json", "config.yaml", "run_info.json"])  # best/ is an earlier run's: its own message
+def test_a_new_run_never_writes_over_files_train_did_not_write(small, tmp_path, capsys, theirs):
+    """A folder of the user's (or another model's) as --run-dir: its config.json, config.yaml or best/ would be
+    replaced by the run's. One line, nothing written; in a new or empty folder the same run starts."""
+    run = tmp_path / "mine"
+    run.mkdir()
+    (run / theirs).write_text("the user's own settings\n")
+    (run / "notes.txt").write_text("unrelated\n")
+    before = _snapshot(run)
+    r = here(capsys, *train_args(small, run, "--max-steps", 1, "--report-to", "none"))
+    _one_line_error(r, f"--run-dir {run} holds {theirs}", "which `train` did not write there", "give a new or empty --run-dir")
+    assert _snapshot(run) == before
+
+
+def test_a_window_longer_than_the_model_s_positions_is_one_line(small, trained, tmp_path, capsys):
+    """The tiny model has 512 positions: 1,024-token windows would fail deep in its forward; in train, and in a
+    model whose qa_config.json asks for them (ask, evaluate, serve all load it so)."""
+    r = here(capsys, *train_args(small, tmp_path / "run", "--max-seq-length", 1024, "--max-steps", 1))
+    _one_line_error(r, "--max-seq-length 1024: the model has 512 positions", "pass at most 512")
+    assert not (tmp_path / "run" / "config.json").exists()
+    model = tmp_path / "long"
+    shutil.copytree(trained[0] / "best", model)
+    qa = json.loads((model / "qa_config.json").read_text())
+    (model / "qa_config.json").write_text(json.dumps({**qa, "max_seq_length": 1024}))
+    r = here(capsys, "ask", "--model", model, "--question", "What is the job of Oscar?", "--context", "The job of Oscar is pilot. " * 200)
+    _one_line_error(r, f"{model / 'qa_config.json'}: max_seq_length 1024: the model has 512 positions")
 
 
 @pytest.mark.parametrize("what", ["dev", "model"])

@@ -10,7 +10,7 @@ import sys
 import time
 
 from .errors import BenchError
-from .files import MAX_TEXT_BYTES, check_data_output, check_not_input, hold, json_text, lone_surrogate, read_json, read_text, write_json_set
+from .files import MAX_TEXT_BYTES, check_data_output, check_not_input, check_ours, claim, hold, json_text, lone_surrogate, read_json, read_text, write_outputs
 
 
 def _print_json(obj) -> None:
@@ -74,23 +74,26 @@ def cmd_data_check(args) -> int:
     return 0
 
 
+SPLIT_OUTPUTS = ("train.json", "dev.json")  # of `data split` and `data synth`
+
+
 def cmd_data_split(args) -> int:
     from .data import split_by_article
 
     check_data_output(args.out, "--out")
-    outputs = [os.path.join(args.out, n) for n in ("train.json", "dev.json")]
+    outputs = [os.path.join(args.out, n) for n in SPLIT_OUTPUTS]
     for o in outputs:  # where the files go, before reading anything
         check_not_input(o, "--out", {"FILE": args.file})
         check_data_output(o, "--out", "file")
+    check_ours(args.out, "--out", SPLIT_OUTPUTS)
     hold(args.out, "data split", "--out")  # one writer per output
     sq = _data(args)
     if len(sq.data) < 2:
         raise BenchError(f"{args.file or args.dataset}: {len(sq.data)} article(s); a split by article needs at least 2 "
                          "(train.json gets the even-indexed articles, dev.json the odd-indexed)")
     even, odd = split_by_article(sq)
-    os.makedirs(args.out, exist_ok=True)
     # One set: a stop while writing must not leave a new train.json beside an old dev.json (they could overlap).
-    write_json_set({os.path.join(args.out, "train.json"): even, os.path.join(args.out, "dev.json"): odd})
+    write_outputs(args.out, "--out", dict(zip(SPLIT_OUTPUTS, (even, odd))))
     for name, part in (("train.json", even), ("dev.json", odd)):
         n = sum(len(p["qas"]) for a in part["data"] for p in a["paragraphs"])
         print(f"{os.path.join(args.out, name)}: {len(part['data'])} articles, {n:,} questions")
@@ -133,12 +136,15 @@ def cmd_data_synth(args) -> int:
     from .errors import all_problems
     from .synthetic import SynthSizes, make_synthetic, tiny_albert_dir
 
-    all_problems(lambda: check_data_output(args.out, "--out"), lambda: SynthSizes(args.train, args.dev, args.seed))
+    tiny = ("tiny-albert",) if args.tiny_model else ()
+    all_problems(lambda: check_data_output(args.out, "--out"), lambda: check_ours(args.out, "--out", SPLIT_OUTPUTS + tiny),
+                 lambda: SynthSizes(args.train, args.dev, args.seed))
+    hold(args.out, "data synth", "--out")  # one writer per output
     train, dev = make_synthetic(args.train, args.dev, args.seed)
-    os.makedirs(args.out, exist_ok=True)
-    write_json_set({os.path.join(args.out, "train.json"): train, os.path.join(args.out, "dev.json"): dev})
+    write_outputs(args.out, "--out", dict(zip(SPLIT_OUTPUTS, (train, dev))))
     print(f"{args.out}/train.json, {args.out}/dev.json")
     if args.tiny_model:
+        claim(args.out, tiny)
         tiny_albert_dir(os.path.join(args.out, "tiny-albert"), args.tiny_model)
         print(f"{args.out}/tiny-albert (config + tokenizer, no weights: train with --init random)")
     return 0
@@ -191,7 +197,7 @@ def cmd_ask(args) -> int:
         texts = []
         for f in args.context_file:
             text = read_text(f, "a UTF-8 text file holding a passage (or a JSON list of passages) with --context-file", max_bytes=MAX_TEXT_BYTES)
-            if f.endswith(".json"):
+            if f.lower().endswith(".json"):  # ps.JSON too: never its JSON source read as a passage
                 from .files import parse_json
 
                 try:

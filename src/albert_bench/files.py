@@ -14,6 +14,7 @@ import json
 import math
 import os
 import re
+import stat
 import warnings
 
 from .errors import BenchError
@@ -186,9 +187,17 @@ def read_bytes(path: str, what: str, max_bytes: int | None = None) -> bytes:
     and what to pass instead."""
     try:
         with open(path, "rb") as f:
-            if max_bytes is not None and (size := os.fstat(f.fileno()).st_size) > max_bytes:
+            if max_bytes is None:
+                if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):  # unbounded: /dev/zero would be read forever
+                    raise BenchError(f"{path}: not a regular file (a device or a pipe); save it to a file and pass {what}")
+                return f.read()
+            if (size := os.fstat(f.fileno()).st_size) > max_bytes:
                 raise too_big(path, size, max_bytes)
-            return f.read()
+            data = f.read(max_bytes + 1)  # a device or pipe (/dev/zero, /dev/stdin) says size 0: read no more than allowed
+            if len(data) > max_bytes:
+                raise BenchError(f"{path} holds more than the {max_bytes:,} bytes allowed (ALBERT_BENCH_MAX_TEXT_BYTES); "
+                                 "split it into passages, or raise the limit")
+            return data
     except FileNotFoundError:
         raise BenchError(f"{path}: no such file; pass {what}") from None
     except IsADirectoryError:
@@ -273,10 +282,60 @@ def check_data_output(path: str, flag: str, kind: str = "dir") -> None:
     """`check_output`, and not into a training run's or a model's folder: data written there would sit among
     (or replace) files the run or model is made of."""
     check_output(path, flag, kind)
+    check_not_in_model(path, flag, kind, marks=(RUN_MARK,), then="write data to another folder")
+
+
+def check_not_in_model(path: str, flag: str, kind: str = "file", marks: tuple = (), then: str = "write it to another folder") -> None:
+    """`path` (a `kind` output) not in a model's folder (a model's files, e.g. best/ whose README.md is the card
+    `push` uploads), nor in one holding any of `marks` (RUN_MARK: a training run's)."""
     folder = path if kind == "dir" else os.path.dirname(os.path.abspath(path))
-    if os.path.isdir(folder) and (held := [n for n in (RUN_MARK, *MODEL_FILES) if os.path.exists(os.path.join(folder, n))]):
-        what = "a training run" if RUN_MARK in held else "a model"
-        raise BenchError(f"{flag} {path}: {folder} holds {what} ({held[0]}); write data to another folder")
+    if not os.path.isdir(folder):
+        return
+    has = lambda name: os.path.exists(os.path.join(folder, name))  # noqa: E731
+    if held := [n for n in marks if has(n)]:
+        raise BenchError(f"{flag} {path}: {folder} holds a training run ({held[0]}); {then}")
+    if not has(RUN_MARK) and (held := [n for n in MODEL_FILES if has(n)]):  # a run's own config.json is no model
+        raise BenchError(f"{flag} {path}: {folder} holds a model ({held[0]}); {then}")
+
+
+OUTPUTS_MARK = ".albert-bench-outputs"  # in an --out folder: the names albert-bench wrote there, one a line
+
+
+def _ours(folder: str) -> set[str]:
+    mark = os.path.join(folder, OUTPUTS_MARK)
+    if not os.path.isfile(mark):
+        return set()
+    with open(mark, encoding="utf-8", errors="replace") as fh:
+        return {line.strip() for line in fh if line.strip()}
+
+
+def check_ours(folder: str, flag: str, names) -> None:
+    """Before writing `names` into `folder` (an --out folder): one line if one of them is already there and
+    albert-bench did not write it (the folder's OUTPUTS_MARK does not name it). A user's own train.json or
+    predictions.json is never replaced; an earlier output of ours is."""
+    if not os.path.isdir(folder):
+        return
+    theirs = [n for n in names if os.path.lexists(os.path.join(folder, n)) and n not in _ours(folder)]
+    if theirs:
+        raise BenchError(f"{flag} {folder}: already holds {', '.join(theirs)}, which albert-bench did not write there; "
+                         f"pass a new or empty folder, or move {'it' if len(theirs) == 1 else 'them'} away")
+
+
+def write_outputs(folder: str, flag: str, files: dict[str, object]) -> None:
+    """Write an --out folder's JSON files as one set (`write_json_set`), named in its OUTPUTS_MARK first: checked
+    again here, under the command's lock, since a user may have put a file there while the command worked."""
+    check_ours(folder, flag, files)
+    os.makedirs(folder, exist_ok=True)
+    claim(folder, files)
+    write_json_set({os.path.join(folder, name): obj for name, obj in files.items()})
+
+
+def claim(folder: str, names) -> None:
+    """Name `names` in `folder`'s OUTPUTS_MARK: later runs may replace them (`check_ours`)."""
+    listed = _ours(folder)
+    if not set(names) <= listed:
+        with atomic_write(os.path.join(folder, OUTPUTS_MARK), what="the folder's list of albert-bench outputs") as fh:
+            fh.write("".join(f"{n}\n" for n in sorted(listed | set(names))))
 
 
 def check_output(path: str, flag: str, kind: str = "dir") -> None:

@@ -9,6 +9,8 @@ chunk at a time; a JSON file is one document and is read whole).
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Iterator
 
 from .errors import BenchError
@@ -23,6 +25,8 @@ def sniff(path: str, what: str) -> str:
     nested or a list of rows or ``{"data": [rows]}``), from its first bytes and first line."""
     try:
         with open(path, "rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):  # a device or pipe: /dev/zero would be read forever
+                raise BenchError(f"{path}: not a regular file (a device or a pipe); save the data to a file and pass {what}")
             head = f.read(4)
             if head == PARQUET_MAGIC:
                 return "parquet"

@@ -170,6 +170,15 @@ def _hub_check(name: str) -> None:
 ATTENTION_DROPOUT_KEYS = ("attention_probs_dropout_prob", "attention_dropout")  # BERT/ALBERT/RoBERTa; DistilBERT and others
 
 
+def check_positions(config, max_seq_length: int, what: str) -> None:
+    """A window longer than the model's position embeddings fails deep in its forward (a tensor size mismatch):
+    one line instead, naming `what` sets the length (a flag, or qa_config.json's setting)."""
+    positions = getattr(config, "max_position_embeddings", None)
+    if isinstance(positions, int) and not isinstance(positions, bool) and max_seq_length > positions:
+        raise BenchError(f"{what} {max_seq_length}: the model has {positions} positions (max_position_embeddings in its "
+                         f"config.json); pass at most {positions}")
+
+
 def load_model(name_or_dir: str, init: str = "pretrained", attention_dropout: float | None = None):
     """(model, tokenizer) for question answering from a directory or a hub name.
 

@@ -126,6 +126,9 @@ def _parts(output: str) -> list[str]:
     return sorted(glob.glob(glob.escape(output) + ".part-*-of-*"))
 
 
+_LINE_START = b'{"id": '  # how every answer line begins (`_line` puts the id first; json_text's separators)
+
+
 def _written(path: str, repair: bool = False) -> Iterator[dict]:
     """The answer lines of an output (or part) file. A torn last line — what a kill during a write leaves — is
     not counted; with `repair` (one process only, before anyone appends) it is cut off the file with a warning,
@@ -138,7 +141,10 @@ def _written(path: str, repair: bool = False) -> Iterator[dict]:
                 if not isinstance(rec, dict) or "id" not in rec or "row" not in rec:
                     raise BenchError("not an answer line of `predict`")
             except BenchError as e:
-                if f.read().strip() or line.endswith(b"\n"):
+                # A torn line is the start of an answer line (each begins `{"id": `): anything else, even one
+                # line without a newline, is a file `predict` did not write, and is never cut.
+                torn = line.startswith(_LINE_START) or _LINE_START.startswith(line)
+                if f.read().strip() or line.endswith(b"\n") or not torn:
                     raise BenchError(f"{path}: the line after byte {good:,} is not an answer line ({e}); "
                                      "the file is not an output of `predict`: pass another --output") from None
                 if repair:

@@ -21,11 +21,11 @@ from .data import Example, load_data, only_questions
 from .decode import TOP_K, DecodeConfig, decode
 from .errors import BenchError, all_problems
 from .features import build_features, cached_features, count_windows
-from .files import check_not_input, check_output, hold, write_json_set
+from .files import QA_CONFIG, check_not_input, check_ours, check_output, hold, write_outputs
 from . import settings
 from .metric import squad_v2_evaluate
 from .settings import setting
-from .model import QAConfig, fuse_gelu, hold_weights_in_bf16, infer, launched_processes, load_model
+from .model import QAConfig, check_positions, fuse_gelu, hold_weights_in_bf16, infer, launched_processes, load_model
 
 
 PRECISIONS = ("auto", "fp32", "bf16")
@@ -75,6 +75,7 @@ class QuestionAnswerer:
         self.tokenizer = tokenizer
         self.qa = qa or QAConfig()
         self.name = name
+        check_positions(getattr(model, "config", None), self.qa.max_seq_length, f"{os.path.join(name, QA_CONFIG) if name else 'qa_config.json'}: max_seq_length")
         hidden = getattr(getattr(model, "config", None), "hidden_size", None)
         self.batch_size = batch_size or default_batch_size(self.device, self.backend, hidden)
         check_precision(precision, self.backend, self.device)
@@ -395,14 +396,18 @@ def cpu_has_bf16() -> bool:
         return False
 
 
+EVALUATE_OUTPUTS = ("predictions.json", "null_odds.json", "nbest.json", "metrics.json")
+
+
 def evaluate_dir(model_dir: str, data_file: str | None, out_dir: str, batch_size: int | None = None, backend: str = "auto", precision: str = "auto",
                  dataset: str | None = None) -> dict:
     """Predict a data file (or a `--dataset` spec) and write predictions.json, null_odds.json, nbest.json and metrics.json."""
     # every input before predicting, every problem at once
-    _, sq, _, _, _ = all_problems(lambda: check_output(out_dir, "--out"), lambda: load_data(data_file, dataset, flag="--data", need_questions=True),
-                               lambda: check_model_dir(model_dir, backend),
-                               lambda: AnswerSettings(backend, precision, batch_size=batch_size),
-                               lambda: check_not_input(out_dir, "--out", {"--data": data_file, "--model": model_dir}))
+    _, _, sq, _, _, _ = all_problems(lambda: check_output(out_dir, "--out"), lambda: check_ours(out_dir, "--out", EVALUATE_OUTPUTS),
+                                  lambda: load_data(data_file, dataset, flag="--data", need_questions=True),
+                                  lambda: check_model_dir(model_dir, backend),
+                                  lambda: AnswerSettings(backend, precision, batch_size=batch_size),
+                                  lambda: check_not_input(out_dir, "--out", {"--data": data_file, "--model": model_dir}))
     # Under `accelerate launch` every process runs its share of the windows and process 0 decodes, scores and writes.
     processes = launched_processes()
     main = processes is None or processes.is_main_process
@@ -430,11 +435,9 @@ def evaluate_dir(model_dir: str, data_file: str | None, out_dir: str, batch_size
             metrics["evaluated"] = {"model": os.path.abspath(model_dir), "data": os.path.abspath(data_file) if data_file else dataset,
                                     "backend": qa.backend, "precision": qa.precision,
                                     "precision_reason": qa.precision_reason, "processes": processes.num_processes if processes is not None else 1}
-            os.makedirs(out_dir, exist_ok=True)
             # One set: an evaluation stopped while writing (a full disk, Ctrl-C) leaves the earlier evaluation's four
             # files as they were, never some of them beside some of this one's.
-            write_json_set({os.path.join(out_dir, name): obj for name, obj in (
-                ("predictions.json", dec.predictions), ("null_odds.json", dec.null_odds), ("nbest.json", dict(dec.nbest)), ("metrics.json", metrics))})
+            write_outputs(out_dir, "--out", dict(zip(EVALUATE_OUTPUTS, (dec.predictions, dec.null_odds, dict(dec.nbest), metrics))))
         if processes is not None:
             processes.wait_for_everyone()
     finally:
@@ -448,7 +451,6 @@ def calibrate_dir(model_dir: str, data_file: str | None, dataset: str | None = N
     """Answer a dev set with the model, fit `p_correct` on half of its paragraphs and measure it on the other half
     (`calibrate.from_decoded`), and store the fit in the model's qa_config.json (replaced atomically)."""
     from .calibrate import from_decoded, summary
-    from .files import QA_CONFIG
 
     _, sq, _ = all_problems(lambda: check_model_dir(model_dir, backend), lambda: load_data(data_file, dataset, flag="--data", need_questions=True),
                             lambda: AnswerSettings(backend, precision, batch_size=batch_size))
@@ -463,7 +465,6 @@ def calibrate_dir(model_dir: str, data_file: str | None, dataset: str | None = N
 
 def check_precision_dir(model_dir: str, data_file: str | None, dataset: str | None = None, batch_size: int | None = None, log=print) -> dict:
     """`albert-bench check-precision`: `check_bf16` on a dev set, stored in the model's qa_config.json."""
-    from .files import QA_CONFIG
 
     def pytorch_model() -> None:
         if os.path.isdir(model_dir) and resolve_backend(model_dir) == "onnx":

@@ -21,7 +21,7 @@ from .data import load_dataset, load_squad
 from .decode import answers
 from .errors import BenchError
 from . import rundir
-from .files import QA_CONFIG, atomic_write, check_output, hold
+from .files import QA_CONFIG, atomic_write, check_not_in_model, check_output, hold
 from .metric import get_raw_scores, make_qid_to_has_ans
 
 # Published SQuAD 2.0 dev results, with the threshold each number uses.
@@ -349,13 +349,16 @@ def build(runs: list[Run], image_prefix: str = "") -> tuple[str, str, dict[str, 
 def report_paths(out: str) -> tuple[str | None, str | None]:
     """(HTML path, Markdown path) that `--out` asks for: `.html` the page, `.md` the Markdown (its PNGs beside it),
     a directory both inside. Checked before any work; anything else is one line."""
+    then = "write the report to another folder"
     if os.path.isdir(out) or out.endswith(("/", os.sep)) or not os.path.splitext(out)[1]:  # no extension: a folder
         check_output(out, "--out", "dir")
+        check_not_in_model(out, "--out", "dir", then=then)
         return os.path.join(out, "report.html"), os.path.join(out, "report.md")
     ext = os.path.splitext(out)[1].lower()
     if ext not in (".html", ".htm", ".md"):
         raise BenchError(f"--out {out}: ends neither in .html (the page) nor .md (Markdown), and is not a directory (both inside)")
     check_output(out, "--out", "file")
+    check_not_in_model(out, "--out", "file", then=then)  # e.g. best/README.md: the model card `push` uploads
     return (None, out) if ext == ".md" else (out, None)
 
 

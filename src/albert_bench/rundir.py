@@ -121,6 +121,14 @@ def lock(run_dir: str) -> None:
     hold(run_dir, "train", "--run-dir", is_dir=True)
 
 
+def foreign(run_dir: str) -> list[str]:
+    """The names a run writes that a folder `train` did not create (no MARK) already holds: a user's config.json,
+    config.yaml or another model's files, which a new run would replace. Empty for train's own folders."""
+    if is_trains(run_dir):
+        return []
+    return [n for n in (CONFIG, CONFIG_YAML, RUN_INFO, METRICS, CHECKPOINTS, BEST, *TRACKERS) if os.path.lexists(os.path.join(run_dir, n))]
+
+
 def earlier_run(run_dir: str) -> list[str]:
     """What an earlier run left in RUN that a new one would mix with (its metrics log, checkpoints, best/); empty
     for a new directory or one whose run stopped before its first evaluation or checkpoint."""

@@ -39,7 +39,7 @@ from .files import atomic_write, check_not_input, check_output, dir_sha256, read
 from .features import FeatureConfig, cached_features
 from .metric import squad_v2_evaluate
 from .settings import like, setting
-from .model import QAConfig, check_model_source, collate, infer, load_model, qa_forward, save_model, uses_token_type_ids
+from .model import QAConfig, check_model_source, check_positions, collate, infer, load_model, qa_forward, save_model, uses_token_type_ids
 
 if TYPE_CHECKING:  # annotations only: torch is imported where it runs (see EpochSampler)
     import torch
@@ -127,9 +127,10 @@ def read_yaml_config(path: str) -> dict:
                 key = self.construct_object(key_node, deep=True)
                 if not isinstance(key, str):
                     raise yaml.MarkedYAMLError(problem=f"the key {str(key)[:40]!r} is not a setting name (a string)", problem_mark=key_node.start_mark)
-                if key in seen:
-                    raise yaml.MarkedYAMLError(problem=f"the setting {key[:40]!r} is given twice", problem_mark=key_node.start_mark)
-                seen.add(key)
+                name = key.replace("-", "_")  # max-steps and max_steps are one setting
+                if name in seen:
+                    raise yaml.MarkedYAMLError(problem=f"the setting {name[:40]!r} is given twice", problem_mark=key_node.start_mark)
+                seen.add(name)
             return super().construct_mapping(node, deep)
 
     if os.path.isfile(path) and os.path.getsize(path) > CONFIG_MAX_BYTES:
@@ -287,6 +288,7 @@ def setup(cfg: TrainConfig):
         warnings.warn(f"--init random: {cfg.model} starts from RANDOM weights; its answers mean nothing until trained. Use for speed runs and tests.", stacklevel=2)
     set_seed(cfg.seed)  # before the model is built: random init and the head's init depend on it
     model, tokenizer = load_model(cfg.model, cfg.init, cfg.attention_dropout)
+    check_positions(model.config, cfg.max_seq_length, "--max-seq-length")
     _setup_run_dir(cfg, acc)
     if acc.is_main_process:
         _write_run_record(cfg, acc, model, train_sq, dev_sq, mp)
@@ -359,6 +361,11 @@ def _setup_run_dir(cfg: TrainConfig, acc) -> None:
     problem = None
     if acc.is_main_process:
         try:
+            # Before the lock (which leaves its file): a folder of the user's, or another model's, whose config.json,
+            # config.yaml or best/ a new run would write over. An earlier run's own files have their rules below.
+            if not cfg.resume and not rundir.earlier_run(cfg.run_dir) and (theirs := rundir.foreign(cfg.run_dir)):
+                raise BenchError(f"--run-dir {cfg.run_dir} holds {', '.join(theirs)}, which `train` did not write there "
+                                 f"(no {rundir.MARK}); give a new or empty --run-dir, or move them away")
             rundir.lock(cfg.run_dir)
             # Under the lock: a new run into a directory that holds one would append to its metrics log and
             # replace its best/, and the mix would read as one run.
