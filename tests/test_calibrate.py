@@ -110,7 +110,8 @@ def test_calibrate_a_model_that_is_often_wrong_on_held_out_questions(trained, tm
     held = json.loads(out)
     assert 0.2 < 1 - held["exact_rate"] < 0.8  # a model that is often wrong
     assert held["ece_after"] < held["ece_before"] and abs(held["mean_p_correct"] - held["exact_rate"]) < 0.05
-    assert err.strip().splitlines()[-1].startswith(f"calibration: on {held['questions']:,} held-out questions, ECE ")
+    assert err.strip().splitlines()[-2].startswith(f"calibration: on {held['questions']:,} held-out questions, ECE ")
+    assert err.strip().splitlines()[-1].startswith("  (it replaces the calibration fitted on 200 questions: held-out ECE ")  # best/'s, copied by the export
     stored = json.load(open(tmp_path / "int8" / "qa_config.json"))["calibration"]
     assert {k: v for k, v in stored["held_out"].items() if not k.startswith("reliability")} == held
     assert sum(b["questions"] for b in stored["held_out"]["reliability_after"]) == held["questions"]
@@ -130,3 +131,10 @@ def test_calibrate_refuses_a_dev_set_it_cannot_split_in_one_line(trained, tmp_pa
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("error: ") and "needs questions on at least two paragraphs" in err[-1]
     assert (model / "qa_config.json").read_text() == before  # nothing written
+    # two paragraphs of one question each: a fit on 1 question once replaced a good one (p_correct a flat 0.5)
+    paragraphs = [{**p, "qas": p["qas"][:1]} for p in dev["data"][0]["paragraphs"][:2]]
+    (tmp_path / "two.json").write_text(json.dumps({"version": "v2.0", "data": [{"title": "t", "paragraphs": paragraphs}]}))
+    assert main(["calibrate", "--model", str(model), "--data", str(tmp_path / "two.json")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("error: ") and "fitted on 1 question(s) and measured on 1; with fewer than 30 on either half" in err[-1]
+    assert (model / "qa_config.json").read_text() == before

@@ -809,6 +809,30 @@ def test_replace_dir_swaps_a_folder_and_leaves_nothing_behind(tmp_path):
     assert (final / "w").read_text() == "3" and sorted(os.listdir(tmp_path)) == ["model"]
 
 
+def test_a_replaced_folder_gets_the_modes_the_umask_allows(tmp_path):
+    """mkdtemp makes 0700 and safetensors writes 0600: the finished folder is 755/644 under umask 022, as mkdir
+    and open would make it, and stays private under umask 077."""
+    import stat
+    import tempfile
+
+    from albert_bench.files import replace_dir
+
+    for mask, folder_mode, file_mode in ((0o022, 0o755, 0o644), (0o077, 0o700, 0o600)):
+        old = os.umask(mask)
+        try:
+            tmp = tempfile.mkdtemp(dir=tmp_path)
+            os.makedirs(os.path.join(tmp, "sub"))
+            for name in ("model.safetensors", "sub/x.json"):
+                fd = os.open(os.path.join(tmp, name), os.O_WRONLY | os.O_CREAT, 0o600)
+                os.close(fd)
+            final = tmp_path / f"model-{mask:o}"
+            replace_dir(tmp, str(final))
+        finally:
+            os.umask(old)
+        modes = {str(p.relative_to(final)): stat.S_IMODE(p.stat().st_mode) for p in [final, *final.rglob("*")]}
+        assert modes == {".": folder_mode, "sub": folder_mode, "model.safetensors": file_mode, "sub/x.json": file_mode}, modes
+
+
 def test_an_output_may_not_be_an_input_hold_one_or_lie_inside_one(tmp_path, monkeypatch):
     from albert_bench.files import check_not_input
 

@@ -80,6 +80,10 @@ def test_run_directory_contents(unbroken):
     assert squad_v2_evaluate(dev.data, preds, odds, na_prob_thresh=t)["f1"] == pytest.approx(best["best_f1"])
     assert qa["max_seq_length"] == 128
     assert os.path.exists(unbroken / "best" / "model.safetensors") and os.path.exists(unbroken / "best" / "tokenizer.json")
+    # the modes the umask allows (755/644 under the usual 022), not mkdtemp's 0700 and safetensors' 0600
+    mask = os.umask(0)
+    os.umask(mask)
+    assert [os.stat(p).st_mode & 0o777 for p in (unbroken / "best", unbroken / "best" / "model.safetensors")] == [0o777 & ~mask, 0o666 & ~mask]
     cks = sorted(os.listdir(unbroken / "checkpoints"))
     assert len(cks) == 2 and cks[-1] == "step-00000090"  # --keep-checkpoints 2, no .tmp leftovers
     state = json.load(open(unbroken / "checkpoints" / cks[-1] / "trainer_state.json"))

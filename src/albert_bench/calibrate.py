@@ -111,6 +111,11 @@ def ece(confidence: list[float], right: list[bool], bins: int = BINS) -> float:
     return sum(b["questions"] / len(confidence) * abs(b["exact"] - b["confidence"]) for b in reliability(confidence, right, bins))
 
 
+# The fewest questions on each half (fitted, measured): three parameters a side fitted on fewer are noise, and a
+# fit stored from 1 held-out question once replaced a model's good one (p_correct a flat 0.5 after it).
+MIN_QUESTIONS = 30
+
+
 def calibrate(examples, data: list, returned: dict, null_odds: dict, confidence: dict, threshold: float, where: str = "the dev set") -> Calibration:
     """Fit on the questions of the even-indexed paragraphs (`data`: SQuAD articles), measure on the odd-indexed."""
     order = {}
@@ -121,6 +126,9 @@ def calibrate(examples, data: list, returned: dict, null_odds: dict, confidence:
     if not fit_ex or not held_ex:
         raise BenchError(f"{where}: calibration needs questions on at least two paragraphs (it is fitted on the even-indexed ones "
                          "and measured on the odd-indexed ones); pass a dev set with more paragraphs")
+    if min(len(fit_ex), len(held_ex)) < MIN_QUESTIONS:
+        raise BenchError(f"{where}: calibration is fitted on {len(fit_ex):,} question(s) and measured on {len(held_ex):,}; with fewer "
+                         f"than {MIN_QUESTIONS} on either half its p_correct and figures are noise; pass a larger dev set")
     data = only_questions(data, returned)
     exact, _ = get_raw_scores(data, returned)  # the official metric's exact match of each returned answer
     fit = outcomes(fit_ex, exact, null_odds, confidence, threshold)

@@ -191,7 +191,6 @@ def export_onnx(model_dir: str, out_dir: str, int8: bool = False, opset: int = E
             info["accuracy"] = accuracy_kept(model_dir, tmp, data, max_f1_drop, log) if data is not None else None
         with open(os.path.join(tmp, ONNX_INFO), "w") as fh:
             json.dump(info, fh, indent=2)
-        os.chmod(tmp, 0o755)
         replace_dir(tmp, out_dir)
     finally:
         if os.path.exists(tmp):

@@ -367,6 +367,20 @@ def write_failed(what: str, path: str, err: BaseException, then: str = "continue
                       f"free some space or fix the permissions, then {then}")
 
 
+def _modes_the_umask_allows(root: str) -> None:
+    """Folders 0o777 and files 0o666 less the umask (755/644 under the usual 022), as `mkdir` and `open` make them:
+    a temporary folder is 0700 (mkdtemp) and safetensors writes 0600, so a model written for a service account or
+    a colleague to read would otherwise be readable by its writer alone."""
+    mask = os.umask(0)
+    os.umask(mask)
+    for folder, _, names in os.walk(root):
+        os.chmod(folder, 0o777 & ~mask)
+        for name in names:
+            path = os.path.join(folder, name)
+            if os.path.isfile(path) and not os.path.islink(path):
+                os.chmod(path, 0o666 & ~mask)
+
+
 def replace_dir(tmp: str, final: str) -> None:
     """Put the finished folder `tmp` at `final` (same file system): a reader sees the old folder or the new one,
     never half of either; the old one is removed afterwards. The one way every stage replaces a folder
@@ -374,6 +388,7 @@ def replace_dir(tmp: str, final: str) -> None:
     import shutil
     import tempfile
 
+    _modes_the_umask_allows(tmp)
     old = None
     if os.path.lexists(final):
         old = tempfile.mkdtemp(dir=os.path.dirname(os.path.abspath(final)), prefix=".old-")

@@ -460,6 +460,9 @@ def calibrate_dir(model_dir: str, data_file: str | None, dataset: str | None = N
     cal = from_decoded(sq.examples, sq.data, dec, qa.qa.null_threshold, where=data_file or dataset)
     replace(qa.qa, calibration=cal.to_dict()).save(model_dir)
     log(summary(cal))
+    if qa.calibration is not None and (h := qa.calibration.held_out):  # what it replaced, so that a worse fit is seen
+        log(f"  (it replaces the calibration fitted on {qa.calibration.fitted_on:,} questions: held-out ECE "
+            f"{h.get('ece_after', float('nan')):.3f} on {h.get('questions', 0):,})")
     return cal
 
 
