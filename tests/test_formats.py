@@ -537,3 +537,21 @@ def test_an_empty_dataset_folder_is_named_as_a_folder_not_a_hub_dataset(tmp_path
         load_dataset(str(tmp_path))
     assert str(e.value) == (f"--dataset {tmp_path}: cannot load the folder {str(tmp_path)!r}: The directory at {tmp_path} doesn't contain any "
                             "data files; put the split's data files in it (e.g. validation.jsonl, .json or .parquet), or pass a data file as FILE")
+
+
+@pytest.mark.parametrize("title", ["A", ""])
+@pytest.mark.parametrize("suffix", ["jsonl", "parquet"])
+def test_two_articles_in_a_row_of_one_title_stay_two(dev_file, tmp_path, title, suffix):
+    """Rows carry only a title: two consecutive articles sharing one (or both untitled) were joined into one on the
+    way back, and `data split` then split another way. The rows now number them, and only then."""
+    paragraphs = json.load(open(dev_file))["data"][0]["paragraphs"][:4]
+    two = {"version": "v2.0", "data": [{"title": title, "paragraphs": paragraphs[:2]}, {"title": title, "paragraphs": paragraphs[2:]}]}
+    (tmp_path / "two.json").write_text(json.dumps(two))
+    assert main(["data", "convert", str(tmp_path / "two.json"), "--out", str(tmp_path / f"two.{suffix}")]) == 0
+    assert main(["data", "convert", str(tmp_path / f"two.{suffix}"), "--out", str(tmp_path / "back.json")]) == 0
+    assert json.load(open(tmp_path / "back.json")) == two
+    assert main(["data", "split", str(tmp_path / f"two.{suffix}"), "--out", str(tmp_path / "split")]) == 0  # two articles: one each
+    assert [len(json.load(open(tmp_path / "split" / f))["data"]) for f in ("train.json", "dev.json")] == [1, 1]
+    # the column is written only where it is needed: the real dev set's rows do without it
+    assert not any("article" in row for row in rows_from_squad(json.load(open(dev_file))["data"]))
+    assert all(row["article"] == (i >= sum(len(p["qas"]) for p in paragraphs[:2])) for i, row in enumerate(rows_from_squad(two["data"])))

@@ -293,7 +293,8 @@ def parse_squad(raw, path: str = "<data>") -> SquadFile:
 
 # ---------------------------------------------------------------- the flat layout (datasets-style rows)
 
-_ROW_KEYS = ("id", "title", "context", "question", "answers")
+ARTICLE = "article"  # a row's article index, written only where titles alone would join two articles (rows_from_squad)
+_ROW_KEYS = ("id", "title", "context", "question", "answers", ARTICLE)
 _ANSWER_LISTS = ("answers", "plausible_answers")  # columnar in rows, a list of {text, answer_start} in SQuAD
 
 
@@ -316,12 +317,13 @@ def _answers_from_row(value, path: str, where: str, name: str) -> list:
 def squad_from_rows(rows, path: str = "<rows>", version: str = "v2.0") -> SquadFile:
     """Flat rows ((row number, row) pairs) as a SquadFile: checked as strictly as SQuAD JSON, each problem named
     by row number and id. A row starts a new article when its title differs from the row before, and a new
-    paragraph when its context does, so SQuAD → rows → SQuAD gives back the same file (two articles of one title
-    stay two)."""
+    paragraph when its context does, so SQuAD → rows → SQuAD gives back the same file; two articles in a row of one
+    title stay two by the `article` column `rows_from_squad` adds for them."""
     articles: list[dict] = []
     examples: list[Example] = []
     seen: dict[str, int] = {}
     repaired, unfound = 0, []
+    last_article_no = None
     for n, row in rows:
         where = f"row {n}"
         qid = _text(row.get("id"), path, where, "id")
@@ -345,8 +347,10 @@ def squad_from_rows(rows, path: str = "<rows>", version: str = "v2.0") -> SquadF
         question, answers, missing, moved = _question(qa, context, path, qwhere, qid)
         repaired += moved
         unfound += [(qid, a.text) for a in missing]
-        if not articles or articles[-1]["title"] != title:
+        article_no = row.get(ARTICLE)
+        if not articles or articles[-1]["title"] != title or article_no != last_article_no:
             articles.append({"title": title, "paragraphs": []})
+        last_article_no = article_no
         article = articles[-1]
         if not article["paragraphs"] or article["paragraphs"][-1]["context"] != context:
             article["paragraphs"].append({"context": context, "qas": []})
@@ -363,11 +367,17 @@ def only_questions(data: list, ids) -> list:
 
 
 def rows_from_squad(data: list):
-    """SQuAD's articles as flat rows, in file order (answer lists columnar, as `datasets` has them)."""
-    for article in data:
+    """SQuAD's articles as flat rows, in file order (answer lists columnar, as `datasets` has them). Where two
+    articles in a row share a title (or both have none), every row also gets `article` (its article's index):
+    the title alone would join them into one when read back."""
+    titles = [a.get("title", "") for a in data]
+    numbered = any(a == b for a, b in zip(titles, titles[1:]))
+    for ai, article in enumerate(data):
         for para in article["paragraphs"]:
             for qa in para["qas"]:
                 row = {"id": qa["id"], "title": article.get("title", ""), "context": para["context"], "question": qa["question"]}
+                if numbered:
+                    row[ARTICLE] = ai
                 for k, v in qa.items():
                     if k in _ANSWER_LISTS:
                         row[k] = {"text": [a["text"] for a in v], "answer_start": [a["answer_start"] for a in v]}
