@@ -319,3 +319,14 @@ def test_a_split_keeps_the_version_or_says_v2():
         even, odd = split_by_article(sq)
         assert (even["version"], odd["version"]) == (kept, kept)
         assert [a["title"] for a in even["data"]] == ["A", "C"] and [a["title"] for a in odd["data"]] == ["B"]
+
+
+@pytest.mark.parametrize("first", [{"title": "empty article"}, {"title": "typo", "paragraph": []}])
+def test_a_squad_file_whose_first_article_lacks_paragraphs_is_named_as_squad(dev_file, tmp_path, capsys, first):
+    """It was taken for datasets-style rows ("row 1: field 'id' should be a string"): the other articles say SQuAD."""
+    d = json.load(open(dev_file))
+    d["data"] = [first] + d["data"][:2]
+    (tmp_path / "typo.json").write_text(json.dumps(d))
+    assert main(["data", "stats", str(tmp_path / "typo.json")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error: {tmp_path / 'typo.json'}: article 0") and "paragraphs" in err[0] and "row 1" not in err[0], err

@@ -404,7 +404,8 @@ def read_squad(path: str, flag: str = "FILE") -> SquadFile:
 
 def as_rows(doc) -> list | None:
     """The rows a JSON document holds — a list of rows, ``{"data": [rows]}``, or one row (a JSON Lines file of one
-    line) — or None for SQuAD's nested articles (told by 'paragraphs' in the first article)."""
+    line) — or None for SQuAD's nested articles (told by 'paragraphs' in any article: an article without them,
+    even the first, is then SQuAD's problem to name, not a row's)."""
     if isinstance(doc, list):
         return doc
     if not isinstance(doc, dict):
@@ -412,7 +413,7 @@ def as_rows(doc) -> list | None:
     if "data" not in doc and ("question" in doc or "context" in doc):
         return [doc]
     data = doc.get("data")
-    if isinstance(data, list) and data and isinstance(data[0], dict) and "paragraphs" not in data[0]:
+    if isinstance(data, list) and data and isinstance(data[0], dict) and not any(isinstance(a, dict) and "paragraphs" in a for a in data):
         return data
     return None
 
