@@ -486,3 +486,17 @@ def test_card_says_what_precision_auto_answers_in(run):
     cfg["bf16_check"] = None
     cfg_path.write_text(json.dumps(cfg))
     assert "No bf16 check" in _card(run).text
+
+
+def test_push_of_a_run_directory_pushes_its_best_model(run, best, monkeypatch, capsys):
+    """As ask, evaluate, serve and export do: RUN stands for RUN/best, said in one line (offline here, so the push
+    itself stops at its own one line, after the mapping)."""
+    from huggingface_hub import constants
+
+    from albert_bench.cli import main
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    assert main(["push", "--model", str(run), "--repo-id", "me/x"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[0] == f"warning: {run} is a training run: pushing its best model, {run / 'best'}"
+    assert err[-1].startswith(f"error: ") and "HF_HUB_OFFLINE" in err[-1] and "lacks" not in err[-1]

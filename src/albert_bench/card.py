@@ -284,14 +284,14 @@ def check_model_dir(model_dir: str) -> None:
     card = os.path.join(model_dir, constants.REPOCARD_NAME)
     if not os.path.isfile(card):
         missing.append(f"model card {constants.REPOCARD_NAME} (`albert-bench train` writes it into RUN/best; "
-                       "for an older run call albert_bench.card.write_card(RUN))")
+                       "for an older run write it with `albert-bench card RUN`)")
     if missing:
         hint = f"; pass {os.path.join(model_dir, 'best')}" if os.path.isdir(os.path.join(model_dir, "best")) else ""
         raise BenchError(f"{model_dir}: not a model directory to push, it lacks: {', '.join(missing)}{hint}")
     try:
         ModelCard.load(card)
     except Exception as e:  # noqa: BLE001 - yaml and huggingface_hub raise their own types for bad metadata
-        raise BenchError(f"{card}: its metadata does not parse ({str(e).splitlines()[0][:160]}); rewrite it with write_card") from None
+        raise BenchError(f"{card}: its metadata does not parse ({str(e).splitlines()[0][:160]}); rewrite it with `albert-bench card RUN`") from None
 
 
 def _line(e: BaseException) -> str:

@@ -585,10 +585,10 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["ALBERT_BENCH_VERBOSE"] = "1"
     t0 = time.perf_counter()
     try:
-        if args.command in ("ask", "evaluate", "calibrate", "check-precision", "serve", "export", "predict"):
+        if args.command in ("ask", "evaluate", "calibrate", "check-precision", "serve", "export", "predict", "push"):
             from .rundir import answering_model
 
-            args.model = answering_model(args.model)  # a run directory answers with its best/ model
+            args.model = answering_model(args.model, "pushing" if args.command == "push" else "answering with")  # a run directory stands for its best/
         elif args.command == "card":
             from .rundir import run_of
 

@@ -81,16 +81,16 @@ def is_run(path: str) -> bool:
     return os.path.isdir(path) and (has(RUN_INFO) or has(METRICS)) and not has("model.safetensors") and not has("model.onnx")
 
 
-def answering_model(path: str) -> str:
-    """The model to answer with when a command is given `path`: a run directory stands for its `best/` model
-    (said in one warning line); anything else is taken as it is. A run without best/ yet is one line."""
+def answering_model(path: str, doing: str = "answering with") -> str:
+    """The model to answer with (or push: `doing`) when a command is given `path`: a run directory stands for its
+    `best/` model (said in one warning line); anything else is taken as it is. A run without best/ yet is one line."""
     if not is_run(path):
         return path
     best = os.path.join(path, BEST)
     if not os.path.isdir(best):
         raise BenchError(f"{path} is a training run without a best model yet (best/ is saved at its first evaluation); "
                          "wait for it, or pass another model directory")
-    warnings.warn(f"{path} is a training run: answering with its best model, {best}", stacklevel=2)
+    warnings.warn(f"{path} is a training run: {doing} its best model, {best}", stacklevel=2)
     return best
 
 
