@@ -67,11 +67,11 @@ def test_long_question_truncated_to_max_query_length(albert_tok):
 def test_bad_window_settings():
     with pytest.raises(BenchError) as e:
         FeatureConfig(max_seq_length=64, max_query_length=64)
-    assert str(e.value) == "max_query_length 64 leaves no room for context in max_seq_length 64; lower it or raise --max-seq-length"
+    assert str(e.value) == "max_query_length (--max-query-length) 64 leaves no room for context in max_seq_length (--max-seq-length) 64; lower the one or raise the other"
     FeatureConfig(max_seq_length=68, max_query_length=64, doc_stride=0)  # exactly room for 1 context token
     with pytest.raises(BenchError) as e:
         FeatureConfig(max_seq_length=128, doc_stride=61, max_query_length=64)
-    assert str(e.value) == "doc_stride 61 must be below max_seq_length - max_query_length - 3 = 61; lower --doc-stride"
+    assert str(e.value) == "doc_stride (--doc-stride) 61 must be below max_seq_length - max_query_length - 3 = 61; lower it"
     assert FeatureConfig(max_seq_length=128, doc_stride=60, max_query_length=64).doc_stride == 60
 
 

@@ -799,3 +799,10 @@ def test_a_session_counts_its_seconds_on_a_clock_that_a_wall_clock_step_does_not
     assert r.returncode == 0, r.stderr[-2000:]
     (s,) = json.loads((run / "run_info.json").read_text())["sessions"]
     assert 0 < s["seconds"] < 600
+
+
+def test_windows_that_cannot_hold_context_are_one_line_before_anything_is_written(small, tmp_path, capsys):
+    """Said as the settings are read (before the model loads or the run directory is made), naming the flags."""
+    r = here(capsys, *train_args(small, tmp_path / "run", "--max-seq-length", 64, "--doc-stride", 32, "--max-query-length", 64))
+    _one_line_error(r, "max_query_length (--max-query-length) 64 leaves no room for context in max_seq_length (--max-seq-length) 64")
+    assert not (tmp_path / "run").exists()

@@ -33,9 +33,11 @@ class FeatureConfig:
     def __post_init__(self):
         settings.check(self)
         if self.max_query_length + 4 > self.max_seq_length:
-            raise BenchError(f"max_query_length {self.max_query_length} leaves no room for context in max_seq_length {self.max_seq_length}; lower it or raise --max-seq-length")
+            raise BenchError(f"max_query_length (--max-query-length) {self.max_query_length} leaves no room for context in max_seq_length "
+                             f"(--max-seq-length) {self.max_seq_length}; lower the one or raise the other")
         if not 0 <= self.doc_stride < self.max_seq_length - self.max_query_length - 3:
-            raise BenchError(f"doc_stride {self.doc_stride} must be below max_seq_length - max_query_length - 3 = {self.max_seq_length - self.max_query_length - 3}; lower --doc-stride")
+            raise BenchError(f"doc_stride (--doc-stride) {self.doc_stride} must be below max_seq_length - max_query_length - 3 = "
+                             f"{self.max_seq_length - self.max_query_length - 3}; lower it")
 
 
 @dataclass

@@ -197,6 +197,7 @@ def resolve_config(args: dict) -> TrainConfig:
     if cfg.eval_from_epoch > cfg.epochs:
         raise BenchError(f"--eval-from-epoch {cfg.eval_from_epoch} is after the last epoch (--epochs {cfg.epochs}); give at most {cfg.epochs} "
                          "(the run's end is evaluated in any case)")
+    FeatureConfig(cfg.max_seq_length, cfg.doc_stride, cfg.max_query_length, cfg.label_answer)  # the windows fit: said now, not after the model loads
     return cfg
 
 
