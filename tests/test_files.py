@@ -966,3 +966,20 @@ def test_devices_and_pipes_are_read_no_further_than_the_limit(tmp_path):
         read_json("/dev/zero", "the predictions (--predictions)")
     assert str(e.value) == "/dev/zero: not a regular file (a device or a pipe); save it to a file and pass the predictions (--predictions)"
     assert main(["data", "stats", "/dev/zero"]) == 2
+
+
+def test_a_key_given_twice_in_one_json_object_is_one_line(tmp_path, capsys):
+    """json keeps the last of two equal keys: a predictions file's second answer for one id would be scored
+    silently. Every JSON reader refuses it (parse_json), naming the key."""
+    with pytest.raises(BenchError) as e:
+        parse_json('{"a": 1, "b": [{"id": "x", "id": "y"}]}')
+    assert str(e.value) == "the key 'id' appears twice in one object; keep one"
+    assert parse_json('{"a": {"id": 1}, "b": {"id": 2}}') == {"a": {"id": 1}, "b": {"id": 2}}  # the same key in two objects is fine
+    from tests.conftest import DATA
+
+    dev = DATA / "squad2" / "dev-v2.0.json"
+    qid = json.load(open(dev))["data"][0]["paragraphs"][0]["qas"][0]["id"]
+    (tmp_path / "p.json").write_text(f'{{"{qid}": "right", "{qid}": "wrong"}}')
+    assert main(["score", "--data", str(dev), "--predictions", str(tmp_path / "p.json")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error: {tmp_path / 'p.json'}") and f"the key {qid!r} appears twice" in err[0], err

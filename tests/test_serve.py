@@ -197,6 +197,7 @@ DEEP = b'{"question": "Who?", "context": "x", "top_k": ' + b"[" * 5000 + b"]" * 
     (DEEP, "application/json", 422, "body: JSON nested too deeply"),
     (b'{"question": "Who?", "context": "x", "top_k": ' + b"7" * 5000 + b"}", "application/json", 422, "body: a number of 5,000 characters"),
     (b'{"question": "Who?", "context": "x", "top_k": NaN}', "application/json", 422, "body: NaN is not a JSON number"),
+    (b'{"question": "What?", "context": "x", "question": "dup"}', "application/json", 422, "body: the key 'question' appears twice in one object; keep one"),
     (b'{"question": "Who?", "context": "x", "top_k": 1e999}', "application/json", 422, "body: the number 1e999 is too large"),
     (b'{"question": "Who?", "context": "x"}', "text/plain", 415, "content-type: 'text/plain'"),
     (b'{"question": "Who?", "context": "x"}', None, 415, "content-type: '(none)'"),

@@ -55,11 +55,18 @@ def guess_encoding(data: bytes) -> str | None:
         return None
 
 
-def _few_keys(limit: int):
+def _object(limit: int | None):
+    """JSON objects as dicts, refusing a key given twice (json keeps the last: a body's second "question", or a
+    predictions file's second answer for one id, would win silently) and, with `limit`, more keys than that."""
     def pairs(items):
-        if len(items) > limit:
+        if limit is not None and len(items) > limit:
             raise BenchError(f"an object with {len(items):,} keys; at most {limit} are expected here")
-        return dict(items)
+        obj = dict(items)
+        if len(obj) != len(items):
+            seen = set()
+            twice = next(k for k, _ in items if k in seen or seen.add(k))
+            raise BenchError(f"the key {twice[:60]!r} appears twice in one object; keep one")
+        return obj
     return pairs
 
 
@@ -84,8 +91,8 @@ def dir_sha256(path: str | os.PathLike) -> str:
 def parse_json(data: bytes | str, max_keys: int | None = None):
     """Parse JSON text strictly. Raises `BenchError` with one line (no file name: callers add theirs) for
     text that is not UTF-8 (a UTF-8 BOM is accepted), empty, not JSON (line and column), nested too deeply,
-    or holds NaN/Infinity or a number longer than `MAX_NUMBER_CHARS` characters (or, with `max_keys`, an object
-    with more keys than that)."""
+    or holds NaN/Infinity, a number longer than `MAX_NUMBER_CHARS` characters or a key twice in one object (or,
+    with `max_keys`, an object with more keys than that)."""
     if isinstance(data, bytes):
         if data.startswith(b"\xef\xbb\xbf"):
             data = data[3:]
@@ -101,7 +108,7 @@ def parse_json(data: bytes | str, max_keys: int | None = None):
         raise BenchError("empty; expected JSON")
     try:
         return json.loads(text, parse_int=_number(int), parse_float=_number(float), parse_constant=_constant,
-                          object_pairs_hook=_few_keys(max_keys) if max_keys else None)
+                          object_pairs_hook=_object(max_keys))
     except json.JSONDecodeError as e:
         raise BenchError(f"not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})") from None
     except RecursionError:
