@@ -125,6 +125,16 @@ def test_a_file_of_one_line_without_newline_that_predict_did_not_write_is_never_
     assert (tmp_path / "notes.jsonl").read_bytes() == content
 
 
+@pytest.mark.parametrize("content", ["[]", '{"data": []}'])
+def test_input_without_questions_is_one_line_and_no_output(trained, tmp_path, capsys, content):
+    """As evaluate says it: exit 2 and no output file (it once wrote an empty one and said "0 answered")."""
+    (tmp_path / "q.json").write_text(content)
+    assert main(["predict", "--model", str(trained[0] / "best"), "--input", str(tmp_path / "q.json"), "--output", str(tmp_path / "a.jsonl")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == f"error: {tmp_path / 'q.json'}: holds no questions; pass at least one row as --input"
+    assert not (tmp_path / "a.jsonl").exists()
+
+
 def test_a_torn_first_line_is_answered_again(trained, rows, tmp_path, capsys):
     """A kill during the very first write leaves a piece of one answer line and nothing else: that is torn."""
     (tmp_path / "q.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows[:3]))

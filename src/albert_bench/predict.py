@@ -22,6 +22,7 @@ from __future__ import annotations
 import glob
 import hashlib
 import heapq
+import itertools
 import json
 import os
 import warnings
@@ -255,6 +256,10 @@ def predict(qa, input: str | None, output: str, done: Done, dataset: str | None 
     """Answer this process's slice of the rows into its output (the file itself, or its part when sharded),
     skipping what `done` holds. Returns counts: answered, skipped (already written), errors, the slice's rows."""
     rows, total = read_rows(input, dataset)
+    first = next(rows, None)
+    if first is None:  # as evaluate says it: no output file is made for no questions
+        raise BenchError(f"{input or dataset}: holds no questions; pass at least one row as {'--input' if input else '--dataset'}")
+    rows = itertools.chain([first], rows)
     target = output if world == 1 else part_path(output, rank, world)
     seen: dict[str, int] = {}
     counts = {"answered": 0, "skipped": 0, "errors": 0, "rows": 0}
