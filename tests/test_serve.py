@@ -966,10 +966,27 @@ def test_blank_means_the_same_to_the_server_the_schema_and_python():
     import re
     import sys
 
-    from albert_bench.serve import NOT_BLANK
+    from albert_bench.files import NOT_BLANK
 
+    zero_width = "\u200b\u200c\u200d\u2060\ufeff"  # `strip` keeps them; a question of only these asks nothing
     every = map(chr, range(sys.maxunicode + 1))
-    assert [c for c in every if c.isspace() == bool(re.search(NOT_BLANK, c))] == []
+    assert [c for c in every if (c.isspace() or c in zero_width) == bool(re.search(NOT_BLANK, c))] == []
+
+
+@pytest.mark.parametrize("question", ["\u200b", "\u200b\ufeff \u2060"])
+def test_a_question_of_zero_width_characters_is_refused_on_every_path(server, trained, tmp_path, capsys, question):
+    """The server (422), `ask` (one line) and a data file (one line naming the row): the same rule, files.blank."""
+    from albert_bench.cli import main
+
+    url, _ = server
+    r = post(url, "/v1/answer", {"question": question, "context": "The job of Oscar is pilot."})
+    assert r.status_code == 422 and r.json()["error"].startswith("question: must not be empty or only white space"), r.text
+    assert main(["ask", "--model", str(trained[0] / "best"), "--question", question, "--context", "The job of Oscar is pilot."]) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == "error: --question is empty; pass a question in words"
+    rows = tmp_path / "q.jsonl"
+    rows.write_text(json.dumps({"id": "a", "question": question, "context": "x", "answers": {"text": [], "answer_start": []}}) + "\n")
+    assert main(["data", "stats", str(rows)]) == 2
+    assert "field 'question' is empty" in capsys.readouterr().err
 
 
 def test_a_body_of_many_keys_costs_little_and_says_little(server):

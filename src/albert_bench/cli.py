@@ -10,7 +10,7 @@ import sys
 import time
 
 from .errors import BenchError
-from .files import MAX_TEXT_BYTES, check_data_output, check_not_input, check_ours, claim, hold, json_text, lone_surrogate, read_json, read_text, write_outputs
+from .files import MAX_TEXT_BYTES, blank, check_data_output, check_not_input, check_ours, claim, hold, json_text, lone_surrogate, read_json, read_text, write_outputs
 
 
 def _print_json(obj) -> None:
@@ -271,7 +271,7 @@ def cmd_card(args) -> int:
 def _words(name: str, text: str, want: str) -> None:
     if (at := lone_surrogate(text)) is not None:  # what Python makes of bytes on the command line that are not UTF-8
         raise BenchError(f"{name}: not valid UTF-8 text (at character {at}); pass UTF-8 text")
-    if not text.strip():
+    if blank(text):
         raise BenchError(f"{name} is empty; pass {want}")
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import BenchError
-from .files import atomic_write, file_sha256, json_kind, lone_surrogate, read_json
+from .files import atomic_write, blank, file_sha256, json_kind, lone_surrogate, read_json
 from .formats import iter_rows, sniff
 
 SQUAD2_URLS = {
@@ -207,7 +207,7 @@ def _text(value, path: str, where: str, name: str, blank_ok: bool = False) -> st
     _expect(value, str, path, where, name)
     if (at := lone_surrogate(value)) is not None:
         raise _fail(path, where, f"field '{name}' holds a lone surrogate at character {at} (text that is not valid Unicode)")
-    if not blank_ok and not value.strip():
+    if not blank_ok and blank(value):
         raise _fail(path, where, f"field '{name}' is empty")
     return value
 

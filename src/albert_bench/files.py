@@ -70,6 +70,18 @@ def _object(limit: int | None):
     return pairs
 
 
+# "Not blank" as one pattern that Python's `re`, the OpenAPI schema's (ECMAScript) regex and the page agree on: a
+# character outside white space (Python's `str.isspace`, listed out: JavaScript's `\S` differs on \x1c-\x1f) and
+# outside the zero-width ones (U+200B-U+200D, U+2060, U+FEFF), which `strip` keeps: a question of only those asks nothing.
+NOT_BLANK = "[^\\u0009-\\u000d\\u001c-\\u0020\\u0085\\u00a0\\u1680\\u2000-\\u200d\\u2028\\u2029\\u202f\\u205f\\u2060\\u3000\\ufeff]"
+_NOT_BLANK = re.compile(NOT_BLANK)
+
+
+def blank(text: str) -> bool:
+    """Whether `text` holds nothing to read: only white space or zero-width characters (every input path's rule)."""
+    return not _NOT_BLANK.search(text)
+
+
 def file_sha256(path: str | os.PathLike) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from .data import as_rows, parse_squad
 from .decode import TOP_K
 from .errors import BenchError
-from .files import MAX_TEXT_BYTES, check_not_input, check_output, hold, json_text, lone_surrogate, parse_json, read_json
+from .files import MAX_TEXT_BYTES, blank, check_not_input, check_output, hold, json_text, lone_surrogate, parse_json, read_json
 from .formats import columns, count_rows, iter_rows, sniff
 from .progress import bar as progress_bar
 
@@ -77,7 +77,7 @@ def _checked(n: int, raw: dict) -> Row:
             problems.append(f"{name}: missing" if value is None else f"{name}: should be a string, got {json.dumps(value, default=str)[:40]}")
         elif (at := lone_surrogate(value)) is not None:
             problems.append(f"{name}: holds a lone surrogate at character {at} (not valid Unicode)")
-        elif not value.strip():
+        elif blank(value):
             problems.append(f"{name}: empty")
         elif len(value) > MAX_TEXT_BYTES:  # answered, it would take minutes and gigabytes: the row gets an error line
             problems.append(f"{name}: {len(value):,} characters, above the {MAX_TEXT_BYTES:,} allowed (ALBERT_BENCH_MAX_TEXT_BYTES); split it into passages")

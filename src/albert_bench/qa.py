@@ -21,7 +21,7 @@ from .data import Example, load_data, only_questions
 from .decode import TOP_K, DecodeConfig, decode
 from .errors import BenchError, all_problems
 from .features import build_features, cached_features, count_windows
-from .files import QA_CONFIG, check_not_input, check_ours, check_output, hold, write_outputs
+from .files import QA_CONFIG, blank, check_not_input, check_ours, check_output, hold, write_outputs
 from . import settings
 from .metric import squad_v2_evaluate
 from .settings import setting
@@ -149,9 +149,9 @@ class QuestionAnswerer:
 
     def answer_batch(self, pairs: list[tuple[str, str]], top_k: int = TOP_K) -> list[dict]:
         for i, (q, c) in enumerate(pairs):
-            if not isinstance(q, str) or not q.strip():
+            if not isinstance(q, str) or blank(q):
                 raise BenchError(f"question {i}: empty; ask a question in words")
-            if not isinstance(c, str) or not c.strip():
+            if not isinstance(c, str) or blank(c):
                 raise BenchError(f"context {i}: empty; pass the passage that may hold the answer")
         examples = [Example(str(i), q, c, []) for i, (q, c) in enumerate(pairs)]
         dec = self.predict(examples)

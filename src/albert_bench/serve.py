@@ -44,7 +44,7 @@ from pydantic_core import PydanticCustomError
 from . import __version__
 from . import settings
 from .errors import BenchError
-from .files import lone_surrogate, parse_json
+from .files import NOT_BLANK, blank, lone_surrogate, parse_json
 from .decode import TOP_K, DecodeConfig
 from .settings import setting
 
@@ -115,15 +115,11 @@ def _json_integer(v):
     return v
 
 
-# "Not only white space" as one pattern that Python's `re`, the OpenAPI schema's (ECMAScript) regex and
-# `str.strip` agree on: a character outside Python's white space (JavaScript's `\S` differs on \x1c-\x1f, \ufeff).
-NOT_BLANK = "[^\\u0009-\\u000d\\u001c-\\u0020\\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
-_NOT_BLANK = re.compile(NOT_BLANK)
 
 
 def _not_blank(v: str) -> str:
-    if not _NOT_BLANK.search(v):
-        raise PydanticCustomError("blank", "must not be empty or only white space")
+    if blank(v):
+        raise PydanticCustomError("blank", "must not be empty or only white space (or zero-width characters)")
     return v
 
 
