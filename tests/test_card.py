@@ -499,4 +499,4 @@ def test_push_of_a_run_directory_pushes_its_best_model(run, best, monkeypatch, c
     assert main(["push", "--model", str(run), "--repo-id", "me/x"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err[0] == f"warning: {run} is a training run: pushing its best model, {run / 'best'}"
-    assert err[-1].startswith(f"error: ") and "HF_HUB_OFFLINE" in err[-1] and "lacks" not in err[-1]
+    assert err[-1].startswith("error: ") and "HF_HUB_OFFLINE" in err[-1] and "lacks" not in err[-1]
