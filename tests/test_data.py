@@ -203,6 +203,9 @@ def test_split_and_synth_never_replace_a_users_train_or_dev_file(dev_file, tmp_p
         assert sorted(p.name for p in mine.iterdir()) == ["train.json"] and (mine / "train.json").read_text() == '{"my": "own train file"}'
     for argv in (["data", "split", dev_file, "--out", str(tmp_path / "s")], ["data", "synth", "--out", str(tmp_path / "s"), "--train", "20", "--dev", "10"]):
         assert main(argv) == 0 and main(argv) == 0
+    # a tokenizer folder that is not one: said before anything is written, and tiny-albert is not claimed
+    assert main(["data", "synth", "--out", str(tmp_path / "t"), "--train", "20", "--dev", "10", "--tiny-model", str(tmp_path / "none")]) == 2
+    assert "--tiny-model" in capsys.readouterr().err and not (tmp_path / "t").exists()
 
 
 def test_score_names_a_runs_dev_predictions_file_and_what_to_pass(dev_file, tmp_path, capsys):

@@ -727,7 +727,11 @@ def test_data_is_not_written_into_a_run_or_a_model(tmp_path, name, what):
     assert _message(check_data_output, str(tmp_path), "--out") == f"--out {tmp_path}: {tmp_path} holds {what} ({name}); write data to another folder"
     assert _message(check_data_output, str(tmp_path / "rows.jsonl"), "--out", kind="file") == (
         f"--out {tmp_path / 'rows.jsonl'}: {tmp_path} holds {what} ({name}); write data to another folder")
-    check_data_output(str(tmp_path / "sub"), "--out")  # a new folder inside is its own place
+    if name in (".albert-bench-run", "config.json"):
+        check_data_output(str(tmp_path / "sub"), "--out")  # a new folder inside a run is its own place
+    else:  # but not one inside a model (its weights or qa_config.json): push would upload it with the model
+        assert _message(check_data_output, str(tmp_path / "sub"), "--out") == (
+            f"--out {tmp_path / 'sub'}: lies inside {tmp_path}, which holds a model ({name}); write data to another folder")
 
 
 def test_output_checks_word_for_word(tmp_path):
@@ -942,7 +946,15 @@ def test_an_out_folder_s_files_are_replaced_only_if_albert_bench_wrote_them(tmp_
     out = tmp_path / "out"
     write_outputs(str(out), "--out", {"train.json": [1], "dev.json": [2]})
     write_outputs(str(out), "--out", {"train.json": [3], "dev.json": [4]})  # its own earlier outputs: replaced
-    assert json.loads((out / "train.json").read_text()) == [3] and (out / OUTPUTS_MARK).read_text() == "dev.json\ntrain.json\n"
+    assert json.loads((out / "train.json").read_text()) == [3]
+    assert [line.split("\t")[0] for line in (out / OUTPUTS_MARK).read_text().splitlines()] == ["dev.json", "train.json"]
+    (out / "train.json").write_text('{"the user": "copied their own data over ours"}')  # the name is ours, the file is not
+    with pytest.raises(BenchError, match="already holds train.json, which albert-bench did not write there"):
+        write_outputs(str(out), "--out", {"train.json": [5], "dev.json": [6]})
+    assert (out / "train.json").read_text() == '{"the user": "copied their own data over ours"}'
+    (out / OUTPUTS_MARK).write_bytes(b"\xff\xfe garbage\n" * 10)  # a mark of another shape counts for nothing
+    with pytest.raises(BenchError, match="already holds train.json, dev.json"):
+        check_ours(str(out), "--out", ["train.json", "dev.json"])
     mine = tmp_path / "mine"
     mine.mkdir()
     (mine / "dev.json").write_text("the user's own")

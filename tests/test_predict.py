@@ -114,7 +114,8 @@ def test_a_torn_last_line_is_answered_again(trained, rows, tmp_path, capsys):
     assert [x["row"] for x in read(tmp_path / "a.jsonl")] == list(range(1, 41))
 
 
-@pytest.mark.parametrize("content", [b'{"question": "Who?", "context": "Ann wrote it."}', b"my notes, one line and no newline", b"\xff\xfe"])
+@pytest.mark.parametrize("content", [b'{"question": "Who?", "context": "Ann wrote it."}', b"my notes, one line and no newline", b"\xff\xfe",
+                                     b'{"id": "q-important", "question": "Who sat?", "context": "My one precious row."}'])  # whole, as json.dump leaves it
 def test_a_file_of_one_line_without_newline_that_predict_did_not_write_is_never_cut(trained, rows, tmp_path, capsys, content):
     """Only the start of an answer line can be a torn last line: a user's one-line file given as --output is
     refused, byte for byte untouched (it was once cut to nothing as "torn")."""

@@ -140,6 +140,9 @@ def test_evaluate_never_replaces_files_it_did_not_write(trained, tmp_path, capsy
     assert sorted(p.name for p in out.iterdir()) == ["predictions.json"] and (out / "predictions.json").read_text() == '{"mine": 1}'
     (out / "predictions.json").unlink()
     assert main(args) == 0 and main(args) == 0  # its own outputs, replaced
+    # nor into a model's folder (push would upload the evaluation with the model)
+    assert main(["evaluate", "--model", str(run / "best"), "--data", str(d / "dev.json"), "--out", str(run / "best" / "eval")]) == 2
+    assert "which holds a model" in capsys.readouterr().err and not (run / "best" / "eval").exists()
 
 
 def test_precision_checks(monkeypatch, capsys):

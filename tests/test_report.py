@@ -250,5 +250,13 @@ def test_a_report_is_never_written_into_a_model_s_folder(trained, tmp_path, caps
         assert main(["report", str(run), "--out", str(out)]) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert err == [f"error: --out {out}: {run / 'best'} holds a model (config.json); write the report to another folder"]
+    assert main(["report", str(run), "--out", str(run / "best" / "sub") + "/"]) == 2  # nor anywhere below it
+    assert f"lies inside {run / 'best'}, which holds a model" in capsys.readouterr().err
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "report.md").write_text("# my hand-written report\n")
+    assert main(["report", str(run), "--out", str(mine)]) == 2  # the folder form: a report.md of the user's stays
+    assert "already holds report.md, which albert-bench did not write there" in capsys.readouterr().err
+    assert main(["report", str(run), "--out", str(tmp_path / "ours")]) == 0 and main(["report", str(run), "--out", str(tmp_path / "ours")]) == 0
     assert (run / "best" / "README.md").read_bytes() == card and not list((run / "best").glob("*.png"))
     assert main(["report", str(run), "--out", str(run / "report.html")]) == 0  # beside the run's files is fine

@@ -116,14 +116,15 @@ def test_a_run_is_told_from_a_model_and_stands_for_its_best_model(tmp_path):
     assert rundir.run_of(str(other)) == str(other)  # a folder named best/ outside a run
 
 
-def test_lock_marks_only_a_folder_it_creates_or_finds_empty(tmp_path):
-    fresh, empty, used = tmp_path / "fresh", tmp_path / "empty", tmp_path / "used"
-    empty.mkdir()
-    used.mkdir()
-    (used / "notes.txt").write_text("mine")
-    for d in (fresh, empty, used):
+def test_lock_marks_only_a_folder_it_creates_or_finds_without_a_run_s_files(tmp_path):
+    fresh, empty, notes, used = tmp_path / "fresh", tmp_path / "empty", tmp_path / "notes", tmp_path / "used"
+    for d in (empty, notes, used):
+        d.mkdir()
+    (notes / "notes.txt").write_text("mine")  # the user's notes only: a run may start there, and start again after a kill
+    (used / "config.json").write_text("{}")  # a name a run writes, not written by train: never train's
+    for d in (fresh, empty, notes, used):
         rundir.lock(str(d))
-    assert rundir.is_trains(str(fresh)) and rundir.is_trains(str(empty)) and not rundir.is_trains(str(used))
+    assert [rundir.is_trains(str(d)) for d in (fresh, empty, notes, used)] == [True, True, True, False]
     # the mark says, to whoever finds it, what it is for
     assert (fresh / rundir.MARK).read_text() == "a run directory of `albert-bench train`; `train --overwrite` may clear it\n"
 

@@ -968,7 +968,7 @@ def test_blank_means_the_same_to_the_server_the_schema_and_python():
 
     from albert_bench.files import NOT_BLANK
 
-    zero_width = "\u200b\u200c\u200d\u2060\ufeff"  # `strip` keeps them; a question of only these asks nothing
+    zero_width = "\u00ad\u115f\u1160\u180e\u200b\u200c\u200d\u200e\u200f\u2060\u2061\u2062\u2063\u2064\u2800\u3164\ufeff\uffa0"  # invisible; `strip` keeps them
     every = map(chr, range(sys.maxunicode + 1))
     assert [c for c in every if (c.isspace() or c in zero_width) == bool(re.search(NOT_BLANK, c))] == []
 

@@ -695,6 +695,20 @@ def test_a_new_run_never_writes_over_files_train_did_not_write(small, tmp_path, 
     assert _snapshot(run) == before
 
 
+def test_a_folder_with_the_user_s_notes_is_marked_so_a_run_stopped_early_can_start_again(small, tmp_path, capsys):
+    """A folder holding only the user's notes gets train's mark: a run there stopped before its first evaluation
+    (config and run_info only) is then train's own, and a new run starts (it was refused as "not train's")."""
+    run = tmp_path / "mine"
+    run.mkdir()
+    (run / "NOTES.md").write_text("my notes\n")
+    assert here(capsys, *train_args(small, run, "--max-steps", 1, "--report-to", "none")).returncode == 0
+    for name in ("metrics.jsonl", "checkpoints", "best"):  # as a kill before the first evaluation leaves it
+        shutil.rmtree(run / name) if (run / name).is_dir() else (run / name).unlink()
+    r = here(capsys, *train_args(small, run, "--max-steps", 1, "--report-to", "none"))
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert (run / "NOTES.md").read_text() == "my notes\n"
+
+
 def test_a_window_longer_than_the_model_s_positions_is_one_line(small, trained, tmp_path, capsys):
     """The tiny model has 512 positions: 1,024-token windows would fail deep in its forward; in train, and in a
     model whose qa_config.json asks for them (ask, evaluate, serve all load it so)."""

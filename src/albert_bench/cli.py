@@ -137,15 +137,21 @@ def cmd_data_synth(args) -> int:
     from .synthetic import SynthSizes, make_synthetic, tiny_albert_dir
 
     tiny = ("tiny-albert",) if args.tiny_model else ()
+
+    def tokenizer_dir() -> None:  # before anything is written
+        if args.tiny_model and not os.path.isfile(os.path.join(args.tiny_model, "tokenizer_config.json")):
+            raise BenchError(f"--tiny-model {args.tiny_model}: no tokenizer_config.json there; pass a tokenizer directory "
+                             "(e.g. ../shared/data/albert-base-v2)")
+
     all_problems(lambda: check_data_output(args.out, "--out"), lambda: check_ours(args.out, "--out", SPLIT_OUTPUTS + tiny),
-                 lambda: SynthSizes(args.train, args.dev, args.seed))
+                 lambda: SynthSizes(args.train, args.dev, args.seed), tokenizer_dir)
     hold(args.out, "data synth", "--out")  # one writer per output
     train, dev = make_synthetic(args.train, args.dev, args.seed)
     write_outputs(args.out, "--out", dict(zip(SPLIT_OUTPUTS, (train, dev))))
     print(f"{args.out}/train.json, {args.out}/dev.json")
     if args.tiny_model:
-        claim(args.out, tiny)
         tiny_albert_dir(os.path.join(args.out, "tiny-albert"), args.tiny_model)
+        claim(args.out, tiny)
         print(f"{args.out}/tiny-albert (config + tokenizer, no weights: train with --init random)")
     return 0
 

@@ -72,8 +72,9 @@ def _object(limit: int | None):
 
 # "Not blank" as one pattern that Python's `re`, the OpenAPI schema's (ECMAScript) regex and the page agree on: a
 # character outside white space (Python's `str.isspace`, listed out: JavaScript's `\S` differs on \x1c-\x1f) and
-# outside the zero-width ones (U+200B-U+200D, U+2060, U+FEFF), which `strip` keeps: a question of only those asks nothing.
-NOT_BLANK = "[^\\u0009-\\u000d\\u001c-\\u0020\\u0085\\u00a0\\u1680\\u2000-\\u200d\\u2028\\u2029\\u202f\\u205f\\u2060\\u3000\\ufeff]"
+# outside the invisible ones `strip` keeps (zero-width U+200B-U+200D, U+2060-U+2064, U+FEFF; marks U+200E/U+200F; the
+# soft hyphen, Mongolian vowel separator, Braille blank and Hangul fillers): a question of only those asks nothing.
+NOT_BLANK = "[^\\u0009-\\u000d\\u001c-\\u0020\\u0085\\u00a0\\u00ad\\u115f\\u1160\\u1680\\u180e\\u2000-\\u200f\\u2028\\u2029\\u202f\\u205f-\\u2064\\u2800\\u3000\\u3164\\ufeff\\uffa0]"
 _NOT_BLANK = re.compile(NOT_BLANK)
 
 
@@ -307,54 +308,69 @@ def check_data_output(path: str, flag: str, kind: str = "dir") -> None:
 def check_not_in_model(path: str, flag: str, kind: str = "file", marks: tuple = (), then: str = "write it to another folder") -> None:
     """`path` (a `kind` output) not in a model's folder (a model's files, e.g. best/ whose README.md is the card
     `push` uploads), nor in one holding any of `marks` (RUN_MARK: a training run's)."""
-    folder = path if kind == "dir" else os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        return
-    has = lambda name: os.path.exists(os.path.join(folder, name))  # noqa: E731
-    if held := [n for n in marks if has(n)]:
-        raise BenchError(f"{flag} {path}: {folder} holds a training run ({held[0]}); {then}")
-    if not has(RUN_MARK) and (held := [n for n in MODEL_FILES if has(n)]):  # a run's own config.json is no model
-        raise BenchError(f"{flag} {path}: {folder} holds a model ({held[0]}); {then}")
+    folder = os.path.realpath(path if kind == "dir" else os.path.dirname(os.path.abspath(path)))
+    has = lambda d, name: os.path.exists(os.path.join(d, name))  # noqa: E731
+    if os.path.isdir(folder):
+        if held := [n for n in marks if has(folder, n)]:
+            raise BenchError(f"{flag} {path}: {folder} holds a training run ({held[0]}); {then}")
+        if not has(folder, RUN_MARK) and (held := [n for n in MODEL_FILES if has(folder, n)]):  # a run's own config.json is no model
+            raise BenchError(f"{flag} {path}: {folder} holds a model ({held[0]}); {then}")
+    above = os.path.dirname(folder)  # nor anywhere below a model (its weights or qa_config.json): push uploads it all
+    while above != os.path.dirname(above):
+        if held := [n for n in MODEL_FILES[1:] if has(above, n)]:
+            raise BenchError(f"{flag} {path}: lies inside {above}, which holds a model ({held[0]}); {then}")
+        above = os.path.dirname(above)
 
 
-OUTPUTS_MARK = ".albert-bench-outputs"  # in an --out folder: the names albert-bench wrote there, one a line
+OUTPUTS_MARK = ".albert-bench-outputs"  # in an --out folder: what albert-bench wrote there, a file a line
 
 
-def _ours(folder: str) -> set[str]:
+def _stamp(path: str) -> str:
+    st = os.lstat(path)
+    return f"{st.st_size}\t{st.st_mtime_ns}"
+
+
+def _ours(folder: str) -> dict[str, str]:
+    """name → the size and modification time it had when albert-bench wrote it (the folder's OUTPUTS_MARK); a
+    mark that is too large, unreadable or has lines of another shape counts for nothing there."""
     mark = os.path.join(folder, OUTPUTS_MARK)
-    if not os.path.isfile(mark):
-        return set()
+    if not os.path.isfile(mark) or os.path.getsize(mark) > 1 << 20:
+        return {}
     with open(mark, encoding="utf-8", errors="replace") as fh:
-        return {line.strip() for line in fh if line.strip()}
+        rows = [line.rstrip("\r\n").lstrip("\ufeff").split("\t") for line in fh]
+    return {r[0]: f"{r[1]}\t{r[2]}" for r in rows if len(r) == 3 and r[1].isdigit() and r[2].lstrip("-").isdigit()}
 
 
 def check_ours(folder: str, flag: str, names) -> None:
-    """Before writing `names` into `folder` (an --out folder): one line if one of them is already there and
-    albert-bench did not write it (the folder's OUTPUTS_MARK does not name it). A user's own train.json or
-    predictions.json is never replaced; an earlier output of ours is."""
+    """Before writing `names` into `folder` (an --out folder): one line if one of them is already there and is not
+    what albert-bench wrote (the folder's OUTPUTS_MARK names it with the size and time it had then). A user's own
+    train.json or predictions.json, even one copied over an earlier output, is never replaced."""
     if not os.path.isdir(folder):
         return
-    theirs = [n for n in names if os.path.lexists(os.path.join(folder, n)) and n not in _ours(folder)]
+    ours = _ours(folder)
+    theirs = [n for n in names if os.path.lexists(p := os.path.join(folder, n)) and ours.get(n) != _stamp(p)]
     if theirs:
         raise BenchError(f"{flag} {folder}: already holds {', '.join(theirs)}, which albert-bench did not write there; "
                          f"pass a new or empty folder, or move {'it' if len(theirs) == 1 else 'them'} away")
 
 
 def write_outputs(folder: str, flag: str, files: dict[str, object]) -> None:
-    """Write an --out folder's JSON files as one set (`write_json_set`), named in its OUTPUTS_MARK first: checked
-    again here, under the command's lock, since a user may have put a file there while the command worked."""
+    """Write an --out folder's JSON files as one set (`write_json_set`), checked again here, under the command's
+    lock, since a user may have put a file there while the command worked; then named in its OUTPUTS_MARK (after:
+    a stop between the two leaves files the next run refuses, never a name claimed for a file not written)."""
     check_ours(folder, flag, files)
     os.makedirs(folder, exist_ok=True)
-    claim(folder, files)
     write_json_set({os.path.join(folder, name): obj for name, obj in files.items()})
+    claim(folder, files)
 
 
 def claim(folder: str, names) -> None:
-    """Name `names` in `folder`'s OUTPUTS_MARK: later runs may replace them (`check_ours`)."""
-    listed = _ours(folder)
-    if not set(names) <= listed:
-        with atomic_write(os.path.join(folder, OUTPUTS_MARK), what="the folder's list of albert-bench outputs") as fh:
-            fh.write("".join(f"{n}\n" for n in sorted(listed | set(names))))
+    """Name `names` (written just now) in `folder`'s OUTPUTS_MARK, each with its size and time: later runs may
+    replace them while they are as written (`check_ours`)."""
+    ours = _ours(folder)
+    ours.update({n: _stamp(os.path.join(folder, n)) for n in names if os.path.lexists(os.path.join(folder, n))})
+    with atomic_write(os.path.join(folder, OUTPUTS_MARK), what="the folder's list of albert-bench outputs") as fh:
+        fh.write("".join(f"{n}\t{v}\n" for n, v in sorted(ours.items())))
 
 
 def check_output(path: str, flag: str, kind: str = "dir") -> None:
@@ -386,12 +402,21 @@ def write_failed(what: str, path: str, err: BaseException, then: str = "continue
                       f"free some space or fix the permissions, then {then}")
 
 
+def _umask() -> int:
+    """The process's umask, read without setting it (os.umask would change it for every thread for a moment)."""
+    with contextlib.suppress(OSError, ValueError, StopIteration):
+        with open("/proc/self/status") as fh:
+            return int(next(line for line in fh if line.startswith("Umask:")).split()[1], 8)
+    mask = os.umask(0o022)  # no /proc: the brief swap is the only portable way
+    os.umask(mask)
+    return mask
+
+
 def _modes_the_umask_allows(root: str) -> None:
     """Folders 0o777 and files 0o666 less the umask (755/644 under the usual 022), as `mkdir` and `open` make them:
     a temporary folder is 0700 (mkdtemp) and safetensors writes 0600, so a model written for a service account or
     a colleague to read would otherwise be readable by its writer alone."""
-    mask = os.umask(0)
-    os.umask(mask)
+    mask = _umask()
     for folder, _, names in os.walk(root):
         os.chmod(folder, 0o777 & ~mask)
         for name in names:
@@ -428,18 +453,25 @@ def hold(output: str, command: str, flag: str, is_dir: bool = False) -> None:
     by its holder at exit) is taken again, so two writers never hold two different files."""
     import fcntl
 
-    if is_dir:
-        os.makedirs(output, exist_ok=True)
-        path = os.path.join(output, ".lock")
-    else:
-        parent = os.path.dirname(os.path.abspath(output))
-        os.makedirs(parent, exist_ok=True)
-        path = os.path.join(parent, f".{os.path.basename(os.path.normpath(output))}.lock")
+    real = os.path.realpath(output)  # one lock however the output is spelt (".", "./d/..", an absolute path)
+    try:
+        if is_dir:
+            os.makedirs(real, exist_ok=True)
+            path = os.path.join(real, ".lock")
+        else:
+            os.makedirs(os.path.dirname(real), exist_ok=True)
+            path = os.path.join(os.path.dirname(real), f".{os.path.basename(real)}.lock")
+    except OSError as e:
+        raise BenchError(f"{flag} {output}: cannot be made ({e.strerror or e}); pass another place") from None
     key = os.path.realpath(path)
     if key in _held_locks:
         return
     while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:  # e.g. a folder --out whose parent is read-only: the lock beside it cannot be made
+            raise BenchError(f"{flag} {output}: its lock file {path} cannot be made ({e.strerror or e}); pass an --out whose "
+                             "folder is writable") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

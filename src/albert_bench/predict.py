@@ -137,14 +137,16 @@ def _written(path: str, repair: bool = False) -> Iterator[dict]:
     with open(path, "rb+" if repair else "rb") as f:
         good = 0
         for line in f:
+            parsed = False
             try:
                 rec = parse_json(line)
+                parsed = True
                 if not isinstance(rec, dict) or "id" not in rec or "row" not in rec:
                     raise BenchError("not an answer line of `predict`")
             except BenchError as e:
-                # A torn line is the start of an answer line (each begins `{"id": `): anything else, even one
-                # line without a newline, is a file `predict` did not write, and is never cut.
-                torn = line.startswith(_LINE_START) or _LINE_START.startswith(line)
+                # A torn line is the start of an answer line (each begins `{"id": `) that does not parse: anything
+                # else, even one complete object without a newline, is a file `predict` did not write, never cut.
+                torn = not parsed and (line.startswith(_LINE_START) or _LINE_START.startswith(line))
                 if f.read().strip() or line.endswith(b"\n") or not torn:
                     raise BenchError(f"{path}: the line after byte {good:,} is not an answer line ({e}); "
                                      "the file is not an output of `predict`: pass another --output") from None

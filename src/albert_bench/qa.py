@@ -21,7 +21,7 @@ from .data import Example, load_data, only_questions
 from .decode import TOP_K, DecodeConfig, decode
 from .errors import BenchError, all_problems
 from .features import build_features, cached_features, count_windows
-from .files import QA_CONFIG, blank, check_not_input, check_ours, check_output, hold, write_outputs
+from .files import QA_CONFIG, blank, check_not_in_model, check_not_input, check_ours, check_output, hold, write_outputs
 from . import settings
 from .metric import squad_v2_evaluate
 from .settings import setting
@@ -403,7 +403,9 @@ def evaluate_dir(model_dir: str, data_file: str | None, out_dir: str, batch_size
                  dataset: str | None = None) -> dict:
     """Predict a data file (or a `--dataset` spec) and write predictions.json, null_odds.json, nbest.json and metrics.json."""
     # every input before predicting, every problem at once
-    _, _, sq, _, _, _ = all_problems(lambda: check_output(out_dir, "--out"), lambda: check_ours(out_dir, "--out", EVALUATE_OUTPUTS),
+    _, _, sq, _, _, _ = all_problems(lambda: check_output(out_dir, "--out"),
+                                  lambda: (check_ours(out_dir, "--out", EVALUATE_OUTPUTS),
+                                           check_not_in_model(out_dir, "--out", "dir", then="write the evaluation to another folder")),
                                   lambda: load_data(data_file, dataset, flag="--data", need_questions=True),
                                   lambda: check_model_dir(model_dir, backend),
                                   lambda: AnswerSettings(backend, precision, batch_size=batch_size),

@@ -21,7 +21,7 @@ from .data import load_dataset, load_squad
 from .decode import answers
 from .errors import BenchError
 from . import rundir
-from .files import QA_CONFIG, atomic_write, check_not_in_model, check_output, hold
+from .files import QA_CONFIG, atomic_write, check_not_in_model, check_ours, check_output, claim, hold
 from .metric import get_raw_scores, make_qid_to_has_ans
 
 # Published SQuAD 2.0 dev results, with the threshold each number uses.
@@ -353,6 +353,7 @@ def report_paths(out: str) -> tuple[str | None, str | None]:
     if os.path.isdir(out) or out.endswith(("/", os.sep)) or not os.path.splitext(out)[1]:  # no extension: a folder
         check_output(out, "--out", "dir")
         check_not_in_model(out, "--out", "dir", then=then)
+        check_ours(out, "--out", ("report.html", "report.md"))  # a folder's own report.md is never replaced
         return os.path.join(out, "report.html"), os.path.join(out, "report.md")
     ext = os.path.splitext(out)[1].lower()
     if ext not in (".html", ".htm", ".md"):
@@ -388,4 +389,6 @@ def write_report(run_dirs: list[str], out: str, dev_file: str | None = None) -> 
         with atomic_write(md_path, what="the report") as fh:
             fh.write(md)
         written.append(md_path)
+    if page_path and md_path:  # the folder form: name what it wrote there
+        claim(out, [os.path.basename(p) for p in written] + list(images))
     return written

@@ -102,7 +102,8 @@ def run_of(path: str) -> str:
     return path
 
 
-MARK = RUN_MARK  # in a folder `train` created (or found empty): only such a folder may be --overwrite'n
+MARK = RUN_MARK  # in a folder `train` created (or found without a run's files): only such a folder may be --overwrite'n
+RUN_NAMES = (CONFIG, CONFIG_YAML, RUN_INFO, METRICS, CHECKPOINTS, BEST, *TRACKERS)  # what a run writes in its folder
 
 
 def is_trains(run_dir: str) -> bool:
@@ -112,8 +113,9 @@ def is_trains(run_dir: str) -> bool:
 
 def lock(run_dir: str) -> None:
     """Take RUN/.lock for this process, or one line naming the process that holds it (exit 2 from the CLI). A
-    folder this creates, or finds empty, gets train's mark: what --overwrite may later clear."""
-    fresh = not os.path.exists(run_dir) or (os.path.isdir(run_dir) and not os.listdir(run_dir))
+    folder this creates, or finds without any of a run's files (empty, or the user's notes only), gets train's mark:
+    what --overwrite may later clear (only the run's own names), and what a new run there after a kill needs."""
+    fresh = not os.path.exists(run_dir) or (os.path.isdir(run_dir) and not any(os.path.lexists(os.path.join(run_dir, n)) for n in RUN_NAMES))
     os.makedirs(run_dir, exist_ok=True)
     if fresh:
         with atomic_write(os.path.join(run_dir, MARK), what="the run directory's mark") as f:
@@ -126,7 +128,7 @@ def foreign(run_dir: str) -> list[str]:
     config.yaml or another model's files, which a new run would replace. Empty for train's own folders."""
     if is_trains(run_dir):
         return []
-    return [n for n in (CONFIG, CONFIG_YAML, RUN_INFO, METRICS, CHECKPOINTS, BEST, *TRACKERS) if os.path.lexists(os.path.join(run_dir, n))]
+    return [n for n in RUN_NAMES if os.path.lexists(os.path.join(run_dir, n))]
 
 
 def earlier_run(run_dir: str) -> list[str]:
