@@ -995,3 +995,19 @@ def test_a_key_given_twice_in_one_json_object_is_one_line(tmp_path, capsys):
     assert main(["score", "--data", str(dev), "--predictions", str(tmp_path / "p.json")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(f"error: {tmp_path / 'p.json'}") and f"the key {qid!r} appears twice" in err[0], err
+
+
+def test_one_output_spelt_two_ways_is_one_lock(tmp_path, monkeypatch):
+    """`--out .`, `--out $PWD`, `d/../d` and a link to the folder name one folder: one lock, so two writers are
+    kept apart."""
+    from albert_bench.files import _held_locks, hold, release_all
+
+    (tmp_path / "d").mkdir()
+    (tmp_path / "alias").symlink_to(tmp_path / "d")
+    monkeypatch.chdir(tmp_path / "d")
+    try:
+        for spelling in (".", str(tmp_path / "d"), "../d/", str(tmp_path / "alias"), "../alias/"):
+            hold(spelling, "data split", "--out")
+        assert len(_held_locks) == 1 and list(_held_locks.values())[0][1] == str(tmp_path / ".d.lock")
+    finally:
+        release_all()
