@@ -197,9 +197,10 @@ def write_json_set(files: dict[str, object], then: str = "run the command again"
 MAX_TEXT_BYTES = int(float(os.environ.get("ALBERT_BENCH_MAX_TEXT_BYTES", 1 << 20)))
 
 
-def too_big(what: str, size: int, limit: int = MAX_TEXT_BYTES) -> BenchError:
-    return BenchError(f"{what} is {size:,} bytes, above the {limit:,} allowed (ALBERT_BENCH_MAX_TEXT_BYTES); "
-                      "split it into passages, or raise the limit")
+def too_big(what: str, size: int | None, limit: int = MAX_TEXT_BYTES) -> BenchError:
+    """`size` None: a stream (a device, a pipe) read up to one byte past the limit, its size unknown."""
+    how = f"holds more than the {limit:,} bytes allowed" if size is None else f"is {size:,} bytes, above the {limit:,} allowed"
+    return BenchError(f"{what} {how} (ALBERT_BENCH_MAX_TEXT_BYTES); split it into passages, or raise the limit")
 
 
 def read_bytes(path: str, what: str, max_bytes: int | None = None) -> bytes:
@@ -215,8 +216,7 @@ def read_bytes(path: str, what: str, max_bytes: int | None = None) -> bytes:
                 raise too_big(path, size, max_bytes)
             data = f.read(max_bytes + 1)  # a device or pipe (/dev/zero, /dev/stdin) says size 0: read no more than allowed
             if len(data) > max_bytes:
-                raise BenchError(f"{path} holds more than the {max_bytes:,} bytes allowed (ALBERT_BENCH_MAX_TEXT_BYTES); "
-                                 "split it into passages, or raise the limit")
+                raise too_big(path, None, max_bytes)
             return data
     except FileNotFoundError:
         raise BenchError(f"{path}: no such file; pass {what}") from None
@@ -295,7 +295,8 @@ def lone_surrogate(text: str) -> int | None:
 
 RUN_MARK = ".albert-bench-run"  # in a folder `train` created (rundir.MARK)
 QA_CONFIG = "qa_config.json"  # a model directory's answering settings (model.QAConfig), its tuned threshold among them
-MODEL_FILES = ("config.json", QA_CONFIG, "model.safetensors", "pytorch_model.bin", "model.onnx")
+MODEL_OWN_FILES = (QA_CONFIG, "model.safetensors", "pytorch_model.bin", "model.onnx")  # only a model holds these
+MODEL_FILES = ("config.json", *MODEL_OWN_FILES)
 
 
 def check_data_output(path: str, flag: str, kind: str = "dir") -> None:
@@ -317,7 +318,7 @@ def check_not_in_model(path: str, flag: str, kind: str = "file", marks: tuple = 
             raise BenchError(f"{flag} {path}: {folder} holds a model ({held[0]}); {then}")
     above = os.path.dirname(folder)  # nor anywhere below a model (its weights or qa_config.json): push uploads it all
     while above != os.path.dirname(above):
-        if held := [n for n in MODEL_FILES[1:] if has(above, n)]:
+        if held := [n for n in MODEL_OWN_FILES if has(above, n)]:
             raise BenchError(f"{flag} {path}: lies inside {above}, which holds a model ({held[0]}); {then}")
         above = os.path.dirname(above)
 

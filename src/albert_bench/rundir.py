@@ -115,7 +115,7 @@ def lock(run_dir: str) -> None:
     """Take RUN/.lock for this process, or one line naming the process that holds it (exit 2 from the CLI). A
     folder this creates, or finds without any of a run's files (empty, or the user's notes only), gets train's mark:
     what --overwrite may later clear (only the run's own names), and what a new run there after a kill needs."""
-    fresh = not os.path.exists(run_dir) or (os.path.isdir(run_dir) and not any(os.path.lexists(os.path.join(run_dir, n)) for n in RUN_NAMES))
+    fresh = not os.path.exists(run_dir) or (os.path.isdir(run_dir) and not _run_files(run_dir))
     os.makedirs(run_dir, exist_ok=True)
     if fresh:
         with atomic_write(os.path.join(run_dir, MARK), what="the run directory's mark") as f:
@@ -126,8 +126,11 @@ def lock(run_dir: str) -> None:
 def foreign(run_dir: str) -> list[str]:
     """The names a run writes that a folder `train` did not create (no MARK) already holds: a user's config.json,
     config.yaml or another model's files, which a new run would replace. Empty for train's own folders."""
-    if is_trains(run_dir):
-        return []
+    return [] if is_trains(run_dir) else _run_files(run_dir)
+
+
+def _run_files(run_dir: str) -> list[str]:
+    """Which of the names a run writes (RUN_NAMES) are in `run_dir`."""
     return [n for n in RUN_NAMES if os.path.lexists(os.path.join(run_dir, n))]
 
 

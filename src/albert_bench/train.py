@@ -363,7 +363,7 @@ def _setup_run_dir(cfg: TrainConfig, acc) -> None:
     if acc.is_main_process:
         try:
             # Before the lock (which leaves its file): a folder of the user's, or another model's, whose config.json,
-            # config.yaml or best/ a new run would write over. An earlier run's own files have their rules below.
+            # config.yaml or run_info.json a new run would write over. An earlier run's files have their rules below.
             if not cfg.resume and not rundir.earlier_run(cfg.run_dir) and (theirs := rundir.foreign(cfg.run_dir)):
                 raise BenchError(f"--run-dir {cfg.run_dir} holds {', '.join(theirs)}, which `train` did not write there "
                                  f"(no {rundir.MARK}); give a new or empty --run-dir, or move them away")
